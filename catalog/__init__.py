@@ -1,0 +1,1 @@
+"""The shop's data and intelligence: products, search, customers, orders. Knows nothing of Rasa."""
