@@ -1,0 +1,87 @@
+"""Command line: python -m catalog build | search "QUERY" | show ID."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+
+from catalog.db import build_demo_database, db_path
+from catalog.policies import money
+from catalog.search import LexicalSearch
+from catalog.store import Store
+
+
+def _build(args: argparse.Namespace) -> int:
+    target = db_path(args.db)
+    if target.exists() and not args.force:
+        print(f"{target} already exists (use --force to rebuild).")
+        return 0
+    as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
+    path = build_demo_database(target, as_of=as_of)
+    store = Store(path)
+    print(f"Built {path}: {store.product_count()} products.")
+    return 0
+
+
+def _search(args: argparse.Namespace) -> int:
+    searcher = LexicalSearch(Store(args.db))
+    query = searcher.parse(args.query)
+    query.limit = args.limit
+    response = searcher.search(query)
+    if args.json:
+        print(json.dumps({
+            "query": args.query,
+            "filters": response.query.filters(),
+            "text": response.query.text,
+            "sort": response.query.sort,
+            "total": response.total,
+            "relaxed": response.relaxed,
+            "results": [{**hit.product.to_dict(), "score": hit.score} for hit in response.hits],
+        }, indent=None))
+        return 0
+    print(f"{response.total} match(es); filters {response.query.filters() or 'none'}; "
+          f"text {response.query.text!r}; sort {response.query.sort}")
+    if response.relaxed:
+        print(f"(relaxed: {', '.join(response.relaxed)})")
+    for i, hit in enumerate(response.hits, 1):
+        p = hit.product
+        print(f"{i:>2}. [{p.id}] {p.name} - {money(p.price)} - {p.rating}/5 - {', '.join(p.colors)}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    product = Store(args.db).product(args.id)
+    if not product:
+        print(f"No product with id {args.id}.", file=sys.stderr)
+        return 1
+    print(json.dumps(product.to_dict(), indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m catalog", description=__doc__)
+    parser.add_argument("--db", help="SQLite file (default: $SHOPKEEPER_DB or catalog/shop.db)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="generate the demo shop database")
+    build.add_argument("--force", action="store_true", help="rebuild even if the file exists")
+    build.add_argument("--as-of", help="date the demo orders are relative to (YYYY-MM-DD)")
+    build.set_defaults(func=_build)
+    search = sub.add_parser("search", help="search products")
+    search.add_argument("query")
+    search.add_argument("--limit", type=int, default=10)
+    search.add_argument("--json", action="store_true", help="print one JSON object")
+    search.set_defaults(func=_search)
+    show = sub.add_parser("show", help="show one product")
+    show.add_argument("id")
+    show.set_defaults(func=_show)
+    # --db may also come after the sub-command, as in `search --db PATH`.
+    for sp in (build, search, show):
+        sp.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except FileNotFoundError as exc:
+        print(exc, file=sys.stderr)
+        return 2

@@ -1,0 +1,149 @@
+"""SQLite schema and database building. One file holds the whole demo shop."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+from tqdm import tqdm
+
+from catalog.models import Customer, Order, Product, ReturnRequest
+
+DEFAULT_DB = Path(__file__).parent / "shop.db"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS products (
+    id TEXT PRIMARY KEY, sku TEXT, name TEXT NOT NULL, brand TEXT, category TEXT,
+    product_type TEXT, colors TEXT NOT NULL DEFAULT '[]', sizes TEXT NOT NULL DEFAULT '[]',
+    material TEXT, price REAL NOT NULL, rating REAL, review_count INTEGER, stock INTEGER,
+    release_date TEXT, description TEXT, tags TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS products_category ON products(category);
+CREATE INDEX IF NOT EXISTS products_price ON products(price);
+-- Full-text index; product id kept unindexed to join back.
+CREATE VIRTUAL TABLE IF NOT EXISTS product_fts USING fts5(
+    id UNINDEXED, name, brand, product_type, tags, description, tokenize='porter unicode61'
+);
+CREATE TABLE IF NOT EXISTS customers (
+    id TEXT PRIMARY KEY, name TEXT, email TEXT UNIQUE COLLATE NOCASE, address TEXT,
+    newsletter INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS orders (
+    id TEXT PRIMARY KEY, customer_id TEXT REFERENCES customers(id), status TEXT NOT NULL,
+    created_at TEXT, shipping_address TEXT, shipping_option TEXT, carrier TEXT,
+    tracking_number TEXT, eta TEXT, delivered_at TEXT, cancelled_at TEXT
+);
+CREATE TABLE IF NOT EXISTS order_lines (
+    order_id TEXT REFERENCES orders(id), product_id TEXT, name TEXT, quantity INTEGER,
+    unit_price REAL
+);
+CREATE TABLE IF NOT EXISTS returns (
+    id TEXT PRIMARY KEY, order_id TEXT REFERENCES orders(id), reason TEXT, status TEXT,
+    refund_amount REAL, created_at TEXT, refunded_at TEXT
+);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, text TEXT NOT NULL,
+    customer_id TEXT, session_id TEXT, created_at TEXT
+);
+CREATE TABLE IF NOT EXISTS newsletter (
+    email TEXT PRIMARY KEY COLLATE NOCASE, subscribed_at TEXT
+);
+CREATE TABLE IF NOT EXISTS handoffs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT, customer_id TEXT, reason TEXT,
+    summary TEXT NOT NULL, created_at TEXT
+);
+"""
+
+
+def db_path(path: str | os.PathLike[str] | None = None) -> Path:
+    """The database file: explicit path, else $SHOPKEEPER_DB, else catalog/shop.db."""
+    return Path(path or os.environ.get("SHOPKEEPER_DB") or DEFAULT_DB)
+
+
+def connect(path: str | os.PathLike[str] | None = None) -> sqlite3.Connection:
+    conn = sqlite3.connect(db_path(path), timeout=10)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def create_schema(conn: sqlite3.Connection) -> None:
+    conn.executescript(SCHEMA)
+
+
+def insert_products(conn: sqlite3.Connection, products: list[Product], progress: bool = False) -> None:
+    # The FTS id column is unindexed: deleting old rows is a scan, so only do it when needed.
+    replacing = conn.execute("SELECT COUNT(*) FROM product_fts").fetchone()[0] > 0
+    rows = tqdm(products, desc="products", unit="item", disable=not progress)
+    for p in rows:
+        conn.execute(
+            "INSERT OR REPLACE INTO products VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (p.id, p.sku, p.name, p.brand, p.category, p.product_type, json.dumps(p.colors),
+             json.dumps(p.sizes), p.material, p.price, p.rating, p.review_count, p.stock,
+             p.release_date, p.description, json.dumps(p.tags)),
+        )
+        if replacing:
+            conn.execute("DELETE FROM product_fts WHERE id = ?", (p.id,))
+        conn.execute(
+            "INSERT INTO product_fts (id, name, brand, product_type, tags, description) VALUES (?,?,?,?,?,?)",
+            (p.id, p.name, p.brand, p.product_type, " ".join(p.tags), p.description),
+        )
+
+
+def insert_customers(conn: sqlite3.Connection, customers: list[Customer]) -> None:
+    conn.executemany(
+        "INSERT OR REPLACE INTO customers VALUES (?,?,?,?,?)",
+        [(c.id, c.name, c.email, c.address, int(c.newsletter)) for c in customers],
+    )
+
+
+def insert_order(conn: sqlite3.Connection, order: Order) -> None:
+    conn.execute(
+        "INSERT INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        (order.id, order.customer_id, order.status, order.created_at, order.shipping_address,
+         order.shipping_option, order.carrier, order.tracking_number, order.eta,
+         order.delivered_at, order.cancelled_at),
+    )
+    conn.executemany(
+        "INSERT INTO order_lines VALUES (?,?,?,?,?)",
+        [(order.id, line.product_id, line.name, line.quantity, line.unit_price) for line in order.lines],
+    )
+
+
+def insert_return(conn: sqlite3.Connection, ret: ReturnRequest) -> None:
+    conn.execute(
+        "INSERT INTO returns VALUES (?,?,?,?,?,?,?)",
+        (ret.id, ret.order_id, ret.reason, ret.status, ret.refund_amount, ret.created_at, ret.refunded_at),
+    )
+
+
+def build_demo_database(path: str | os.PathLike[str] | None = None, as_of: dt.date | None = None,
+                        progress: bool = True) -> Path:
+    """(Re)create the demo shop: products, customers, orders, returns. Returns the file path."""
+    from catalog.generator import generate_products
+    from catalog.store_data import generate_store_data
+
+    target = db_path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(target.suffix + ".tmp")
+    tmp.unlink(missing_ok=True)
+    products = generate_products()
+    data = generate_store_data(products, as_of=as_of)
+    # Build into a temporary file and rename, so a crash never leaves half a shop behind.
+    conn = connect(tmp)
+    try:
+        with conn:
+            create_schema(conn)
+            insert_products(conn, products, progress=progress)
+            insert_customers(conn, data.customers)
+            for order in tqdm(data.orders, desc="orders", unit="order", disable=not progress):
+                insert_order(conn, order)
+            for ret in data.returns:
+                insert_return(conn, ret)
+    finally:
+        conn.close()
+    os.replace(tmp, target)
+    return target
