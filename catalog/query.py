@@ -37,6 +37,10 @@ COLOR_SYNONYMS = {"gray": "grey", "navy blue": "navy", "golden": "gold", "rose":
 SIZE_WORDS = {"extra small": "XS", "small": "S", "medium": "M", "large": "L", "extra large": "XL",
               "xs": "XS", "xl": "XL", "xxl": "XXL"}
 SORT_WORDS = [
+    (r"\b(sort(ed)? by (lowest )?price|lowest price first|cheapest first)\b", "price_asc"),
+    (r"\b(most expensive first|highest price first|sort(ed)? by highest price)\b", "price_desc"),
+    (r"\b(sort(ed)? by (rating|reviews)|best rated first|highest rated first)\b", "rating"),
+    (r"\b(newest first|latest first|sort(ed)? by (date|newest))\b", "newest"),
     (r"\b(cheap|cheaper|cheapest|budget|affordable|inexpensive|low cost)\b", "price_asc"),
     (r"\b(expensive|premium|luxury|high end|high-end|priciest)\b", "price_desc"),
     (r"\b(best|top|highest)[ -]rated\b|\b(popular|best reviewed)\b", "rating"),
@@ -50,6 +54,9 @@ let see what which one ones 1 it its also just really very good nice great avail
 dollars dollar bucks usd eur euros pounds price priced cost costs costing under below less than over
 above more between from up at most least around about max maximum min minimum within budget only
 sorted sort by size sizes color colour colors colours cheap cheaper cheapest store shop sell selling
+recommend recommendation recommendations suggest suggestion suggestions idea ideas pick picks top best
+seller sellers people usually similar alternative alternatives right now new newest latest
+tell details detail about instead actually different them they ones
 """.split())
 
 
@@ -141,7 +148,7 @@ def _parse_price(text: str, q: SearchQuery) -> str:
         (rf"\b(?:over|above|more than|at least|min(?:imum)?|starting at|higher than)\s+{num}{unit}", "min"),
         (rf"{num}{unit}\s+(?:or less|and under|max|tops)", "max"),
         (rf"{num}{unit}\s+(?:or more|and up|and above|plus)", "min"),
-        (rf"(?:\$\s?(\d[\d,]*(?:\.\d+)?)|\b(\d[\d,]*(?:\.\d+)?)\s?(?:dollars?|bucks|usd))", "about"),
+        (r"(?:\$\s?(\d[\d,]*(?:\.\d+)?)|\b(\d[\d,]*(?:\.\d+)?)\s?(?:dollars?|bucks|usd))", "about"),
     ]
     for pattern, kind in patterns:
         m = re.search(pattern, text)

@@ -1,0 +1,170 @@
+"""Helpers every action uses: the shop connection, entities, ordinals, formatting."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from catalog.models import Product
+from catalog.numbers import normalise_numbers
+from catalog.policies import money
+from catalog.search import LexicalSearch
+from catalog.store import Store
+
+_store: Store | None = None
+_search: LexicalSearch | None = None
+
+ORDINALS = {
+    "first": 1, "1st": 1, "one": 1, "top": 1, "second": 2, "2nd": 2, "two": 2, "third": 3,
+    "3rd": 3, "three": 3, "fourth": 4, "4th": 4, "four": 4, "fifth": 5, "5th": 5, "five": 5,
+    "last": -1, "final": -1, "bottom": -1,
+}
+EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def store() -> Store:
+    """One connection per action server process, opened on first use."""
+    global _store
+    if _store is None:
+        _store = Store()
+    return _store
+
+
+def search() -> LexicalSearch:
+    global _search
+    if _search is None:
+        _search = LexicalSearch(store())
+    return _search
+
+
+def reset_shop_connection() -> None:
+    """Forget the cached connection (tests point $SHOPKEEPER_DB at a fresh file)."""
+    global _store, _search
+    if _store is not None:
+        _store.close()
+    _store, _search = None, None
+
+
+def user_text(tracker: Tracker) -> str:
+    """The latest user message; button payloads ("/intent{...}") count as no text."""
+    text = (tracker.latest_message or {}).get("text") or ""
+    return "" if text.startswith("/") else text
+
+
+def latest_intent(tracker: Tracker) -> str:
+    return ((tracker.latest_message or {}).get("intent") or {}).get("name") or ""
+
+
+def entities(tracker: Tracker, name: str) -> list[str]:
+    return [str(v) for v in tracker.get_latest_entity_values(name) if v not in (None, "")]
+
+
+def text_only(tracker: Tracker) -> bool:
+    """rasa shell shows buttons as a blocking menu, so it gets plain text only."""
+    return tracker.get_latest_input_channel() == "cmdline"
+
+
+def say(dispatcher: CollectingDispatcher, tracker: Tracker, text: str,
+        buttons: list[dict[str, str]] | None = None) -> None:
+    if buttons and not text_only(tracker):
+        dispatcher.utter_message(text=text, buttons=buttons)
+    else:
+        dispatcher.utter_message(text=text)
+
+
+def ordinal_positions(tracker: Tracker) -> list[int]:
+    """1-based positions the shopper named ("the second one" -> 2, "last" -> -1)."""
+    positions = []
+    for value in entities(tracker, "ordinal"):
+        word = value.lower().strip()
+        word = re.sub(r"^(number|no\.?|option)\s+", "", word)
+        if word in ORDINALS:
+            positions.append(ORDINALS[word])
+        elif word.isdigit():
+            positions.append(int(word))
+    return positions
+
+
+def pick(items: list[Any], position: int) -> Any | None:
+    """Item at a 1-based position, -1 for the last; None when out of range."""
+    if not items:
+        return None
+    if position == -1:
+        return items[-1]
+    return items[position - 1] if 1 <= position <= len(items) else None
+
+
+def quantity(tracker: Tracker, default: int = 1) -> int:
+    for value in entities(tracker, "quantity"):
+        digits = normalise_numbers(value)
+        if digits.strip().isdigit():
+            return max(1, min(int(digits), 20))
+    return default
+
+
+def extract_email(text: str) -> str | None:
+    """An email address from typed or spoken text ("alex dot morgan at example dot com")."""
+    text = (text or "").strip()
+    found = EMAIL_RE.search(text)
+    if not found:
+        spoken = re.sub(r"\s+at\s+", "@", text.lower())
+        spoken = re.sub(r"\s+dot\s+", ".", spoken)
+        spoken = re.sub(r"\s+(underscore)\s+", "_", spoken)
+        found = EMAIL_RE.search(spoken.replace(" @", "@").replace("@ ", "@"))
+    return found.group(0).lower().rstrip(".") if found else None
+
+
+def validated_email(value: Any, dispatcher: CollectingDispatcher) -> str | None:
+    """The email in a slot value, or None after telling the shopper what's wrong."""
+    email = extract_email(str(value or ""))
+    if not email:
+        dispatcher.utter_message(text="That doesn't look like an email address; it should look like name@example.com.")
+    return email
+
+
+def product_line(position: int, product: Product) -> str:
+    stock = "" if product.in_stock else " (out of stock)"
+    colours = f", {'/'.join(product.colors)}" if product.colors else ""
+    return (f"{position}. {product.name} - {money(product.price)}, "
+            f"rated {product.rating}/5{colours}{stock}")
+
+
+def product_details(product: Product) -> str:
+    lines = [
+        f"**{product.name}** by {product.brand} - {money(product.price)}",
+        f"Rated {product.rating}/5 from {product.review_count} reviews.",
+        f"Material: {product.material}.",
+    ]
+    if product.colors:
+        lines.append(f"Colours: {', '.join(product.colors)}.")
+    if product.sizes:
+        lines.append(f"Sizes: {', '.join(product.sizes)}.")
+    lines.append("In stock." if product.in_stock else "Out of stock right now.")
+    lines.append(product.description)
+    return "\n".join(lines)
+
+
+def cart_items(tracker: Tracker) -> list[dict[str, Any]]:
+    cart = tracker.get_slot("cart")
+    return [dict(item) for item in cart] if isinstance(cart, list) else []
+
+
+def cart_summary(items: list[dict[str, Any]]) -> str:
+    if not items:
+        return "Your cart is empty."
+    products = {p.id: p for p in store().products([i["id"] for i in items])}
+    lines, total, count = [], 0.0, 0
+    for n, item in enumerate(items, 1):
+        product = products.get(item["id"])
+        if not product:
+            lines.append(f"{n}. (a product that is no longer sold)")
+            continue
+        subtotal = product.price * item["qty"]
+        total += subtotal
+        count += item["qty"]
+        lines.append(f"{n}. {item['qty']} x {product.name} - {money(subtotal)}")
+    noun = "item" if count == 1 else "items"
+    return "Your cart:\n" + "\n".join(lines) + f"\nTotal: {money(total)} for {count} {noun}."

@@ -1,0 +1,301 @@
+"""Search, refinement, details, comparison and recommendations.
+
+Context lives in slots: ``search_query`` (the last query as a dict, so refinements keep its
+filters), ``last_results`` (ids shown, so "the second one" resolves) and ``selected_product``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, fields
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import (
+    entities,
+    ordinal_positions,
+    pick,
+    product_details,
+    product_line,
+    say,
+    search,
+    store,
+    user_text,
+)
+from catalog.models import Product
+from catalog.policies import money
+from catalog.query import SearchQuery, clean_text
+from catalog.search import SearchResponse
+
+PAGE = 5
+ENTITY_FILTERS = ("brand", "color", "product_type", "category", "size", "material")
+FILTER_WORDS = {"category": "category", "product_type": "type", "brand": "brand", "color": "colour",
+                "size": "size", "material": "material", "price_min": "minimum price",
+                "price_max": "maximum price", "in_stock": "in stock only"}
+
+
+def query_from_slot(value: Any) -> SearchQuery | None:
+    if not isinstance(value, dict):
+        return None
+    known = {f.name for f in fields(SearchQuery)}
+    return SearchQuery(**{k: v for k, v in value.items() if k in known})
+
+
+def _apply_entities(query: SearchQuery, tracker: Tracker) -> SearchQuery:
+    """Entities the NLU found fill filters the text parser missed (e.g. button payloads)."""
+    vocab = search().vocabulary
+    allowed = {"brand": vocab.brands, "color": vocab.colors, "product_type": vocab.product_types,
+               "category": vocab.categories, "size": vocab.sizes, "material": vocab.materials}
+    for name in ENTITY_FILTERS:
+        if getattr(query, name):
+            continue
+        for value in entities(tracker, name):
+            match = next((v for v in allowed[name] if v.lower() == value.lower()), None)
+            if match:
+                setattr(query, name, match)
+                break
+    return query
+
+
+def describe(query: SearchQuery) -> str:
+    """'blue running shoes under $100' from a query's filters."""
+    parts = [query.color or "", query.brand or "", query.material or ""]
+    noun = query.product_type or (f"{query.category} products" if query.category else "products")
+    parts.append(noun)
+    text = " ".join(p for p in parts if p)
+    if query.text:
+        text += f" matching '{query.text}'"
+    if query.size:
+        text += f" in size {query.size}"
+    if query.price_min is not None and query.price_max is not None:
+        text += f" between {money(query.price_min)} and {money(query.price_max)}"
+    elif query.price_max is not None:
+        text += f" under {money(query.price_max)}"
+    elif query.price_min is not None:
+        text += f" over {money(query.price_min)}"
+    if query.in_stock:
+        text += " in stock"
+    return text
+
+
+def product_buttons(products: list[Product]) -> list[dict[str, str]]:
+    buttons = []
+    for n, _product in enumerate(products[:3], 1):
+        buttons.append({"title": f"Details of #{n}", "payload": f'/product_details{{"ordinal": "{n}"}}'})
+    buttons.append({"title": "Cheaper", "payload": "/refine_search"})
+    return buttons
+
+
+def show_results(dispatcher: CollectingDispatcher, tracker: Tracker, response: SearchResponse,
+                 intro: str | None = None) -> list[EventType]:
+    query = response.query
+    if not response.hits:
+        if query.offset:
+            say(dispatcher, tracker, "That's everything I have for this search. Want to change a filter?")
+            return []
+        categories = ", ".join(search().vocabulary.categories)
+        say(dispatcher, tracker, f"I couldn't find any {describe(query)}. Try other words, or browse a "
+            f"category: {categories}.")
+        return [SlotSet("last_results", [])]
+    lines = []
+    if response.relaxed:
+        dropped = ", ".join(FILTER_WORDS.get(r, r) for r in response.relaxed)
+        lines.append(f"Nothing matched every filter, so I dropped the {dropped}.")
+    start = query.offset + 1
+    shown_to = query.offset + len(response.hits)
+    lines.append(intro or f"Here are {describe(query)} ({start}-{shown_to} of {response.total}):")
+    lines += [product_line(n, p) for n, p in enumerate(response.products, 1)]
+    lines.append("Say \"tell me about the second one\", \"add the first to my cart\", \"cheaper\" or \"show more\".")
+    say(dispatcher, tracker, "\n".join(lines), product_buttons(response.products))
+    return [
+        SlotSet("search_query", asdict(query)),
+        SlotSet("last_results", [p.id for p in response.products]),
+    ]
+
+
+class ActionSearchProducts(Action):
+    def name(self) -> str:
+        return "action_search_products"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        query = _apply_entities(search().parse(user_text(tracker)), tracker)
+        query.limit = PAGE
+        if not query.text and not query.filters():
+            say(dispatcher, tracker, "What are you looking for? For example \"waterproof hiking boots\" "
+                "or \"a gift under 30 dollars\".")
+            return []
+        return show_results(dispatcher, tracker, search().search(query))
+
+
+def _shown_products(tracker: Tracker) -> list[Product]:
+    ids = tracker.get_slot("last_results") or []
+    return store().products([str(i) for i in ids])
+
+
+class ActionRefineSearch(Action):
+    """Changes the last search: keeps its filters unless the shopper contradicts them."""
+
+    def name(self) -> str:
+        return "action_refine_search"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        base = query_from_slot(tracker.get_slot("search_query"))
+        text = clean_text(user_text(tracker)).lower()
+        if base is None:
+            if not text:
+                say(dispatcher, tracker, "Let's start with a search: what are you looking for?")
+                return []
+            query = _apply_entities(search().parse(text), tracker)
+            query.limit = PAGE
+            return show_results(dispatcher, tracker, search().search(query))
+        if re.search(r"\b(more|next|others?|else)\b", text) and not re.search(r"\b(more|less) than\b", text):
+            base.offset += PAGE
+            return show_results(dispatcher, tracker, search().search(base))
+        base.offset = 0
+        wants_cheaper = bool(re.search(r"\b(cheaper|less expensive|lower price|cheaper ones)\b", text)
+                            or not text)
+        query = _apply_entities(search().parse(text, base=base), tracker)
+        query.limit = PAGE
+        if wants_cheaper and query.price_max == base.price_max:
+            shown = _shown_products(tracker)
+            if shown:
+                query.price_max = round(min(p.price for p in shown) - 0.01, 2)
+            query.sort = base.sort if base.sort != "price_asc" else "relevance"
+            response = search().search(query)
+            if not response.hits or "price_max" in response.relaxed:
+                say(dispatcher, tracker, f"Those are already the cheapest {describe(base)} I have.")
+                return []
+            return show_results(dispatcher, tracker, response)
+        return show_results(dispatcher, tracker, search().search(query))
+
+
+def resolve_product(tracker: Tracker) -> Product | None:
+    """The product the shopper means: an ordinal, a name or brand from the results, or the current one."""
+    shown = _shown_products(tracker)
+    for position in ordinal_positions(tracker):
+        product = pick(shown, position)
+        if product:
+            return product
+    text = clean_text(user_text(tracker)).lower()
+    named = [p for p in shown if p.brand.lower() in text or p.name.lower() in text]
+    for brand in entities(tracker, "brand"):
+        named += [p for p in shown if p.brand.lower() == brand.lower()]
+    if named:
+        return named[0]
+    selected = tracker.get_slot("selected_product")
+    if selected:
+        product = store().product(str(selected))
+        if product:
+            return product
+    if len(shown) == 1:
+        return shown[0]
+    return None
+
+
+class ActionProductDetails(Action):
+    def name(self) -> str:
+        return "action_product_details"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        shown = _shown_products(tracker)
+        positions = ordinal_positions(tracker)
+        if positions and shown and not pick(shown, positions[0]):
+            say(dispatcher, tracker, f"I only showed {len(shown)} products; which one did you mean?")
+            return []
+        product = resolve_product(tracker)
+        if not product:
+            say(dispatcher, tracker, "Which product do you mean? Search first, then say "
+                "\"tell me about the second one\".")
+            return []
+        buttons = [{"title": "Add to cart", "payload": "/add_to_cart"},
+                   {"title": "Similar items", "payload": "/ask_recommendation"}]
+        say(dispatcher, tracker, product_details(product) + "\nWant me to add it to your cart?", buttons)
+        return [SlotSet("selected_product", product.id)]
+
+
+class ActionCompareProducts(Action):
+    def name(self) -> str:
+        return "action_compare_products"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        shown = _shown_products(tracker)
+        if len(shown) < 2:
+            say(dispatcher, tracker, "I need at least two products to compare. Search for something first.")
+            return []
+        positions = ordinal_positions(tracker)
+        text = user_text(tracker).lower()
+        if len(positions) == 1 and re.search(r"\b(first|top) (two|2)\b", text):
+            positions = [1, 2]
+        if len(positions) < 2:
+            positions = [1, 2]
+        picked = [pick(shown, n) for n in positions[:2]]
+        if any(p is None for p in picked) or picked[0] == picked[1]:
+            say(dispatcher, tracker, f"I showed {len(shown)} products; pick two different ones, "
+                "like \"compare the first and third\".")
+            return []
+        a, b = picked  # type: ignore[misc]
+        rows = [
+            f"**{a.name}** vs **{b.name}**",
+            f"- Price: {money(a.price)} vs {money(b.price)}",
+            f"- Rating: {a.rating}/5 ({a.review_count} reviews) vs {b.rating}/5 ({b.review_count} reviews)",
+            f"- Material: {a.material} vs {b.material}",
+            f"- Colours: {', '.join(a.colors) or '-'} vs {', '.join(b.colors) or '-'}",
+        ]
+        if a.sizes or b.sizes:
+            rows.append(f"- Sizes: {', '.join(a.sizes) or '-'} vs {', '.join(b.sizes) or '-'}")
+        rows.append(f"- Stock: {'in stock' if a.in_stock else 'out of stock'} vs "
+                    f"{'in stock' if b.in_stock else 'out of stock'}")
+        cheaper = a if a.price < b.price else b
+        better = a if (a.rating, a.review_count) >= (b.rating, b.review_count) else b
+        if cheaper is better:
+            rows.append(f"The {cheaper.name} is both cheaper and better rated.")
+        else:
+            rows.append(f"The {cheaper.name} is {money(abs(a.price - b.price))} cheaper; "
+                        f"the {better.name} is better rated.")
+        say(dispatcher, tracker, "\n".join(rows))
+        return []
+
+
+class ActionRecommend(Action):
+    """Suggestions with a reason: similar, cheaper, goes-with, new, or top picks for a need."""
+
+    def name(self) -> str:
+        return "action_recommend"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: dict[str, Any]) -> list[EventType]:
+        from catalog import recommend
+
+        text = clean_text(user_text(tracker)).lower()
+        current = resolve_product(tracker)
+        query = _apply_entities(search().parse(text), tracker)
+        query.limit = PAGE
+        has_target = bool(query.product_type or query.category or query.text or query.brand)
+        if current and not has_target and re.search(r"\b(similar|like (this|it|that)|alternatives?)\b", text):
+            if re.search(r"\bcheaper\b", text):
+                picks = recommend.cheaper_alternatives(search(), current)
+            else:
+                picks = recommend.similar(search(), current)
+        elif current and not has_target and re.search(r"\b(goes? with|go well|pair|match|with (this|it))\b", text):
+            picks = recommend.goes_with(search(), current)
+        elif current and not has_target and not text:
+            picks = recommend.similar(search(), current)  # the "Similar items" button
+        elif re.search(r"\b(new|newest|latest|just arrived)\b", text):
+            picks = recommend.new_arrivals(search(), query)
+        else:
+            picks = recommend.top_picks(search(), query)
+        if not picks:
+            say(dispatcher, tracker, "I don't have a good suggestion for that yet. Tell me what it's for, "
+                "like \"a gift for a runner under 80 dollars\".")
+            return []
+        lines = ["Here's what I'd suggest:"]
+        lines += [f"{product_line(n, p)}\n   Why: {reason}." for n, (p, reason) in enumerate(picks, 1)]
+        say(dispatcher, tracker, "\n".join(lines), product_buttons([p for p, _ in picks]))
+        return [SlotSet("last_results", [p.id for p, _ in picks])]

@@ -1,0 +1,1 @@
+"""Custom NLU components and NLU data tooling for Shopkeeper's Rasa pipeline."""
