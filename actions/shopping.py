@@ -60,10 +60,21 @@ def _apply_entities(query: SearchQuery, tracker: Tracker) -> SearchQuery:
     return query
 
 
+def plural(noun: str) -> str:
+    if noun.endswith("ss") or noun.endswith(("sh", "ch", "x")):
+        return noun + "es"
+    if noun.endswith("s"):
+        return noun
+    if noun.endswith("y") and noun[-2:-1] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
 def describe(query: SearchQuery) -> str:
     """'blue running shoes under $100' from a query's filters."""
     parts = [query.color or "", query.brand or "", query.material or ""]
-    noun = query.product_type or (f"{query.category} products" if query.category else "products")
+    noun = plural(query.product_type) if query.product_type else (
+        f"{query.category} products" if query.category else "products")
     parts.append(noun)
     text = " ".join(p for p in parts if p)
     if query.text:

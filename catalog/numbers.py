@@ -70,7 +70,8 @@ def normalise_numbers(text: str) -> str:
 
     for token in tokens:
         low = token.lower()
-        if low in NUMBER_WORDS or (low == "and" and run):
+        # "and" belongs to a number only after a scale: "one hundred and five", not "20 and 40".
+        if low in NUMBER_WORDS or (low == "and" and run and run[-1].lower() in SCALES):
             run.append(token)
         else:
             flush()

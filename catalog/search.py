@@ -139,7 +139,8 @@ class LexicalSearch:
                 break
         rows = self.store.conn.execute(
             f"SELECT p.*, {rank} AS rank FROM {source} {where_sql} "
-            f"ORDER BY {self._order(q, bool(expression))}, p.id LIMIT ? OFFSET ?",
+            # In-stock products first: a shopper can't buy the others today.
+            f"ORDER BY (p.stock > 0) DESC, {self._order(q, bool(expression))}, p.id LIMIT ? OFFSET ?",
             [*params, q.limit, q.offset],
         ).fetchall()
         hits = []

@@ -1,0 +1,1 @@
+"""The gateway: starts and bridges the running processes (Rasa, actions; later socket.io + widget)."""

@@ -1,0 +1,183 @@
+"""Start Shopkeeper's processes, report where they are, stop them all on Ctrl-C.
+
+    python -m bot.launcher run     # action server + Rasa server (REST, socket.io, HTTP API)
+    python -m bot.launcher shell   # action server + `rasa shell` in this terminal
+
+Ports come from SHOPKEEPER_ACTIONS_PORT (5055) and SHOPKEEPER_RASA_PORT (5005); the shop
+database from SHOPKEEPER_DB. Tests use the same ``Services`` class with their own ports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = ROOT / "models" / "shopkeeper.tar.gz"
+BIN = Path(sys.executable).parent
+
+
+class LaunchError(RuntimeError):
+    """A process failed to start; the message says which and shows its last output."""
+
+
+@dataclass
+class Services:
+    actions_port: int = int(os.environ.get("SHOPKEEPER_ACTIONS_PORT", "5055"))
+    rasa_port: int = int(os.environ.get("SHOPKEEPER_RASA_PORT", "5005"))
+    model: Path = DEFAULT_MODEL
+    db: str | None = os.environ.get("SHOPKEEPER_DB")
+    log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="shopkeeper-")))
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://localhost:{self.rasa_port}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://localhost:{self.actions_port}"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", PYTHONPATH=str(ROOT))
+        if self.db:
+            env["SHOPKEEPER_DB"] = str(Path(self.db).resolve())
+        return env
+
+    def endpoints_file(self) -> Path:
+        """endpoints.yml pointing at this run's action server port."""
+        path = self.log_dir / "endpoints.yml"
+        path.write_text(f'action_endpoint:\n  url: "{self.actions_url}/webhook"\n', encoding="utf-8")
+        return path
+
+    def _spawn(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
+        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
+        # A new session per child so Ctrl-C here stops each whole process tree, once.
+        process = subprocess.Popen(command, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        self.processes[name] = process
+        return process
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        path = self.log_dir / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def _wait(self, name: str, url: str, timeout: float) -> None:
+        process = self.processes[name]
+        deadline = time.monotonic() + timeout
+        print(f"  waiting for {name} at {url} ", end="", flush=True)
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                print("failed")
+                raise LaunchError(f"{name} exited with code {process.returncode}:\n{self.log_tail(name)}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        print("ready")
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            print(".", end="", flush=True)
+            time.sleep(1)
+        print("timed out")
+        raise LaunchError(f"{name} was not ready after {timeout:.0f} s:\n{self.log_tail(name)}")
+
+    def start_actions(self, timeout: float = 60) -> None:
+        self._spawn("actions", [str(BIN / "python"), "-m", "rasa_sdk", "--actions", "actions",
+                                "--port", str(self.actions_port)])
+        self._wait("actions", f"{self.actions_url}/health", timeout)
+
+    def start_rasa(self, timeout: float = 240) -> None:
+        if not self.model.exists():
+            raise LaunchError(f"No trained model at {self.model}; run `make train`.")
+        self._spawn("rasa", [str(BIN / "rasa"), "run", "--model", str(self.model), "--enable-api",
+                             "--cors", "*", "--port", str(self.rasa_port), "--endpoints",
+                             str(self.endpoints_file()), "--credentials", str(ROOT / "credentials.yml")])
+        self._wait("rasa", f"{self.rasa_url}/status", timeout)
+
+    def start(self) -> None:
+        self.start_actions()
+        self.start_rasa()
+
+    def stop(self) -> None:
+        for name, process in reversed(list(self.processes.items())):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+            print(f"  stopped {name}")
+        self.processes.clear()
+
+    def __enter__(self) -> Services:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def banner(services: Services) -> str:
+    return f"""
+Shopkeeper is running.
+  Rasa server   {services.rasa_url}  (REST: POST /webhooks/rest/webhook, socket.io: /socket.io, API on)
+  Actions       {services.actions_url}
+  Shop database {services.env().get("SHOPKEEPER_DB", "catalog/shop.db")}
+  Logs          {services.log_dir}
+
+Talk to it:
+  make shell                      (a chat in this terminal; run it in a second terminal)
+  curl -s {services.rasa_url}/webhooks/rest/webhook -d '{{"sender": "me", "message": "red running shoes under 100"}}'
+
+Press Ctrl-C to stop everything.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.launcher", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=["run", "shell"])
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    args = parser.parse_args(argv)
+    services = Services(model=args.model)
+    # SIGTERM (e.g. from a test or CI) stops the children the same way Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        print("Starting Shopkeeper...")
+        if args.mode == "shell":
+            services.start_actions()
+            if not services.model.exists():
+                raise LaunchError(f"No trained model at {services.model}; run `make train`.")
+            # `rasa shell` runs its own server on rasa_port; talk to it in this terminal.
+            return subprocess.call([str(BIN / "rasa"), "shell", "--model", str(services.model),
+                                    "--endpoints", str(services.endpoints_file()), "--port",
+                                    str(services.rasa_port)], cwd=ROOT, env=services.env())
+        services.start()
+        print(banner(services), flush=True)
+        while all(p.poll() is None for p in services.processes.values()):
+            time.sleep(1)
+        dead = [n for n, p in services.processes.items() if p.poll() is not None]
+        print(f"{', '.join(dead)} stopped unexpectedly:\n{services.log_tail(dead[0])}", file=sys.stderr)
+        return 1
+    except LaunchError as exc:
+        print(f"\n{exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopping...")
+        return 0
+    finally:
+        services.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

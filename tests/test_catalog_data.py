@@ -1,0 +1,55 @@
+"""The demo catalogue and store data: size, determinism, and agreement of text with attributes."""
+
+import datetime as dt
+
+from catalog.generator import generate_products, load_taxonomy
+from catalog.store_data import DEMO_EMAIL, generate_store_data
+
+
+def test_catalogue_is_large_varied_and_deterministic() -> None:
+    products = generate_products()
+    assert len(products) >= 1500
+    assert len({p.category for p in products}) >= 12
+    assert len({p.id for p in products}) == len(products)
+    assert len({p.name for p in products}) == len(products)
+    assert [p.to_dict() for p in products[:50]] == [p.to_dict() for p in generate_products()[:50]]
+    assert generate_products(seed=8)[0].to_dict() != products[0].to_dict()
+
+
+def test_every_product_agrees_with_its_taxonomy() -> None:
+    taxonomy = load_taxonomy()["categories"]
+    for p in generate_products():
+        spec = taxonomy[p.category]["types"][p.product_type]
+        low, high = spec["price"]
+        assert low <= p.price <= high + 1, p
+        assert set(p.colors) <= set(spec["colors"]) and p.colors, p
+        assert p.material in spec["materials"], p
+        assert set(p.sizes) <= {str(s) for s in spec.get("sizes", [])}, p
+        assert 1.0 <= p.rating <= 5.0 and p.review_count >= 0 and p.stock >= 0
+        assert p.brand in taxonomy[p.category]["brands"]
+        dt.date.fromisoformat(p.release_date)
+
+
+def test_descriptions_mention_the_real_attributes() -> None:
+    for p in generate_products():
+        assert p.material in p.description, p
+        if p.category not in ("books", "groceries"):
+            assert all(c in p.description for c in p.colors), p
+        if p.category != "books":
+            assert p.product_type in p.description.lower() or p.name in p.description, p
+
+
+def test_store_data_has_fixed_demo_orders_relative_to_today() -> None:
+    today = dt.date(2026, 6, 1)
+    data = generate_store_data(generate_products(), as_of=today)
+    by_id = {o.id: o for o in data.orders}
+    alex = next(c for c in data.customers if c.email == DEMO_EMAIL)
+    assert [by_id[str(i)].status for i in range(10001, 10006)] == [
+        "processing", "shipped", "delivered", "delivered", "cancelled"]
+    assert all(by_id[str(i)].customer_id == alex.id for i in range(10001, 10006))
+    shipped = by_id["10002"]
+    assert shipped.carrier and shipped.tracking_number and shipped.eta
+    assert by_id["10003"].delivered_at == "2026-05-22"
+    assert {o.status for o in data.orders} == {"processing", "shipped", "delivered", "cancelled"}
+    assert len({c.email for c in data.customers}) == len(data.customers)
+    assert data.returns and all(by_id[r.order_id].status == "delivered" for r in data.returns)
