@@ -7,7 +7,6 @@ from functools import lru_cache
 from typing import Any
 
 import yaml
-
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 

@@ -6,8 +6,13 @@ from pathlib import Path
 
 from actions.cart import ActionAddToCart, ActionPlaceOrder, ActionRemoveFromCart, ActionViewCart, ValidateCheckoutForm
 from actions.orders import ActionRunOrderService, ActionStartOrderService, ValidateVerifyCustomerForm
-from actions.shopping import (ActionCompareProducts, ActionProductDetails, ActionRecommend, ActionRefineSearch,
-                              ActionSearchProducts)
+from actions.shopping import (
+    ActionCompareProducts,
+    ActionProductDetails,
+    ActionRecommend,
+    ActionRefineSearch,
+    ActionSearchProducts,
+)
 from actions.support import ActionHandoff, ActionSaveFeedback, ActionStartFeedback, ActionStorePolicy
 from catalog.store import Store
 from catalog.store_data import DEMO_EMAIL
