@@ -28,23 +28,27 @@ def test_shell_conversation(demo_db: Path, tmp_path: Path) -> None:
                           encoding="utf-8", timeout=240, dimensions=(60, 200))
     transcript: list[str] = []
 
-    def say(text: str) -> str:
+    def say(text: str, until: str) -> str:
+        """Type a message; return the screen output up to ``until`` (a regex) and the next prompt."""
         shell.sendline(text)
-        shell.expect(PROMPT, timeout=90)
-        reply = ANSI.sub("", shell.before)
+        # The prompt is redrawn while typing, so wait for the reply itself first.
+        shell.expect(until, timeout=90)
+        reply = shell.before + shell.after
+        shell.expect(PROMPT, timeout=60)
+        reply = ANSI.sub("", reply + shell.before)
         transcript.append(f">>> {text}\n{reply}")
         return reply
 
     try:
         shell.expect(PROMPT)
-        assert "Shopkeeper" in say("hello")
-        listing = say("show me hiking boots")
+        say("hello", "Shopkeeper")
+        listing = say("show me hiking boots", "show more")
         names = re.findall(r"^\s*\d\. (.+?) - \$", listing, flags=re.M)
         assert len(names) >= 2, listing
-        assert names[1] in say("tell me about the second one")
-        assert f"Added 1 x {names[1]}" in say("add it to my cart")
-        cart = say("show my cart")
-        assert names[1] in cart and "Total" in cart
+        assert names[1] in say("tell me about the second one", "cart\\?")
+        assert f"Added 1 x {names[1]}" in say("add it to my cart", "Total")
+        cart = say("show my cart", "Total.*items?")
+        assert names[1] in cart
         shell.sendline("/stop")
         shell.expect(pexpect.EOF, timeout=60)
     finally:
