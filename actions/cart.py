@@ -20,6 +20,7 @@ from actions.common import (
     say,
     store,
     user_text,
+    validated_address,
     validated_email,
 )
 from actions.shopping import resolve_product
@@ -140,11 +141,7 @@ class ValidateCheckoutForm(FormValidationAction):
 
     def validate_new_address(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: DomainDict) -> dict[str, Any]:
-        address = " ".join(str(value or "").split())
-        if len(address) < 8 or not re.search(r"\d", address):
-            dispatcher.utter_message(text="Please give a full address with a house number, street, city and postcode.")
-            return {"new_address": None}
-        return {"new_address": address}
+        return {"new_address": validated_address(value, dispatcher)}
 
 
 class ActionPlaceOrder(Action):

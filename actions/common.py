@@ -125,6 +125,15 @@ def validated_email(value: Any, dispatcher: CollectingDispatcher) -> str | None:
     return email
 
 
+def validated_address(value: Any, dispatcher: CollectingDispatcher) -> str | None:
+    """A delivery address that has at least a number and a street, else None after saying why."""
+    address = " ".join(str(value or "").split())
+    if len(address) < 8 or not re.search(r"\d", address):
+        dispatcher.utter_message(text="Please give the full address: house number, street, city and postcode.")
+        return None
+    return address
+
+
 def product_line(position: int, product: Product) -> str:
     stock = "" if product.in_stock else " (out of stock)"
     colours = f", {'/'.join(product.colors)}" if product.colors else ""

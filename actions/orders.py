@@ -8,7 +8,6 @@ own orders.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -16,7 +15,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import entities, latest_intent, say, store, validated_email
+from actions.common import entities, latest_intent, say, store, validated_address, validated_email
 from catalog.models import Order
 from catalog.numbers import digit_string
 from catalog.policies import money
@@ -118,11 +117,7 @@ class ValidateVerifyCustomerForm(FormValidationAction):
 
     def validate_new_address(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                              domain: DomainDict) -> dict[str, Any]:
-        address = " ".join(str(value or "").split())
-        if len(address) < 8 or not re.search(r"\d", address):
-            dispatcher.utter_message(text="Please give the full address: house number, street, city and postcode.")
-            return {"new_address": None}
-        return {"new_address": address}
+        return {"new_address": validated_address(value, dispatcher)}
 
     def validate_return_reason(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                domain: DomainDict) -> dict[str, Any]:
