@@ -10,8 +10,10 @@ database from SHOPKEEPER_DB. Tests use the same ``Services`` class with their ow
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +26,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = ROOT / "models" / "shopkeeper.tar.gz"
 BIN = Path(sys.executable).parent
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the launcher dies, even by SIGKILL (Linux prctl)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except OSError:
+        pass  # not Linux: stop() still cleans up on every normal exit
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 class LaunchError(RuntimeError):
@@ -63,7 +84,7 @@ class Services:
         log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
         # A new session per child so Ctrl-C here stops each whole process tree, once.
         process = subprocess.Popen(command, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+                                   start_new_session=True, preexec_fn=_die_with_parent)
         self.processes[name] = process
         return process
 
@@ -96,12 +117,20 @@ class Services:
                                 "--port", str(self.actions_port)])
         self._wait("actions", f"{self.actions_url}/health", timeout)
 
+    def actions_running(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.actions_url}/health", timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return False
+
     def start_rasa(self, timeout: float = 240) -> None:
         if not self.model.exists():
             raise LaunchError(f"No trained model at {self.model}; run `make train`.")
         self._spawn("rasa", [str(BIN / "rasa"), "run", "--model", str(self.model), "--enable-api",
                              "--cors", "*", "--port", str(self.rasa_port), "--endpoints",
                              str(self.endpoints_file()), "--credentials", str(ROOT / "credentials.yml")])
+        print("  (loading the model takes a minute or two on a small machine)")
         self._wait("rasa", f"{self.rasa_url}/status", timeout)
 
     def start(self) -> None:
@@ -156,12 +185,19 @@ def main(argv: list[str] | None = None) -> int:
     services = Services(model=args.model)
     # SIGTERM (e.g. from a test or CI) stops the children the same way Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)  # the terminal closed
     try:
         print("Starting Shopkeeper...")
         if args.mode == "shell":
-            services.start_actions()
             if not services.model.exists():
                 raise LaunchError(f"No trained model at {services.model}; run `make train`.")
+            # Beside a running `make run`: reuse its action server, give the shell its own port.
+            if services.actions_running():
+                print(f"  using the action server already running at {services.actions_url}")
+            else:
+                services.start_actions()
+            if port_in_use(services.rasa_port):
+                services.rasa_port = free_port()
             # `rasa shell` runs its own server on rasa_port; talk to it in this terminal.
             return subprocess.call([str(BIN / "rasa"), "shell", "--model", str(services.model),
                                     "--endpoints", str(services.endpoints_file()), "--port",

@@ -6,7 +6,6 @@ Talks to them over REST and socket.io the way a web widget would, then stops eve
 from __future__ import annotations
 
 import re
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,17 +15,11 @@ import httpx
 import pytest
 import socketio
 
-from bot.launcher import DEFAULT_MODEL, Services
+from bot.launcher import DEFAULT_MODEL, Services, free_port
 from catalog.store import Store
 from catalog.store_data import DEMO_EMAIL
 
 pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no trained model: run `make train` first")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from bot.launcher import DEFAULT_MODEL
+from bot.launcher import DEFAULT_MODEL, free_port
 from tests.conftest import ROOT
-from tests.test_e2e_servers import free_port
 
 pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no trained model: run `make train` first")
 PROMPT = "Your input ->"
@@ -54,5 +53,7 @@ def test_shell_conversation(demo_db: Path, tmp_path: Path) -> None:
     finally:
         (ROOT / "tests" / "artifacts").mkdir(exist_ok=True)
         (ROOT / "tests" / "artifacts" / "shell_transcript.txt").write_text("\n".join(transcript))
+        if shell.isalive():
+            shell.terminate(force=False)  # SIGHUP/SIGINT: the launcher stops its children
         if shell.isalive():
             shell.terminate(force=True)
