@@ -36,11 +36,6 @@ def _die_with_parent() -> None:
         pass  # not Linux: stop() still cleans up on every normal exit
 
 
-def port_in_use(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -191,13 +186,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.mode == "shell":
             if not services.model.exists():
                 raise LaunchError(f"No trained model at {services.model}; run `make train`.")
-            # Beside a running `make run`: reuse its action server, give the shell its own port.
+            # Beside a running `make run`: reuse its action server.
             if services.actions_running():
                 print(f"  using the action server already running at {services.actions_url}")
             else:
                 services.start_actions()
-            if port_in_use(services.rasa_port):
-                services.rasa_port = free_port()
+            # rasa shell talks to a private server of its own; any free port will do.
+            services.rasa_port = free_port()
             # `rasa shell` runs its own server on rasa_port; talk to it in this terminal.
             return subprocess.call([str(BIN / "rasa"), "shell", "--model", str(services.model),
                                     "--endpoints", str(services.endpoints_file()), "--port",

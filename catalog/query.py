@@ -228,5 +228,8 @@ def parse_query(raw: str, vocab: Vocabulary, base: SearchQuery | None = None) ->
         text = _cut(text, found[1])
 
     words = [w for w in re.findall(r"[a-z0-9][a-z0-9'&-]*", text) if w not in STOP_WORDS]
-    q.text = " ".join(words)
+    if words or base is None:
+        q.text = " ".join(words)
+    elif (q.product_type, q.category) != (base.product_type, base.category):
+        q.text = ""  # a new kind of product: the old free-text words described the old one
     return q

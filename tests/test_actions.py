@@ -46,6 +46,15 @@ def test_refinements_keep_earlier_filters(shop_db: Path, store: Store) -> None:
                             for p in products)
 
 
+def test_refinement_keeps_free_text_until_the_product_changes(shop_db: Path) -> None:
+    ctx = _search("waterproof hiking boots")
+    _, changes, _ = run(ActionRefineSearch(), tracker("only Trailhawk", "refine_search", slots=ctx))
+    assert changes["search_query"]["text"] == "waterproof" and changes["search_query"]["brand"] == "Trailhawk"
+    _, changes, _ = run(ActionRefineSearch(), tracker("what about sandals", "refine_search",
+                                                      slots={**ctx, **changes}))
+    assert changes["search_query"]["product_type"] == "sandals" and changes["search_query"]["text"] == ""
+
+
 def test_cheaper_shows_only_cheaper_products(shop_db: Path, store: Store) -> None:
     ctx = _search("headphones")
     before = min(p.price for p in store.products(ctx["last_results"]))
