@@ -25,6 +25,7 @@ from actions.common import (
     store,
     user_text,
 )
+from catalog import recommend
 from catalog.models import Product
 from catalog.policies import money
 from catalog.query import SearchQuery, clean_text
@@ -282,8 +283,6 @@ class ActionRecommend(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[EventType]:
-        from catalog import recommend
-
         text = clean_text(user_text(tracker)).lower()
         current = resolve_product(tracker)
         query = _apply_entities(search().parse(text), tracker)

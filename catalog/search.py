@@ -12,7 +12,7 @@ from typing import Protocol
 
 from catalog.models import Product
 from catalog.query import SearchQuery, Vocabulary, parse_query
-from catalog.store import Store, _product
+from catalog.store import Store, product_from_row
 
 # Column weights for bm25(): id (unindexed), name, brand, product_type, tags, description.
 BM25_WEIGHTS = (0.0, 10.0, 6.0, 8.0, 4.0, 1.0)
@@ -143,8 +143,5 @@ class LexicalSearch:
             f"ORDER BY (p.stock > 0) DESC, {self._order(q, bool(expression))}, p.id LIMIT ? OFFSET ?",
             [*params, q.limit, q.offset],
         ).fetchall()
-        hits = []
-        for row in rows:
-            data = {k: row[k] for k in row.keys() if k != "rank"}
-            hits.append(SearchHit(_product(data), round(-float(row["rank"]), 4)))  # type: ignore[arg-type]
+        hits = [SearchHit(product_from_row(row), round(-float(row["rank"]), 4)) for row in rows]
         return SearchResponse(q, hits, int(total))

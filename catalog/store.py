@@ -22,8 +22,12 @@ class StoreError(Exception):
     """A request the shop cannot fulfil; the message is safe to show a shopper."""
 
 
-def _product(row: sqlite3.Row) -> Product:
-    data = dict(row)
+PRODUCT_FIELDS = tuple(Product.__dataclass_fields__)
+
+
+def product_from_row(row: sqlite3.Row) -> Product:
+    """A Product from a products row; extra columns (e.g. a search rank) are ignored."""
+    data = {key: row[key] for key in PRODUCT_FIELDS}
     for key in ("colors", "sizes", "tags"):
         data[key] = json.loads(data[key] or "[]")
     return Product(**data)
@@ -44,7 +48,7 @@ class Store:
     # -- products -------------------------------------------------------------------------
     def product(self, product_id: str) -> Product | None:
         row = self.conn.execute("SELECT * FROM products WHERE id = ?", (product_id,)).fetchone()
-        return _product(row) if row else None
+        return product_from_row(row) if row else None
 
     def products(self, product_ids: list[str]) -> list[Product]:
         """Products in the order of ``product_ids``; ids that no longer exist are skipped."""
@@ -52,7 +56,7 @@ class Store:
             return []
         marks = ",".join("?" * len(product_ids))
         rows = self.conn.execute(f"SELECT * FROM products WHERE id IN ({marks})", product_ids)
-        found = {row["id"]: _product(row) for row in rows}
+        found = {row["id"]: product_from_row(row) for row in rows}
         return [found[i] for i in product_ids if i in found]
 
     def product_count(self) -> int:
