@@ -12,6 +12,7 @@ from catalog.models import Product
 from catalog.numbers import normalise_numbers
 from catalog.policies import money
 from catalog.search import LexicalSearch
+from catalog.spoken import email_from_text
 from catalog.store import Store
 
 _store: Store | None = None
@@ -22,9 +23,6 @@ ORDINALS = {
     "3rd": 3, "three": 3, "fourth": 4, "4th": 4, "four": 4, "fifth": 5, "5th": 5, "five": 5,
     "last": -1, "final": -1, "bottom": -1,
 }
-EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-
-
 def store() -> Store:
     """One connection per action server process, opened on first use."""
     global _store
@@ -107,14 +105,7 @@ def quantity(tracker: Tracker, default: int = 1) -> int:
 
 def extract_email(text: str) -> str | None:
     """An email address from typed or spoken text ("alex dot morgan at example dot com")."""
-    text = (text or "").strip()
-    found = EMAIL_RE.search(text)
-    if not found:
-        spoken = re.sub(r"\s+at\s+", "@", text.lower())
-        spoken = re.sub(r"\s+dot\s+", ".", spoken)
-        spoken = re.sub(r"\s+(underscore)\s+", "_", spoken)
-        found = EMAIL_RE.search(spoken.replace(" @", "@").replace("@ ", "@"))
-    return found.group(0).lower().rstrip(".") if found else None
+    return email_from_text(text)
 
 
 def validated_email(value: Any, dispatcher: CollectingDispatcher) -> str | None:

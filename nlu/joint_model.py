@@ -1,0 +1,458 @@
+"""A transformer encoder fine-tuned jointly for intents and entity spans (JointBERT-style).
+
+One forward pass gives both: the mean-pooled sentence vector feeds an intent head, every
+sub-word vector feeds a BIO tag head. Nothing here knows about Rasa, so the same model is
+trained inside ``rasa train`` (see ``nlu/transformer_classifier.py``) and on public
+benchmarks (see ``nlu/evaluate.py``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import random
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+from transformers import AutoModel, AutoTokenizer
+
+OUTSIDE = "O"
+
+
+@dataclass(frozen=True)
+class Span:
+    """A labelled character span of an utterance: text[start:end] is an entity of ``label``."""
+
+    start: int
+    end: int
+    label: str
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    intent: str
+    spans: tuple[Span, ...] = ()
+
+
+@dataclass
+class Prediction:
+    ranking: list[tuple[str, float]]  # every intent, most confident first; sums to 1
+    spans: list[Span]
+
+    @property
+    def intent(self) -> str:
+        return self.ranking[0][0]
+
+    @property
+    def confidence(self) -> float:
+        return self.ranking[0][1]
+
+
+@dataclass
+class TrainingConfig:
+    epochs: int = 20
+    learning_rate: float = 1e-4
+    # The freshly initialised heads learn faster than the pretrained encoder may move.
+    head_learning_rate: float = 2e-3
+    batch_size: int = 32
+    max_length: int = 64
+    seed: int = 42
+    dropout: float = 0.1
+    warmup_fraction: float = 0.06
+    weight_decay: float = 0.01
+    label_smoothing: float = 0.0
+    entity_loss_weight: float = 1.0
+    validation_fraction: float = 0.1
+    # Stop when the validation score has not improved for this many epochs (0 = never stop early).
+    patience: int = 4
+    calibrate: bool = True
+    threads: int = 2
+
+
+@dataclass
+class TrainingReport:
+    epochs_run: int = 0
+    best_epoch: int = 0
+    seconds: float = 0.0
+    train_examples: int = 0
+    validation_examples: int = 0
+    validation_accuracy: float = 0.0
+    temperature: float = 1.0
+    ece_before: float | None = None
+    ece_after: float | None = None
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def expected_calibration_error(confidences: np.ndarray, correct: np.ndarray, bins: int = 15) -> float:
+    """Average gap between confidence and accuracy over equal-width confidence bins."""
+    if len(confidences) == 0:
+        return 0.0
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    error = 0.0
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        in_bin = (confidences > low) & (confidences <= high)
+        if in_bin.any():
+            error += in_bin.mean() * abs(correct[in_bin].mean() - confidences[in_bin].mean())
+    return float(error)
+
+
+def stratified_split(examples: Sequence[Example], fraction: float, seed: int) -> tuple[list[Example], list[Example]]:
+    """Hold out ``fraction`` of each intent; intents with fewer than 4 examples stay in training."""
+    if fraction <= 0:
+        return list(examples), []
+    by_intent: dict[str, list[Example]] = defaultdict(list)
+    for example in examples:
+        by_intent[example.intent].append(example)
+    rng = random.Random(seed)
+    train: list[Example] = []
+    held: list[Example] = []
+    for intent in sorted(by_intent):
+        group = list(by_intent[intent])
+        rng.shuffle(group)
+        cut = int(round(len(group) * fraction)) if len(group) >= 4 else 0
+        held.extend(group[:cut])
+        train.extend(group[cut:])
+    return train, held
+
+
+class JointNetwork(nn.Module):
+    def __init__(self, encoder: nn.Module, intents: int, tags: int, dropout: float) -> None:
+        super().__init__()
+        self.encoder = encoder
+        hidden = encoder.config.hidden_size
+        self.dropout = nn.Dropout(dropout)
+        self.intent_head = nn.Linear(hidden, intents)
+        self.tag_head = nn.Linear(hidden, tags)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        tokens = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
+        # Mean pooling: the sentence vector all-MiniLM-L6-v2 was pretrained to produce.
+        pooled = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        return self.intent_head(self.dropout(pooled)), self.tag_head(self.dropout(tokens))
+
+
+@dataclass
+class _Encoded:
+    input_ids: list[int]
+    offsets: list[tuple[int, int]]
+    intent: int
+    tags: list[int]
+
+
+class JointModel:
+    """Fine-tunes and serves a :class:`JointNetwork`; save/load keep everything in one folder."""
+
+    def __init__(self, encoder_path: str, config: TrainingConfig | None = None) -> None:
+        self.encoder_path = encoder_path
+        self.config = config or TrainingConfig()
+        self.tokenizer = AutoTokenizer.from_pretrained(encoder_path)
+        self.intents: list[str] = []
+        self.tags: list[str] = [OUTSIDE]
+        self.temperature = 1.0
+        self.network: JointNetwork | None = None
+
+    # -- data ----------------------------------------------------------------------------
+    def _encode(self, texts: Sequence[str]) -> tuple[list[list[int]], list[list[tuple[int, int]]]]:
+        batch = self.tokenizer(
+            list(texts), truncation=True, max_length=self.config.max_length, return_offsets_mapping=True
+        )
+        return batch["input_ids"], [[tuple(o) for o in offsets] for offsets in batch["offset_mapping"]]
+
+    def _tag_ids(self, offsets: list[tuple[int, int]], spans: Iterable[Span]) -> list[int]:
+        tags = []
+        started: set[Span] = set()
+        for start, end in offsets:
+            if end <= start:  # special tokens ([CLS], [SEP]) are not scored
+                tags.append(-100)
+                continue
+            label = OUTSIDE
+            for span in spans:
+                if span.start <= start < span.end:
+                    label = ("I-" if span in started else "B-") + span.label
+                    started.add(span)
+                    break
+            tags.append(self.tags.index(label))
+        return tags
+
+    def _prepare(self, examples: Sequence[Example]) -> list[_Encoded]:
+        ids, offsets = self._encode([e.text for e in examples])
+        index = {name: i for i, name in enumerate(self.intents)}
+        rows = zip(examples, ids, offsets, strict=True)
+        return [_Encoded(i, o, index[e.intent], self._tag_ids(o, e.spans)) for e, i, o in rows]
+
+    def _batches(self, data: list[_Encoded], shuffle: bool, rng: random.Random) -> list[list[_Encoded]]:
+        size = self.config.batch_size
+        order = list(range(len(data)))
+        if shuffle:
+            rng.shuffle(order)
+        # Sort within large chunks so a batch holds similar lengths (less padding, faster on CPU).
+        chunk = size * 50
+        batches = []
+        for begin in range(0, len(order), chunk):
+            part = sorted(order[begin : begin + chunk], key=lambda i: len(data[i].input_ids))
+            batches += [[data[i] for i in part[b : b + size]] for b in range(0, len(part), size)]
+        if shuffle:
+            rng.shuffle(batches)
+        return batches
+
+    def _tensors(self, batch: list[_Encoded]) -> tuple[torch.Tensor, ...]:
+        width = max(len(item.input_ids) for item in batch)
+        pad = self.tokenizer.pad_token_id or 0
+        ids = torch.full((len(batch), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        tags = torch.full((len(batch), width), -100, dtype=torch.long)
+        for row, item in enumerate(batch):
+            n = len(item.input_ids)
+            ids[row, :n] = torch.tensor(item.input_ids)
+            mask[row, :n] = 1
+            tags[row, :n] = torch.tensor(item.tags)
+        intents = torch.tensor([item.intent for item in batch], dtype=torch.long)
+        return ids, mask, intents, tags
+
+    # -- training ------------------------------------------------------------------------
+    def fit(
+        self,
+        examples: Sequence[Example],
+        validation: Sequence[Example] | None = None,
+        progress: bool = True,
+    ) -> TrainingReport:
+        cfg = self.config
+        if not examples:
+            raise ValueError("No training examples.")
+        started = time.perf_counter()
+        torch.set_num_threads(cfg.threads)
+        seed_everything(cfg.seed)
+        if validation is None:
+            examples, validation = stratified_split(examples, cfg.validation_fraction, cfg.seed)
+        self.intents = sorted({e.intent for e in examples} | {e.intent for e in validation})
+        labels = sorted({s.label for e in [*examples, *validation] for s in e.spans})
+        self.tags = [OUTSIDE] + [f"{p}-{label}" for label in labels for p in ("B", "I")]
+
+        train_data = self._prepare(examples)
+        valid_data = self._prepare(validation)
+        encoder = AutoModel.from_pretrained(self.encoder_path)
+        self.network = JointNetwork(encoder, len(self.intents), len(self.tags), cfg.dropout)
+        net = self.network
+
+        heads = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
+        decay = [p for n, p in net.encoder.named_parameters() if not any(k in n for k in ("bias", "LayerNorm"))]
+        no_decay = [p for n, p in net.encoder.named_parameters() if any(k in n for k in ("bias", "LayerNorm"))]
+        optimizer = torch.optim.AdamW(
+            [
+                {"params": decay, "lr": cfg.learning_rate, "weight_decay": cfg.weight_decay},
+                {"params": no_decay, "lr": cfg.learning_rate, "weight_decay": 0.0},
+                {"params": heads, "lr": cfg.head_learning_rate, "weight_decay": 0.0},
+            ]
+        )
+        steps_per_epoch = math.ceil(len(train_data) / cfg.batch_size)
+        total = max(1, steps_per_epoch * cfg.epochs)
+        warmup = int(total * cfg.warmup_fraction)
+
+        def schedule(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / (warmup + 1)
+            return max(0.0, (total - step) / max(1, total - warmup))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        intent_loss = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+        tag_loss = nn.CrossEntropyLoss(ignore_index=-100)
+        rng = random.Random(cfg.seed)
+        report = TrainingReport(train_examples=len(train_data), validation_examples=len(valid_data))
+        best_score, best_state, stale = -1.0, None, 0
+
+        for epoch in range(1, cfg.epochs + 1):
+            net.train()
+            batches = self._batches(train_data, shuffle=True, rng=rng)
+            bar = tqdm(batches, desc=f"NLU epoch {epoch}/{cfg.epochs}", disable=not progress, leave=False)
+            running = 0.0
+            for step, batch in enumerate(bar, 1):
+                ids, mask, intents, tags = self._tensors(batch)
+                intent_logits, tag_logits = net(ids, mask)
+                loss = intent_loss(intent_logits, intents)
+                if len(self.tags) > 1:
+                    loss = loss + cfg.entity_loss_weight * tag_loss(tag_logits.flatten(0, 1), tags.flatten())
+                optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+                optimizer.step()
+                scheduler.step()
+                running += loss.item()
+                bar.set_postfix(loss=f"{running / step:.4f}")
+            record = {"epoch": epoch, "loss": running / max(1, len(batches))}
+            if valid_data:
+                accuracy, tag_f1 = self._validate(valid_data)
+                record.update(val_accuracy=accuracy, val_tag_f1=tag_f1)
+                score = accuracy + (tag_f1 if len(self.tags) > 1 else 0.0)
+            else:
+                score = -record["loss"]
+            report.history.append(record)
+            if progress:
+                summary = ", ".join(f"{k}={v:.4f}" for k, v in record.items() if k != "epoch")
+                tqdm.write(f"NLU epoch {epoch}/{cfg.epochs}: {summary}")
+            report.epochs_run = epoch
+            if score > best_score + 1e-6:
+                best_score, best_state, stale = score, copy.deepcopy(net.state_dict()), 0
+                report.best_epoch = epoch
+            else:
+                stale += 1
+                if cfg.patience and stale >= cfg.patience:
+                    break
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        net.eval()
+        if valid_data:
+            report.validation_accuracy = self._validate(valid_data)[0]
+            if cfg.calibrate:
+                self._calibrate(valid_data, report)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _logits(self, data: list[_Encoded]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        assert self.network is not None
+        self.network.eval()
+        intent_rows, tag_rows = [], []
+        with torch.inference_mode():
+            for begin in range(0, len(data), 64):
+                batch = data[begin : begin + 64]
+                ids, mask, _, _ = self._tensors(batch)
+                intent_logits, tag_logits = self.network(ids, mask)
+                intent_rows.append(intent_logits)
+                tag_rows += [tag_logits[i, : len(item.input_ids)] for i, item in enumerate(batch)]
+        return torch.cat(intent_rows), tag_rows
+
+    def _validate(self, data: list[_Encoded]) -> tuple[float, float]:
+        intent_logits, tag_logits = self._logits(data)
+        gold = torch.tensor([item.intent for item in data])
+        accuracy = (intent_logits.argmax(-1) == gold).float().mean().item()
+        tp = fp = fn = 0
+        for item, logits in zip(data, tag_logits, strict=True):
+            for predicted, true in zip(logits.argmax(-1).tolist(), item.tags, strict=True):
+                if true == -100:
+                    continue
+                tp += predicted == true != 0
+                fp += predicted != 0 and predicted != true
+                fn += true != 0 and predicted != true
+        tag_f1 = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        return accuracy, tag_f1
+
+    def _calibrate(self, data: list[_Encoded], report: TrainingReport) -> None:
+        """Temperature scaling (Guo et al. 2017): one scalar that makes confidences honest."""
+        logits, _ = self._logits(data)
+        gold = torch.tensor([item.intent for item in data])
+        correct = (logits.argmax(-1) == gold).numpy()
+        report.ece_before = expected_calibration_error(logits.softmax(-1).max(-1).values.numpy(), correct)
+        log_t = torch.zeros(1, requires_grad=True)
+        optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=100)
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad()
+            loss = nn.functional.cross_entropy(logits / log_t.exp(), gold)
+            loss.backward()
+            return loss
+
+        optimizer.step(closure)
+        temperature = float(log_t.exp().clamp(0.05, 20.0))
+        after = expected_calibration_error((logits / temperature).softmax(-1).max(-1).values.numpy(), correct)
+        # Keep the temperature only when it really makes the confidences more honest.
+        if after < report.ece_before:
+            self.temperature = temperature
+        report.temperature = self.temperature
+        report.ece_after = after if after < report.ece_before else report.ece_before
+
+    # -- inference -----------------------------------------------------------------------
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        if self.network is None:
+            raise RuntimeError("The model is not trained or loaded.")
+        ids, offsets = self._encode([t if t.strip() else "" for t in texts])
+        data = [_Encoded(i, o, 0, []) for i, o in zip(ids, offsets, strict=True)]
+        intent_logits, tag_logits = self._logits(data)
+        probabilities = (intent_logits / self.temperature).softmax(-1)
+        predictions = []
+        for text, item, probs, tag_row in zip(texts, data, probabilities, tag_logits, strict=True):
+            order = probs.argsort(descending=True).tolist()
+            ranking = [(self.intents[i], float(probs[i])) for i in order]
+            predictions.append(Prediction(ranking, self._spans(text, item.offsets, tag_row.softmax(-1))))
+        return predictions
+
+    def _spans(self, text: str, offsets: list[tuple[int, int]], tag_probs: torch.Tensor) -> list[Span]:
+        spans: list[Span] = []
+        current: list = []  # [label, start, end, confidences]
+
+        def close() -> None:
+            if current:
+                label, start, end, confidences = current
+                # Whole words only: a span that ends inside a word takes the rest of the word.
+                while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
+                    start -= 1
+                while end < len(text) and text[end].isalnum() and text[end - 1].isalnum():
+                    end += 1
+                spans.append(Span(start, end, label, float(np.mean(confidences))))
+                current.clear()
+
+        best = tag_probs.max(-1)
+        for (start, end), tag_id, confidence in zip(offsets, best.indices.tolist(), best.values.tolist(), strict=True):
+            if end <= start:
+                continue
+            tag = self.tags[tag_id]
+            if tag == OUTSIDE:
+                close()
+                continue
+            prefix, label = tag.split("-", 1)
+            continues_word = current and start == current[2]  # sub-word pieces of one word stay together
+            if current and label == current[0] and (prefix == "I" or continues_word):
+                current[2] = end
+                current[3].append(confidence)
+            else:
+                close()
+                current.extend([label, start, end, [confidence]])
+        close()
+        # Merged word extensions may now overlap; keep the first of any overlapping pair.
+        kept: list[Span] = []
+        for span in spans:
+            if not kept or span.start >= kept[-1].end:
+                kept.append(span)
+        return kept
+
+    # -- persistence ---------------------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        assert self.network is not None
+        folder.mkdir(parents=True, exist_ok=True)
+        self.network.encoder.save_pretrained(folder / "encoder")
+        self.tokenizer.save_pretrained(folder / "encoder")
+        heads = {k: v for k, v in self.network.state_dict().items() if not k.startswith("encoder.")}
+        torch.save(heads, folder / "heads.pt")
+        meta = {"intents": self.intents, "tags": self.tags, "temperature": self.temperature,
+                "config": asdict(self.config)}
+        (folder / "meta.json").write_text(json.dumps(meta, indent=1))
+
+    @classmethod
+    def load(cls, folder: Path, threads: int | None = None) -> JointModel:
+        meta = json.loads((folder / "meta.json").read_text())
+        config = TrainingConfig(**meta["config"])
+        if threads:
+            config.threads = threads
+        torch.set_num_threads(config.threads)
+        model = cls(str(folder / "encoder"), config)
+        model.intents, model.tags, model.temperature = meta["intents"], meta["tags"], meta["temperature"]
+        encoder = AutoModel.from_pretrained(str(folder / "encoder"))
+        model.network = JointNetwork(encoder, len(model.intents), len(model.tags), config.dropout)
+        model.network.load_state_dict(torch.load(folder / "heads.pt"), strict=True)
+        model.network.eval()
+        return model
