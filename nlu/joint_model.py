@@ -23,8 +23,11 @@ import torch
 from torch import nn
 from tqdm import tqdm
 from transformers import AutoModel, AutoTokenizer
+from transformers.utils import logging as transformers_logging
 
 OUTSIDE = "O"
+# transformers 5 prints a load report per model (e.g. the unused position_ids buffer); keep logs quiet.
+transformers_logging.set_verbosity_error()
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ class TrainingConfig:
     warmup_fraction: float = 0.06
     weight_decay: float = 0.01
     label_smoothing: float = 0.0
+    # The word-embedding matrix is half of MiniLM's weights; freezing it trains ~10% faster on CPU.
+    freeze_embeddings: bool = False
     entity_loss_weight: float = 1.0
     validation_fraction: float = 0.1
     # Stop when the validation score has not improved for this many epochs (0 = never stop early).
@@ -170,6 +175,8 @@ class JointModel:
 
     # -- data ----------------------------------------------------------------------------
     def _encode(self, texts: Sequence[str]) -> tuple[list[list[int]], list[list[tuple[int, int]]]]:
+        if not texts:
+            return [], []
         batch = self.tokenizer(
             list(texts), truncation=True, max_length=self.config.max_length, return_offsets_mapping=True
         )
@@ -222,7 +229,8 @@ class JointModel:
             n = len(item.input_ids)
             ids[row, :n] = torch.tensor(item.input_ids)
             mask[row, :n] = 1
-            tags[row, :n] = torch.tensor(item.tags)
+            if item.tags:
+                tags[row, :n] = torch.tensor(item.tags)
         intents = torch.tensor([item.intent for item in batch], dtype=torch.long)
         return ids, mask, intents, tags
 
@@ -250,10 +258,13 @@ class JointModel:
         encoder = AutoModel.from_pretrained(self.encoder_path)
         self.network = JointNetwork(encoder, len(self.intents), len(self.tags), cfg.dropout)
         net = self.network
+        if cfg.freeze_embeddings:
+            net.encoder.get_input_embeddings().weight.requires_grad_(False)
 
         heads = [p for n, p in net.named_parameters() if not n.startswith("encoder.")]
-        decay = [p for n, p in net.encoder.named_parameters() if not any(k in n for k in ("bias", "LayerNorm"))]
-        no_decay = [p for n, p in net.encoder.named_parameters() if any(k in n for k in ("bias", "LayerNorm"))]
+        trainable = [(n, p) for n, p in net.encoder.named_parameters() if p.requires_grad]
+        decay = [p for n, p in trainable if not any(k in n for k in ("bias", "LayerNorm"))]
+        no_decay = [p for n, p in trainable if any(k in n for k in ("bias", "LayerNorm"))]
         optimizer = torch.optim.AdamW(
             [
                 {"params": decay, "lr": cfg.learning_rate, "weight_decay": cfg.weight_decay},

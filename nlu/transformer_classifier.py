@@ -71,7 +71,7 @@ class TransformerIntentClassifier(GraphComponent, IntentClassifier, EntityExtrac
     def __init__(self, config: dict[str, Any], name: str, model_storage: ModelStorage, resource: Resource,
                  model: JointModel | None = None) -> None:
         self.component_config = {**self.get_default_config(), **config}
-        self.name = name
+        self.node_name = name
         self._model_storage = model_storage
         self._resource = resource
         self.model = model

@@ -79,6 +79,24 @@ def test_rest_bad_input_gets_an_answer(services: Services) -> None:
     assert "Headphones" in texts(rest(services, sender, "show me headphones"))
 
 
+def test_served_model_parses_with_the_fine_tuned_transformer(services: Services) -> None:
+    """The archive alone serves the transformer: full ranking, entities with normalised spoken values."""
+    response = httpx.post(f"{services.rasa_url}/model/parse", timeout=60,
+                          json={"text": "show me headphones under fifty dollars"})
+    response.raise_for_status()
+    parsed = response.json()
+    assert parsed["intent"]["name"] == "search_products"
+    ranking = parsed["intent_ranking"]
+    assert len(ranking) >= 40, "every intent is ranked, so fallback thresholds see the whole distribution"
+    assert sum(r["confidence"] for r in ranking) == pytest.approx(1.0, abs=1e-3)
+    by_type = {e["entity"]: e for e in parsed["entities"]}
+    assert by_type["price_max"]["value"] == 50
+    assert by_type["price_max"]["extractor"] == "TransformerIntentClassifier"
+    spoken = httpx.post(f"{services.rasa_url}/model/parse", timeout=60,
+                        json={"text": "where is order one zero zero zero two"}).json()
+    assert [e["value"] for e in spoken["entities"] if e["entity"] == "order_id"] == ["10002"]
+
+
 def test_socketio_session_persists_across_reconnects(services: Services) -> None:
     session_id = f"sio-{uuid.uuid4().hex[:8]}"
 
