@@ -464,6 +464,9 @@ class JointModel:
         model.intents, model.tags, model.temperature = meta["intents"], meta["tags"], meta["temperature"]
         encoder = AutoModel.from_pretrained(str(folder / "encoder"))
         model.network = JointNetwork(encoder, len(model.intents), len(model.tags), config.dropout)
-        model.network.load_state_dict(torch.load(folder / "heads.pt"), strict=True)
+        # The encoder came from its own folder above; heads.pt holds only the two heads.
+        missing, unexpected = model.network.load_state_dict(torch.load(folder / "heads.pt"), strict=False)
+        if unexpected or any(not key.startswith("encoder.") for key in missing):
+            raise ValueError(f"{folder / 'heads.pt'} does not match the model: {missing or unexpected}")
         model.network.eval()
         return model
