@@ -2,7 +2,7 @@
 
 Speech recognisers write numbers as words, so "under fifty dollars" must still give
 price_max 50 and "order one zero zero four two" order_id 10042. Typed forms normalise the
-same way ("$49.99" -> 49.99). Entities without a canonical form keep their text, and
+same way ("$49.99" -> "49.99"). Entities without a canonical form keep their text, and
 Rasa's EntitySynonymMapper maps synonyms afterwards.
 """
 
@@ -30,14 +30,17 @@ def _number(text: str) -> int | float | None:
     return int(value) if value.is_integer() else value
 
 
-def normalise_value(label: str, text: str) -> str | int | float:
-    """Canonical value of an entity of type ``label`` whose surface text is ``text``."""
+def normalise_value(label: str, text: str) -> str:
+    """Canonical value of an entity of type ``label`` whose surface text is ``text``.
+
+    Always a string ("50", "49.99", "10042"), as Rasa's synonym mapper and story tests expect.
+    """
     if label == "order_id":
         digits = digit_string(re.sub(r"\boh\b", "zero", text, flags=re.IGNORECASE))
         return digits or text
     if label in NUMERIC:
         number = _number(text)
-        return number if number is not None else text
+        return str(number) if number is not None else text
     if label == "email":
         return email_from_text(text) or text
     return text

@@ -90,7 +90,7 @@ def test_served_model_parses_with_the_fine_tuned_transformer(services: Services)
     assert len(ranking) >= 40, "every intent is ranked, so fallback thresholds see the whole distribution"
     assert sum(r["confidence"] for r in ranking) == pytest.approx(1.0, abs=1e-3)
     by_type = {e["entity"]: e for e in parsed["entities"]}
-    assert by_type["price_max"]["value"] == 50
+    assert by_type["price_max"]["value"] == "50"
     assert by_type["price_max"]["extractor"] == "TransformerIntentClassifier"
     spoken = httpx.post(f"{services.rasa_url}/model/parse", timeout=60,
                         json={"text": "where is order one zero zero zero two"}).json()

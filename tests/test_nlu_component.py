@@ -96,12 +96,12 @@ def test_expected_calibration_error() -> None:
 
 
 @pytest.mark.parametrize(("label", "text", "value"), [
-    ("price_max", "fifty dollars", 50), ("price_max", "$49.99", 49.99), ("price_min", "a hundred", 100),
-    ("price_max", "one hundred and fifty", 150), ("order_id", "one zero zero four two", "10042"),
-    ("order_id", "one two three four", "1234"), ("order_id", "1 0 0 4 2", "10042"), ("quantity", "three", 3),
+    ("price_max", "fifty dollars", "50"), ("price_max", "$49.99", "49.99"), ("price_min", "a hundred", "100"),
+    ("price_max", "one hundred and fifty", "150"), ("order_id", "one zero zero four two", "10042"),
+    ("order_id", "one two three four", "1234"), ("order_id", "1 0 0 4 2", "10042"), ("quantity", "three", "3"),
     ("email", "alex dot morgan at example dot com", "alex.morgan@example.com"), ("color", "Navy", "Navy"),
 ])
-def test_spoken_values_are_normalised(label: str, text: str, value: object) -> None:
+def test_spoken_values_are_normalised(label: str, text: str, value: str) -> None:
     assert normalise_value(label, text) == value
 
 
@@ -122,6 +122,7 @@ def _message(text: str, intent: str | None = None, entities: list | None = None)
 
 
 def test_rasa_component_trains_persists_and_loads(tmp_path: Path) -> None:
+    (tmp_path / "storage").mkdir()
     storage = LocalModelStorage(tmp_path / "storage")
     resource = Resource("transformer_nlu")
     context = ExecutionContext(GraphSchema({}), node_name="transformer_nlu")
