@@ -46,6 +46,25 @@ def normalise_value(label: str, text: str) -> str:
     return text
 
 
+# The words just before a price say which bound it is, whatever the tagger guessed.
+_PRICE_MAX_CUE = re.compile(
+    r"\b(under|below|less than|cheaper than|up to|at most|max(imum)?|no more than|within|budget( of| is)?)\s*\$?$"
+)
+_PRICE_MIN_CUE = re.compile(r"\b(over|above|more than|at least|min(imum)?|from|starting at|between)\s*\$?$")
+
+
+def price_bound(label: str, before: str) -> str:
+    """price_min or price_max for a price whose preceding text is ``before``; other labels unchanged."""
+    if label not in ("price_min", "price_max"):
+        return label
+    tail = before.lower().rstrip()[-40:]
+    if _PRICE_MAX_CUE.search(tail):
+        return "price_max"
+    if _PRICE_MIN_CUE.search(tail):
+        return "price_min"
+    return label
+
+
 def pattern_spans(text: str) -> list[tuple[int, int, str]]:
     """Order ids and emails found by their shape, whatever the sentence around them says."""
     found = [(m.start(), m.end(), "order_id") for m in _ORDER_ID_DIGITS.finditer(text)]

@@ -25,7 +25,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from nlu.encoder import DEFAULT_ENCODER, offline_environment, resolve_encoder
-from nlu.entity_values import normalise_value, pattern_spans
+from nlu.entity_values import normalise_value, pattern_spans, price_bound
 from nlu.joint_model import Example, JointModel, Span, TrainingConfig
 
 logger = logging.getLogger(__name__)
@@ -143,10 +143,10 @@ class TransformerIntentClassifier(GraphComponent, IntentClassifier, EntityExtrac
                     spans.append(Span(start, end, label, 1.0))
         return [
             {
-                "entity": span.label,
+                "entity": (label := price_bound(span.label, text[: span.start])),
                 "start": span.start,
                 "end": span.end,
-                "value": normalise_value(span.label, text[span.start : span.end]),
+                "value": normalise_value(label, text[span.start : span.end]),
                 "confidence_entity": round(span.confidence, 4),
             }
             for span in sorted(spans, key=lambda s: s.start)

@@ -12,7 +12,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from nlu.encoder import EncoderNotFound, default_encoder_dir, resolve_encoder
-from nlu.entity_values import normalise_value, pattern_spans
+from nlu.entity_values import normalise_value, pattern_spans, price_bound
 from nlu.joint_model import Example, JointModel, Span, TrainingConfig, expected_calibration_error
 from nlu.transformer_classifier import TransformerIntentClassifier
 
@@ -71,6 +71,17 @@ def test_save_and_load_give_the_same_predictions(tiny_model: JointModel, tmp_pat
         assert a.spans == b.spans
 
 
+def test_quantized_model_keeps_its_answers(tiny_model: JointModel, tmp_path: Path) -> None:
+    tiny_model.save(tmp_path / "m")
+    quantized = JointModel.load(tmp_path / "m", quantize=True)
+    assert any("quantized" in type(m).__module__ for m in quantized.network.encoder.modules())
+    texts = [e.text for e in TINY]
+    float_intents = [p.intent for p in tiny_model.predict(texts)]
+    assert [p.intent for p in quantized.predict(texts)] == float_intents
+    spans = [(s.start, s.end, s.label) for s in quantized.predict(["i want a blue shirt"])[0].spans]
+    assert spans == [(9, 13, "color")]
+
+
 def test_training_is_deterministic_with_a_seed() -> None:
     subset = TINY[::2]
     config = TrainingConfig(**{**FAST.__dict__, "epochs": 3})
@@ -110,6 +121,16 @@ def test_order_ids_and_emails_are_found_by_their_shape() -> None:
     found = {(text[s:e], label) for s, e, label in pattern_spans(text)}
     assert found == {("one zero zero zero two", "order_id"), ("10003", "order_id"),
                      ("sam.patel@example.com", "email")}
+
+
+@pytest.mark.parametrize(("before", "tagged", "bound"), [
+    ("running shoes under ", "price_min", "price_max"), ("for less than $", "price_min", "price_max"),
+    ("anything over ", "price_max", "price_min"), ("between ", "price_max", "price_min"),
+    ("between 10 and ", "price_max", "price_max"), ("shoes for ", "price_min", "price_min"),
+    ("shoes under ", "color", "color"),
+])
+def test_price_bound_follows_the_word_before_the_number(before: str, tagged: str, bound: str) -> None:
+    assert price_bound(tagged, before) == bound
 
 
 def _message(text: str, intent: str | None = None, entities: list | None = None) -> Message:
