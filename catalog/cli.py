@@ -1,4 +1,9 @@
-"""Command line: python -m catalog build | search "QUERY" | show ID."""
+"""Command line: python -m catalog build | import FILE | search "QUERY" | show ID.
+
+A stable contract others script against:
+  python -m catalog import FILE --db PATH            (keeps the source's product ids)
+  python -m catalog search --db PATH --json --limit N "QUERY"
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,12 @@ import json
 import sys
 
 from catalog.db import build_demo_database, db_path
+from catalog.hybrid import HybridSearch
+from catalog.importer import CatalogueFormatError, import_catalogue
 from catalog.policies import money
 from catalog.search import LexicalSearch
 from catalog.store import Store
+from catalog.vectors import ProductVectors, TextEncoder
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -22,11 +30,27 @@ def _build(args: argparse.Namespace) -> int:
     path = build_demo_database(target, as_of=as_of)
     store = Store(path)
     print(f"Built {path}: {store.product_count()} products.")
+    ProductVectors.for_store(store, TextEncoder(), progress=True)
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    mapping = dict(pair.split("=", 1) for pair in args.map or [])
+    target, count, problems = import_catalogue(args.file, args.db, mapping or None)
+    for problem in problems[:20]:
+        print(f"skipped {problem}", file=sys.stderr)
+    store = Store(target)
+    print(f"Imported {count} products into {target} ({store.product_count()} in total, "
+          f"{len(problems)} records skipped).")
+    if not args.no_vectors:
+        ProductVectors.for_store(store, TextEncoder(), progress=True)
+        print("Search vectors are up to date.")
     return 0
 
 
 def _search(args: argparse.Namespace) -> int:
-    searcher = LexicalSearch(Store(args.db))
+    store = Store(args.db)
+    searcher = LexicalSearch(store) if args.lexical else HybridSearch(store, progress=True)
     query = searcher.parse(args.query)
     query.limit = args.limit
     response = searcher.search(query)
@@ -38,6 +62,7 @@ def _search(args: argparse.Namespace) -> int:
             "sort": response.query.sort,
             "total": response.total,
             "relaxed": response.relaxed,
+            "corrections": response.query.corrections,
             "results": [{**hit.product.to_dict(), "score": hit.score} for hit in response.hits],
         }, indent=None))
         return 0
@@ -73,15 +98,22 @@ def main(argv: list[str] | None = None) -> int:
     search.add_argument("--limit", type=int, default=10)
     search.add_argument("--json", action="store_true", help="print one JSON object")
     search.set_defaults(func=_search)
+    search.add_argument("--lexical", action="store_true", help="BM25 only, no vectors")
+    importer = sub.add_parser("import", help="import a catalogue file (CSV, JSON or YAML), keeping its ids")
+    importer.add_argument("file")
+    importer.add_argument("--map", action="append", metavar="FIELD=SOURCE",
+                          help="take FIELD (e.g. product_type) from the source's SOURCE column; repeatable")
+    importer.add_argument("--no-vectors", action="store_true", help="skip building the search vectors")
+    importer.set_defaults(func=_import)
     show = sub.add_parser("show", help="show one product")
     show.add_argument("id")
     show.set_defaults(func=_show)
     # --db may also come after the sub-command, as in `search --db PATH`.
-    for sp in (build, search, show):
+    for sp in (build, search, importer, show):
         sp.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, CatalogueFormatError) as exc:
         print(exc, file=sys.stderr)
         return 2

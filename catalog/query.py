@@ -77,6 +77,8 @@ class SearchQuery:
     sort: str = "relevance"
     limit: int = 5
     offset: int = 0
+    # Words corrected towards the catalogue's vocabulary, as (heard, meant), so the bot can say so.
+    corrections: list[tuple[str, str]] = field(default_factory=list)
 
     def filters(self) -> dict[str, object]:
         """The filters that are set, by name (for saying what is applied or relaxed)."""
@@ -171,7 +173,7 @@ def _parse_price(text: str, q: SearchQuery) -> str:
 
 def parse_query(raw: str, vocab: Vocabulary, base: SearchQuery | None = None) -> SearchQuery:
     """Parse ``raw`` into a query; filters found in the text override those in ``base``."""
-    q = replace(base) if base else SearchQuery()
+    q = replace(base, corrections=[]) if base else SearchQuery()
     text = normalise_numbers(clean_text(raw)).lower()
     text = _parse_price(text, q)
     for pattern, sort in SORT_WORDS:

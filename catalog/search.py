@@ -44,7 +44,7 @@ class ProductSearch(Protocol):
     def parse(self, text: str, base: SearchQuery | None = None) -> SearchQuery: ...
 
 
-def _fts_expression(text: str, mode: str) -> str:
+def fts_expression(text: str, mode: str) -> str:
     """An FTS5 query from plain words; quoting each token makes user text inert."""
     tokens = re.findall(r"[\w]+", text.lower())
     quoted = [f'"{t}"*' if len(t) >= 3 else f'"{t}"' for t in tokens]
@@ -124,7 +124,7 @@ class LexicalSearch:
     def _run(self, q: SearchQuery) -> SearchResponse:
         clauses, args = self._where(q)
         for mode in ("all", "any"):
-            expression = _fts_expression(q.text, mode)
+            expression = fts_expression(q.text, mode)
             if expression:
                 weights = ", ".join(str(w) for w in BM25_WEIGHTS)
                 source = ("product_fts JOIN products p ON p.id = product_fts.id")

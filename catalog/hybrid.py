@@ -1,0 +1,116 @@
+"""Hybrid product search: BM25 and semantic vectors, fused by reciprocal rank.
+
+BM25 finds the products that use the shopper's words; the vectors find the ones that mean the
+same thing in other words ("something for a marathon" -> running shoes). Each ranks up to
+``CANDIDATES`` products that pass the structured filters, and reciprocal rank fusion (RRF) merges
+the two lists: a product ranked high by either side comes first, one ranked high by both wins.
+Misspelled and misheard brand or product words are corrected before anything else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from catalog.fuzzy import VocabularyCorrector
+from catalog.models import Product
+from catalog.numbers import NUMBER_WORDS
+from catalog.query import CATEGORY_SYNONYMS, COLOR_SYNONYMS, STOP_WORDS, SearchQuery, parse_query
+from catalog.search import BM25_WEIGHTS, LexicalSearch, SearchHit, SearchResponse, fts_expression
+from catalog.store import Store
+from catalog.vectors import ProductVectors, TextEncoder
+
+CANDIDATES = 50
+RRF_K = 60
+# Below this cosine similarity a product is not a semantic match at all (measured on the judged
+# query set, benchmarks/results/catalog.md).
+MIN_SIMILARITY = 0.30
+
+
+class HybridSearch(LexicalSearch):
+    """``LexicalSearch`` plus vectors and spelling correction, behind the same interface."""
+
+    def __init__(self, store: Store, encoder: TextEncoder | None = None, vectors: ProductVectors | None = None,
+                 progress: bool = False) -> None:
+        super().__init__(store)
+        self.encoder = encoder or TextEncoder()
+        self.vectors = vectors or ProductVectors.for_store(store, self.encoder, progress=progress)
+        self._corrector: VocabularyCorrector | None = None
+
+    @property
+    def corrector(self) -> VocabularyCorrector:
+        if self._corrector is None:
+            v = self.vocabulary
+            terms = [*v.brands, *v.product_types, *v.categories, *v.colors, *v.materials]
+            known = set(STOP_WORDS) | set(NUMBER_WORDS) | set(COLOR_SYNONYMS)
+            known |= {w for words in CATEGORY_SYNONYMS.values() for s in words for w in s.split()}
+            # Words the catalogue itself uses in names, brands, types and tags are never corrected.
+            for row in self.store.conn.execute("SELECT name, brand, product_type, tags FROM products"):
+                known.update(re.findall(r"[a-z0-9][a-z0-9'&-]*", " ".join(str(x or "") for x in row).lower()))
+            self._corrector = VocabularyCorrector(terms, known)
+        return self._corrector
+
+    def parse(self, text: str, base: SearchQuery | None = None) -> SearchQuery:
+        corrected, corrections = self.corrector.correct(text)
+        query = parse_query(corrected if corrections else text, self.vocabulary, base)
+        query.corrections = [(c.heard, c.meant) for c in corrections]
+        return query
+
+    # -- retrieval -------------------------------------------------------------------------
+    def _lexical(self, q: SearchQuery, clauses: list[str], args: list[object]) -> list[str]:
+        for mode in ("all", "any"):
+            expression = fts_expression(q.text, mode)
+            if not expression:
+                return []
+            weights = ", ".join(str(w) for w in BM25_WEIGHTS)
+            where = " AND ".join(["product_fts MATCH ?", *clauses])
+            rows = self.store.conn.execute(
+                f"SELECT p.id FROM product_fts JOIN products p ON p.id = product_fts.id WHERE {where} "
+                f"ORDER BY bm25(product_fts, {weights}) LIMIT ?",
+                [expression, *args, CANDIDATES],
+            ).fetchall()
+            if rows:
+                return [r[0] for r in rows]
+        return []
+
+    def _semantic(self, q: SearchQuery, clauses: list[str], args: list[object]) -> list[str]:
+        if not re.search(r"\w", q.text):
+            return []
+        allowed = None
+        if clauses:
+            sql = f"SELECT p.id FROM products p WHERE {' AND '.join(clauses)}"
+            allowed = {r[0] for r in self.store.conn.execute(sql, args)}
+        query_vector = self.encoder.encode([q.text])[0]
+        hits = self.vectors.search(query_vector, CANDIDATES, allowed)
+        return [pid for pid, score in hits if score >= MIN_SIMILARITY]
+
+    def _run(self, q: SearchQuery) -> SearchResponse:
+        if not re.search(r"\w", q.text):
+            return super()._run(q)  # filters only: nothing to rank by meaning
+        clauses, args = self._where(q)
+        lexical = self._lexical(q, clauses, args)
+        semantic = self._semantic(q, clauses, args)
+        fused: dict[str, float] = {}
+        for ranking in (lexical, semantic):
+            for rank, pid in enumerate(ranking):
+                fused[pid] = fused.get(pid, 0.0) + 1.0 / (RRF_K + rank + 1)
+        products = {p.id: p for p in self.store.products(list(fused))}
+        order = sorted(fused, key=lambda pid: self._sort_key(q, products[pid], fused[pid]))
+        page = order[q.offset : q.offset + q.limit]
+        hits = [SearchHit(products[pid], round(fused[pid], 6)) for pid in page]
+        return SearchResponse(q, hits, len(order))
+
+    @staticmethod
+    def _sort_key(q: SearchQuery, product: Product, score: float) -> tuple[int, float, float, str]:
+        """In-stock first (a shopper can't buy the others today), then the asked-for order."""
+        if q.sort == "price_asc":
+            primary = product.price
+        elif q.sort == "price_desc":
+            primary = -product.price
+        elif q.sort == "rating":
+            primary = -product.rating
+        elif q.sort == "newest":
+            primary = -float(dt.date.fromisoformat(product.release_date).toordinal()) if product.release_date else 0.0
+        else:
+            primary = -score
+        return (0 if product.stock > 0 else 1, primary, -score, product.id)

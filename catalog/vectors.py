@@ -1,0 +1,177 @@
+"""Dense product vectors for semantic search: all-MiniLM-L6-v2 sentence embeddings, offline.
+
+Every product is embedded once (name, type, brand, colours, start of the description) and the
+unit-length vectors are saved next to the database (``shop.db.vectors.npz``). A query is embedded
+on the fly and compared by cosine similarity: exactly (one matrix product) up to
+``ANN_THRESHOLD`` products, through a FAISS HNSW index above that (built once, saved as
+``shop.db.faiss``). A fingerprint of the product table says when the files are stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from catalog.encoder import default_encoder_dir, offline_environment
+from catalog.models import Product
+from catalog.store import Store, product_from_row
+
+ANN_THRESHOLD = 20_000
+HNSW_NEIGHBOURS = 32
+HNSW_SEARCH_DEPTH = 128
+
+
+def product_text(product: Product) -> str:
+    """What a product is, in the words a shopper might use."""
+    parts = [product.name, product.product_type, product.brand, " ".join(product.colors), product.category,
+             product.description[:300]]
+    return ". ".join(p for p in parts if p)
+
+
+class TextEncoder:
+    """Sentence embeddings from the bundled all-MiniLM-L6-v2 (no model hub)."""
+
+    def __init__(self, model_dir: str | os.PathLike[str] | None = None, threads: int = 2) -> None:
+        offline_environment(allow_network=False)
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(threads)
+        self.model = SentenceTransformer(str(model_dir or default_encoder_dir()), device="cpu")
+        self.dimension = int(self.model.get_sentence_embedding_dimension() or 384)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        vectors = self.model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress,
+                                    convert_to_numpy=True, normalize_embeddings=True)
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def table_fingerprint(store: Store) -> str:
+    """Changes whenever a product is added, removed or renamed."""
+    digest = hashlib.sha256()
+    for row in store.conn.execute("SELECT id, name, description FROM products ORDER BY id"):
+        digest.update(f"{row[0]}\x1f{row[1]}\x1f{len(row[2] or '')}\x1e".encode())
+    return digest.hexdigest()[:16]
+
+
+class ProductVectors:
+    """Unit vectors of all products, searchable by cosine similarity."""
+
+    def __init__(self, ids: list[str], matrix: np.ndarray, fingerprint: str = "") -> None:
+        self.ids = ids
+        self.matrix = matrix
+        self.fingerprint = fingerprint
+        self.row_of = {pid: i for i, pid in enumerate(ids)}
+        self.index = None  # FAISS index for large catalogues
+
+    # -- building and persistence ----------------------------------------------------------
+    @classmethod
+    def build(cls, store: Store, encoder: TextEncoder, progress: bool = True, batch: int = 2048) -> ProductVectors:
+        total = store.product_count()
+        ids: list[str] = []
+        chunks: list[np.ndarray] = []
+        cursor = store.conn.execute("SELECT * FROM products ORDER BY id")
+        with tqdm(total=total, desc="embedding products", unit="item", disable=not progress) as bar:
+            while rows := cursor.fetchmany(batch):
+                products = [product_from_row(r) for r in rows]
+                ids += [p.id for p in products]
+                chunks.append(encoder.encode([product_text(p) for p in products]))
+                bar.update(len(rows))
+        matrix = np.concatenate(chunks) if chunks else np.zeros((0, encoder.dimension), np.float32)
+        vectors = cls(ids, matrix, table_fingerprint(store))
+        vectors.build_index(progress)
+        return vectors
+
+    def build_index(self, progress: bool = False) -> None:
+        if len(self.ids) <= ANN_THRESHOLD:
+            self.index = None
+            return
+        import faiss
+
+        index = faiss.IndexHNSWFlat(self.matrix.shape[1], HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 64
+        step = 50_000
+        for begin in tqdm(range(0, len(self.ids), step), desc="ANN index", unit="chunk", disable=not progress):
+            index.add(self.matrix[begin : begin + step])
+        index.hnsw.efSearch = HNSW_SEARCH_DEPTH
+        self.index = index
+
+    @staticmethod
+    def paths(db: Path) -> tuple[Path, Path]:
+        return db.with_name(db.name + ".vectors.npz"), db.with_name(db.name + ".faiss")
+
+    def save(self, db: Path) -> None:
+        vectors_path, index_path = self.paths(db)
+        tmp = vectors_path.with_name(vectors_path.name + ".tmp.npz")
+        np.savez(tmp, matrix=self.matrix, ids=np.array(self.ids, dtype=object), fingerprint=self.fingerprint)
+        os.replace(tmp, vectors_path)
+        if self.index is not None:
+            import faiss
+
+            faiss.write_index(self.index, str(index_path))
+        else:
+            index_path.unlink(missing_ok=True)
+
+    @classmethod
+    def load(cls, db: Path) -> ProductVectors | None:
+        vectors_path, index_path = cls.paths(db)
+        if not vectors_path.exists():
+            return None
+        data = np.load(vectors_path, allow_pickle=True)
+        vectors = cls([str(i) for i in data["ids"]], data["matrix"], str(data["fingerprint"]))
+        if len(vectors.ids) > ANN_THRESHOLD:
+            if index_path.exists():
+                import faiss
+
+                vectors.index = faiss.read_index(str(index_path))
+                vectors.index.hnsw.efSearch = HNSW_SEARCH_DEPTH
+            else:
+                vectors.build_index()
+        return vectors
+
+    @classmethod
+    def for_store(cls, store: Store, encoder: TextEncoder, progress: bool = True) -> ProductVectors:
+        """The saved vectors of ``store`` if they are current, else built now and saved."""
+        db = Path(store.path)
+        vectors = cls.load(db)
+        if vectors is None or vectors.fingerprint != table_fingerprint(store):
+            vectors = cls.build(store, encoder, progress)
+            vectors.save(db)
+        return vectors
+
+    # -- search ----------------------------------------------------------------------------
+    def search(self, query: np.ndarray, k: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
+        """The ``k`` products most similar to ``query``, only from ``allowed`` when given."""
+        if not self.ids or k <= 0:
+            return []
+        if allowed is not None:
+            rows = np.fromiter((self.row_of[i] for i in allowed if i in self.row_of), dtype=np.int64)
+            if len(rows) == 0:
+                return []
+            if self.index is None or len(rows) <= ANN_THRESHOLD:
+                # Few candidates: exact scores on just those rows.
+                return self._top(self.matrix[rows] @ query, k, rows)
+        if self.index is not None:
+            # Ask for more than k when filtering, since the index does not know the filters.
+            wanted = k if allowed is None else min(len(self.ids), k * 20)
+            scores, rows = self.index.search(query.reshape(1, -1), wanted)
+            found = [(self.ids[r], float(s)) for s, r in zip(scores[0], rows[0], strict=True) if r >= 0]
+            if allowed is not None:
+                found = [(pid, s) for pid, s in found if pid in allowed]
+            return found[:k]
+        return self._top(self.matrix @ query, k, None)
+
+    def _top(self, scores: np.ndarray, k: int, rows: np.ndarray | None) -> list[tuple[str, float]]:
+        k = min(k, len(scores))
+        best = np.argpartition(-scores, k - 1)[:k]
+        best = best[np.argsort(-scores[best])]
+        return [(self.ids[int(rows[b] if rows is not None else b)], float(scores[b])) for b in best]
+
+    def vector(self, product_id: str) -> np.ndarray | None:
+        row = self.row_of.get(product_id)
+        return None if row is None else self.matrix[row]
