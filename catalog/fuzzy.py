@@ -19,6 +19,7 @@ WORD = re.compile(r"[a-z0-9][a-z0-9'&-]*")
 # Edit similarity (0-100) needed on its own, and the lower bar when the two also sound alike.
 SPELLING_SCORE = 84.0
 SOUNDS_ALIKE_SCORE = 60.0
+PAIR_OF_WORDS_SCORE = 90.0
 MIN_WORD = 3
 
 _PHONETIC_RULES = [
@@ -86,27 +87,39 @@ class VocabularyCorrector:
         return None
 
     def correct(self, text: str) -> tuple[str, list[Correction]]:
-        """``text`` with unknown words replaced by catalogue terms, and what was replaced."""
-        words = WORD.findall(text.lower())
-        out: list[str] = []
+        """``text`` with unknown words replaced by catalogue terms, and what was replaced.
+
+        Only the corrected words change; everything else ("$49.99", punctuation) stays as typed.
+        """
+        matches = list(WORD.finditer(text.lower()))
+        pieces: list[str] = []
         corrections: list[Correction] = []
+        done = 0  # end of the text already copied to pieces
         i = 0
-        while i < len(words):
-            word = words[i]
+        while i < len(matches):
+            word = matches[i].group(0)
             unknown = word not in self.known and len(word) >= MIN_WORD and not word.isdigit()
+            replaced_until, meant = -1, None
             # Two words heard apart ("blu tooth") may be one term; try the pair before the word.
-            if i + 1 < len(words) and (unknown or words[i + 1] not in self.known):
-                pair = self._best(f"{word} {words[i + 1]}")
-                if pair and pair.score >= SPELLING_SCORE:
-                    out.append(pair.meant)
-                    corrections.append(pair)
-                    i += 2
-                    continue
-            fixed = self._best(word) if unknown else None
-            if fixed:
-                out.append(fixed.meant)
-                corrections.append(fixed)
-            else:
-                out.append(word)
-            i += 1
-        return " ".join(out), corrections
+            # Two real words need a closer match to be merged than a pair with an unknown word.
+            if i + 1 < len(matches):
+                nxt = matches[i + 1].group(0)
+                both_known = not unknown and nxt in self.known
+                pair = self._best(f"{word} {nxt}")
+                if pair and pair.score >= (PAIR_OF_WORDS_SCORE if both_known else SPELLING_SCORE):
+                    replaced_until, meant = i + 1, pair
+            if meant is None and unknown:
+                single = self._best(word)
+                if single:
+                    replaced_until, meant = i, single
+            if meant is None:
+                i += 1
+                continue
+            start, end = matches[i].start(), matches[replaced_until].end()
+            if meant.meant != text[start:end].lower():
+                pieces += [text[done:start], meant.meant]
+                done = end
+                corrections.append(meant)
+            i = replaced_until + 1
+        pieces.append(text[done:])
+        return "".join(pieces), corrections

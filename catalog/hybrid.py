@@ -30,9 +30,14 @@ MIN_SIMILARITY = 0.30
 class HybridSearch(LexicalSearch):
     """``LexicalSearch`` plus vectors and spelling correction, behind the same interface."""
 
+    MODES = ("hybrid", "lexical", "vector")
+
     def __init__(self, store: Store, encoder: TextEncoder | None = None, vectors: ProductVectors | None = None,
-                 progress: bool = False) -> None:
+                 progress: bool = False, mode: str = "hybrid") -> None:
         super().__init__(store)
+        if mode not in self.MODES:
+            raise ValueError(f"mode must be one of {self.MODES}")
+        self.mode = mode  # "lexical" / "vector" switch one side off, for measuring each alone
         self.encoder = encoder or TextEncoder()
         self.vectors = vectors or ProductVectors.for_store(store, self.encoder, progress=progress)
         self._corrector: VocabularyCorrector | None = None
@@ -42,7 +47,8 @@ class HybridSearch(LexicalSearch):
         if self._corrector is None:
             v = self.vocabulary
             terms = [*v.brands, *v.product_types, *v.categories, *v.colors, *v.materials]
-            known = set(STOP_WORDS) | set(NUMBER_WORDS) | set(COLOR_SYNONYMS)
+            # Real words are left alone: "mountain" must not become "fountain" (pen).
+            known = self.encoder.words() | set(STOP_WORDS) | set(NUMBER_WORDS) | set(COLOR_SYNONYMS)
             known |= {w for words in CATEGORY_SYNONYMS.values() for s in words for w in s.split()}
             # Words the catalogue itself uses in names, brands, types and tags are never corrected.
             for row in self.store.conn.execute("SELECT name, brand, product_type, tags FROM products"):
@@ -52,7 +58,7 @@ class HybridSearch(LexicalSearch):
 
     def parse(self, text: str, base: SearchQuery | None = None) -> SearchQuery:
         corrected, corrections = self.corrector.correct(text)
-        query = parse_query(corrected if corrections else text, self.vocabulary, base)
+        query = parse_query(corrected, self.vocabulary, base)
         query.corrections = [(c.heard, c.meant) for c in corrections]
         return query
 
@@ -88,8 +94,11 @@ class HybridSearch(LexicalSearch):
         if not re.search(r"\w", q.text):
             return super()._run(q)  # filters only: nothing to rank by meaning
         clauses, args = self._where(q)
-        lexical = self._lexical(q, clauses, args)
-        semantic = self._semantic(q, clauses, args)
+        lexical = self._lexical(q, clauses, args) if self.mode != "vector" else []
+        semantic = self._semantic(q, clauses, args) if self.mode != "lexical" else []
+        if not lexical and not semantic and clauses:
+            # Leftover words are soft ("comfortable"); the filters are what the shopper insisted on.
+            return super()._run(q.merged(text=""))
         fused: dict[str, float] = {}
         for ranking in (lexical, semantic):
             for rank, pid in enumerate(ranking):

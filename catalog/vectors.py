@@ -43,7 +43,12 @@ class TextEncoder:
 
         torch.set_num_threads(threads)
         self.model = SentenceTransformer(str(model_dir or default_encoder_dir()), device="cpu")
-        self.dimension = int(self.model.get_sentence_embedding_dimension() or 384)
+        self.dimension = int(self.model.get_embedding_dimension() or 384)
+
+    def words(self) -> set[str]:
+        """Whole English words the encoder's tokenizer knows: real words, never "corrected"."""
+        vocab = self.model.tokenizer.get_vocab()
+        return {w for w in vocab if w.isalpha() and len(w) > 1}
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         vectors = self.model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress,

@@ -1,0 +1,169 @@
+"""Hybrid search, spelling correction, vectors on disk and the catalogue importer, on real SQLite files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from catalog import vectors as vectors_module
+from catalog.fuzzy import VocabularyCorrector, phonetic_key
+from catalog.hybrid import HybridSearch
+from catalog.importer import CatalogueFormatError, import_catalogue
+from catalog.search import LexicalSearch
+from catalog.store import Store
+from catalog.vectors import ProductVectors, TextEncoder
+from tests.conftest import ROOT
+
+RETAIL = ROOT.parent / "shared" / "data" / "catalog" / "retail_demo_store_products.yaml"
+
+
+@pytest.fixture(scope="module")
+def encoder() -> TextEncoder:
+    return TextEncoder()
+
+
+@pytest.fixture(scope="module")
+def hybrid(demo_db: Path, encoder: TextEncoder, tmp_path_factory: pytest.TempPathFactory) -> HybridSearch:
+    path = tmp_path_factory.mktemp("hybrid") / "shop.db"
+    shutil.copy(demo_db, path)
+    return HybridSearch(Store(path), encoder)
+
+
+@pytest.mark.parametrize(("heard", "meant"), [("nikey", "nike"), ("addidas", "adidas"), ("fone", "phone"),
+                                              ("kwik", "quick")])
+def test_words_that_sound_alike_share_a_phonetic_key(heard: str, meant: str) -> None:
+    assert phonetic_key(heard) == phonetic_key(meant)
+    assert phonetic_key("nike") != phonetic_key("puma")
+
+
+def test_corrector_fixes_only_words_the_catalogue_does_not_know() -> None:
+    corrector = VocabularyCorrector(["Nike", "Adidas", "bluetooth speaker", "running shoes"],
+                                    known_words=["red", "shoes", "speaker", "for", "a", "cheap"])
+    assert corrector.correct("red nikey shoes")[0] == "red nike shoes"
+    assert corrector.correct("addidas running shoes")[0] == "adidas running shoes"
+    text, corrections = corrector.correct("a blu tooth speaker")
+    assert text == "a bluetooth speaker"
+    assert [(c.heard, c.meant) for c in corrections] == [("blu tooth", "bluetooth")]
+    assert corrector.correct("cheap shoes for a runner") == ("cheap shoes for a runner", [])
+
+
+def test_misheard_brands_find_the_brand(hybrid: HybridSearch) -> None:
+    for heard in ("trail hawk hiking boots", "pacefeild running shoes", "chefrite frying pan"):
+        query = hybrid.parse(heard)
+        assert query.brand in {"Trailhawk", "Pacefield", "Chefwright"}, (heard, query)
+        assert query.corrections, heard
+        hits = hybrid.search(query).products
+        assert hits and all(p.brand == query.brand for p in hits)
+
+
+def test_meaning_finds_products_that_share_no_word_with_the_query(hybrid: HybridSearch, demo_db: Path) -> None:
+    text = "stuff for my puppy"  # no product says "puppy"
+    lexical = LexicalSearch(Store(demo_db))
+    assert lexical.search(lexical.parse(text)).total == 0
+    semantic = hybrid.search(hybrid.parse(text).merged(limit=5)).products
+    assert len(semantic) == 5 and all(p.category == "pets" for p in semantic)
+
+
+def test_hybrid_keeps_structured_filters_and_sorting(hybrid: HybridSearch) -> None:
+    query = hybrid.parse("lightweight red running shoes under 100 cheapest first").merged(limit=20)
+    response = hybrid.search(query)
+    assert response.total > 0 and not response.relaxed
+    products = response.products
+    assert all(p.product_type == "running shoes" and "red" in p.colors and p.price <= 100 for p in products)
+    in_stock = [p.price for p in products if p.stock > 0]
+    assert in_stock == sorted(in_stock)
+    assert all(h.score > 0 for h in response.hits)
+    # Words nothing matches are soft: the filters still answer, none of them dropped.
+    soft = hybrid.search(hybrid.parse("comfortable red running shoes under 100").merged(limit=20))
+    assert soft.total > 0 and not soft.relaxed
+    assert all(p.product_type == "running shoes" and "red" in p.colors and p.price <= 100 for p in soft.products)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "<img src=x onerror=alert(1)> speaker", "x" * 10_000, "🛒 😀",
+                                  "\"quoted\" AND OR NOT * speaker"])
+def test_odd_queries_do_not_break_search(hybrid: HybridSearch, text: str) -> None:
+    response = hybrid.search(hybrid.parse(text))
+    assert response.total >= 0
+    assert all("<img" not in (p.name or "") for p in response.products)
+
+
+def test_vectors_are_saved_next_to_the_database_and_refreshed_when_products_change(
+        demo_db: Path, encoder: TextEncoder, tmp_path: Path) -> None:
+    path = tmp_path / "shop.db"
+    shutil.copy(demo_db, path)
+    store = Store(path)
+    first = ProductVectors.for_store(store, encoder, progress=False)
+    saved, _ = ProductVectors.paths(path)
+    assert saved.exists() and len(first.ids) == store.product_count()
+    stamp = saved.stat().st_mtime_ns
+    again = ProductVectors.for_store(store, encoder, progress=False)
+    assert saved.stat().st_mtime_ns == stamp and again.fingerprint == first.fingerprint
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE products SET name = 'Renamed Lamp' WHERE id = (SELECT MIN(id) FROM products)")
+    refreshed = ProductVectors.for_store(store, encoder, progress=False)
+    assert refreshed.fingerprint != first.fingerprint and saved.stat().st_mtime_ns != stamp
+
+
+def test_ann_index_agrees_with_exact_search(hybrid: HybridSearch, monkeypatch: pytest.MonkeyPatch,
+                                            tmp_path: Path) -> None:
+    exact = hybrid.vectors
+    monkeypatch.setattr(vectors_module, "ANN_THRESHOLD", 100)
+    ann = ProductVectors(exact.ids, exact.matrix, exact.fingerprint)
+    ann.build_index()
+    assert ann.index is not None
+    ann.save(tmp_path / "x.db")
+    loaded = ProductVectors.load(tmp_path / "x.db")
+    assert loaded is not None and loaded.index is not None
+    agree = 0
+    for text in ("wireless earbuds for the gym", "a warm blanket", "gift for a coffee lover", "pen for writing"):
+        q = hybrid.encoder.encode([text])[0]
+        agree += len({i for i, _ in exact.search(q, 10)} & {i for i, _ in loaded.search(q, 10)})
+    assert agree >= 36  # HNSW recall@10 >= 0.9 on these
+
+
+def test_importer_keeps_ids_reads_colours_and_skips_bad_records(tmp_path: Path) -> None:
+    source = tmp_path / "shop.csv"
+    source.write_text("sku,title,price,qty,style,department,blurb\n"
+                      "A-1,Navy Canvas Tote,24.50,3,tote,bags,A roomy navy bag\n"
+                      "A-2,,10,1,tote,bags,no name\n"
+                      "A-3,Red Leather Wallet,$35,0,wallet,bags,Slim and red\n")
+    db, count, problems = import_catalogue(source, tmp_path / "imported.db",
+                                           mapping={"description": "blurb"}, progress=False)
+    assert count == 2 and len(problems) == 1 and "record 2" in problems[0]
+    store = Store(db)
+    tote = store.product("A-1")
+    assert tote is not None and tote.price == 24.5 and tote.stock == 3 and tote.product_type == "tote"
+    assert tote.colors == ["navy"] and tote.description == "A roomy navy bag"
+    assert store.product("A-3").stock == 0  # type: ignore[union-attr]
+    with pytest.raises(CatalogueFormatError, match="unsupported"):
+        import_catalogue(source.with_suffix(".txt").write_text("x") and source.with_suffix(".txt"),
+                         tmp_path / "x.db", progress=False)
+
+
+def test_real_catalogue_imports_and_searches_through_the_cli(tmp_path: Path) -> None:
+    if not RETAIL.exists():
+        pytest.skip(f"{RETAIL} is absent (../shared not checked out)")
+    db = tmp_path / "retail.db"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "catalog", "import", str(RETAIL), "--db", str(db)],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
+    assert done.returncode == 0, done.stderr
+    assert "Imported 2465 products" in done.stdout
+    out = subprocess.run([sys.executable, "-m", "catalog", "search", "--db", str(db), "--json", "--limit", "5",
+                          "backpack for hiking"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert len(result["results"]) == 5
+    for item in result["results"]:
+        assert {"id", "name", "price", "score"} <= set(item)
+    assert any("backpack" in item["name"].lower() for item in result["results"][:3])
+    store = Store(db)
+    first = store.product(result["results"][0]["id"])
+    assert first is not None and len(first.id) == 36  # the source's UUIDs, kept
