@@ -91,7 +91,7 @@ def quality(report: dict[str, Any]) -> None:
         started = time.perf_counter()
         vectors = ProductVectors.for_store(store, encoder, progress=True)
         embed_seconds = time.perf_counter() - started
-        products = [p for p in store.products([r[0] for r in store.conn.execute("SELECT id FROM products")])]
+        products = store.products([r[0] for r in store.conn.execute("SELECT id FROM products")])
         systems: dict[str, Any] = {
             "BM25 alone": HybridSearch(store, encoder, vectors, mode="lexical"),
             "vectors alone": HybridSearch(store, encoder, vectors, mode="vector"),

