@@ -1,7 +1,8 @@
 """Catalogue benchmark: search quality and search speed/memory at 2.5k, 100k and 1M products.
 
-    python benchmarks/catalog.py                      # everything (quality, scale)
+    python benchmarks/catalog.py                      # everything (quality, recs, scale)
     python benchmarks/catalog.py --parts quality      # judged queries on the real catalogue only
+    python benchmarks/catalog.py --parts recs         # recommenders on the retail log only
     python benchmarks/catalog.py --parts scale --sizes 100000
 
 Quality: the Retail Demo Store catalogue (../shared) is imported with the real importer and the
@@ -12,7 +13,10 @@ Scale: catalogues of N products are generated deterministically from the demo sh
 (each a template with a new id, model number, price and date). Embedding a million products with
 MiniLM on 2 cores takes hours, so at scale every product's vector is its template's real embedding
 plus small seeded noise; the embedding rate is measured on real texts and reported separately.
-Each size runs in its own process so its memory is its own. Results: benchmarks/results/catalog.md.
+Each size runs in its own process so its memory is its own.
+
+Recommendations: see benchmarks/recommendation_eval.py (time split of a real retail log,
+Recall@10 and NDCG@10 against popularity and item-kNN). Results: benchmarks/results/catalog.md.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from catalog.vectors import ProductVectors, TextEncoder, product_text, table_fin
 RESULTS = ROOT / "benchmarks" / "results"
 SHARED = ROOT.parent / "shared" / "data"
 RETAIL = SHARED / "catalog" / "retail_demo_store_products.yaml"
+RETAIL_LOG = SHARED / "recsys" / "online_retail_sample40k.csv"
 JUDGMENTS = ROOT / "benchmarks" / "data" / "search_judgments.yml"
 SCALE_QUERIES = [
     "red running shoes under 100", "waterproof bluetooth speaker", "gift for a coffee lover",
@@ -212,6 +217,42 @@ def scale(report: dict[str, Any], sizes: list[int]) -> None:
         print(n, json.dumps(report["scale"][str(n)]), flush=True)
 
 
+def recommendations(report: dict[str, Any]) -> None:
+    if not RETAIL_LOG.exists():
+        print(f"skipping recommendations: {RETAIL_LOG} not found (../shared is not here)")
+        return
+    from recommendation_eval import evaluate
+
+    encoder = TextEncoder()
+    report["recs"] = evaluate(RETAIL_LOG, lambda texts: encoder.encode(texts, progress=True))
+
+
+def recommendation_lines(r: dict[str, Any], command: str) -> list[str]:
+    pop = r["systems"]["popularity (baseline)"]
+    lines = [
+        "## Recommendations: time split of the Online Retail log", "",
+        f"Command: `{command}`  ",
+        f"{r['purchases']:,} purchase lines ({r['items']:,} items); trained on {r['train']:,} lines up to "
+        f"{r['cut']}, tested on the later purchases of the {r['test_users']:,} customers who bought in both "
+        "periods. Shrinkage and blend weights were tuned on a split inside the training period "
+        f"({r['validation_users']} customers): shrink {r['shrink']}, weights {r['weights']}.", "",
+        "| recommender | Recall@10 all later | NDCG@10 all | x popularity | Recall@10 new-to-them | "
+        "NDCG@10 new | x popularity | with a reason |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, s in r["systems"].items():
+        a, n = s["all"], s["new"]
+        lines.append(f"| {name} | {a['recall']:.4f} | {a['ndcg']:.4f} | {a['recall'] / pop['all']['recall']:.2f} | "
+                     f"{n['recall']:.4f} | {n['ndcg']:.4f} | {n['recall'] / pop['new']['recall']:.2f} | "
+                     f"{100 * a['with_reason']:.0f}% |")
+    c = r["cold_start"]
+    lines += ["", f"Cold start: {c['new_items']} items were first sold after the cut (no history at all). For the "
+              f"{c['users']} test customers who bought one, ranking the new items by content similarity to their "
+              f"history gives Recall@10 {c['recall']:.3f}, against {c['random_recall']:.3f} for a random order "
+              "(popularity and item-kNN cannot rank them at all).", ""]
+    return lines
+
+
 # -- report -----------------------------------------------------------------------------------
 def markdown(report: dict[str, Any]) -> str:
     lines = ["# Catalogue benchmark", "", f"Machine: {report['machine']}  ", f"Date: {report['date']}", ""]
@@ -237,6 +278,8 @@ def markdown(report: dict[str, Any]) -> str:
                       "| query | nDCG@10 | top results |", "|---|---|---|"]
             lines += [f"| {w['query']} | {w['ndcg']:.2f} | {'; '.join(w['top'])} |" for w in q["weak_variants"]]
             lines.append("")
+    if report.get("recs"):
+        lines += recommendation_lines(report["recs"], report["commands"].get("recs", "?"))
     s = report.get("scale")
     if s:
         lines += ["## Search speed and memory by catalogue size", "",
@@ -258,7 +301,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", default="quality,scale")
+    parser.add_argument("--parts", default="quality,recs,scale")
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--one-size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -276,6 +319,9 @@ def main() -> None:
     if "quality" in parts:
         quality(report)
         report["commands"]["quality"] = command
+    if "recs" in parts:
+        recommendations(report)
+        report["commands"]["recs"] = command
     if "scale" in parts:
         scale(report, [int(size) for size in args.sizes.split(",")])
         report["commands"]["scale"] = command
