@@ -8,15 +8,19 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from catalog.hybrid import HybridSearch
 from catalog.models import Product
 from catalog.numbers import normalise_numbers
 from catalog.policies import money
-from catalog.search import LexicalSearch
+from catalog.recommend import Recommender
 from catalog.spoken import email_from_text
 from catalog.store import Store
+from catalog.vectors import TextEncoder
 
 _store: Store | None = None
-_search: LexicalSearch | None = None
+_search: HybridSearch | None = None
+_recommender: Recommender | None = None
+_encoder: TextEncoder | None = None  # the sentence encoder does not depend on the shop: load it once
 
 ORDINALS = {
     "first": 1, "1st": 1, "one": 1, "top": 1, "second": 2, "2nd": 2, "two": 2, "third": 3,
@@ -31,19 +35,28 @@ def store() -> Store:
     return _store
 
 
-def search() -> LexicalSearch:
-    global _search
+def search() -> HybridSearch:
+    """Hybrid product search (BM25 + vectors + spelling correction) over the shop."""
+    global _search, _encoder
     if _search is None:
-        _search = LexicalSearch(store())
+        _encoder = _encoder or TextEncoder()
+        _search = HybridSearch(store(), _encoder)
     return _search
+
+
+def recommender() -> Recommender:
+    global _recommender
+    if _recommender is None:
+        _recommender = Recommender(search())
+    return _recommender
 
 
 def reset_shop_connection() -> None:
     """Forget the cached connection (tests point $SHOPKEEPER_DB at a fresh file)."""
-    global _store, _search
+    global _store, _search, _recommender
     if _store is not None:
         _store.close()
-    _store, _search = None, None
+    _store, _search, _recommender = None, None, None
 
 
 def user_text(tracker: Tracker) -> str:

@@ -1,7 +1,8 @@
 """Search, refinement, details, comparison and recommendations.
 
 Context lives in slots: ``search_query`` (the last query as a dict, so refinements keep its
-filters), ``last_results`` (ids shown, so "the second one" resolves) and ``selected_product``.
+filters), ``last_results`` (ids shown, so "the second one" resolves), ``selected_product`` and
+``viewed_products`` (what personal recommendations start from, with the cart and past orders).
 """
 
 from __future__ import annotations
@@ -15,23 +16,26 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
+    cart_items,
     entities,
     ordinal_positions,
     pick,
     product_details,
     product_line,
+    recommender,
     say,
     search,
     store,
     user_text,
 )
-from catalog import recommend
 from catalog.models import Product
 from catalog.policies import money
-from catalog.query import SearchQuery, clean_text
+from catalog.query import SearchQuery, clean_text, plural
+from catalog.recommend import Interests
 from catalog.search import SearchResponse
 
 PAGE = 5
+REMEMBER_VIEWED = 10
 ENTITY_FILTERS = ("brand", "color", "product_type", "category", "size", "material")
 FILTER_WORDS = {"category": "category", "product_type": "type", "brand": "brand", "color": "colour",
                 "size": "size", "material": "material", "price_min": "minimum price",
@@ -59,16 +63,6 @@ def _apply_entities(query: SearchQuery, tracker: Tracker) -> SearchQuery:
                 setattr(query, name, match)
                 break
     return query
-
-
-def plural(noun: str) -> str:
-    if noun.endswith("ss") or noun.endswith(("sh", "ch", "x")):
-        return noun + "es"
-    if noun.endswith("s"):
-        return noun
-    if noun.endswith("y") and noun[-2:-1] not in "aeiou":
-        return noun[:-1] + "ies"
-    return noun + "s"
 
 
 def describe(query: SearchQuery) -> str:
@@ -228,7 +222,9 @@ class ActionProductDetails(Action):
         buttons = [{"title": "Add to cart", "payload": "/add_to_cart"},
                    {"title": "Similar items", "payload": "/ask_recommendation"}]
         say(dispatcher, tracker, product_details(product) + "\nWant me to add it to your cart?", buttons)
-        return [SlotSet("selected_product", product.id)]
+        viewed = [str(i) for i in tracker.get_slot("viewed_products") or [] if str(i) != product.id]
+        return [SlotSet("selected_product", product.id),
+                SlotSet("viewed_products", [*viewed, product.id][-REMEMBER_VIEWED:])]
 
 
 class ActionCompareProducts(Action):
@@ -275,8 +271,25 @@ class ActionCompareProducts(Action):
         return []
 
 
+def interests(tracker: Tracker) -> Interests:
+    """Everything this conversation (and this customer's past orders) says the shopper likes."""
+    bought: list[str] = []
+    customer = tracker.get_slot("customer_id")
+    if customer:
+        orders = sorted(store().orders_for_customer(str(customer)), key=lambda o: o.created_at or "")
+        bought = [line.product_id for order in orders for line in order.lines]
+    return Interests(carted=[i["id"] for i in cart_items(tracker)],
+                     viewed=[str(i) for i in tracker.get_slot("viewed_products") or []],
+                     shown=[str(i) for i in tracker.get_slot("last_results") or []], bought=bought)
+
+
+SIMILAR_WORDS = re.compile(r"\b(similar|like (this|it|that)|alternatives?|instead)\b")
+GOES_WITH_WORDS = re.compile(r"\b(goes? with|go well|pairs?|match(es)?|with (this|it|that)|buy with|accessor(y|ies))\b")
+NEW_WORDS = re.compile(r"\b(new|newest|latest|just arrived|arrivals?)\b")
+
+
 class ActionRecommend(Action):
-    """Suggestions with a reason: similar, cheaper, goes-with, new, or top picks for a need."""
+    """Suggestions with a reason: similar, cheaper, goes-with, new, for you, or top picks for a need."""
 
     def name(self) -> str:
         return "action_recommend"
@@ -285,22 +298,30 @@ class ActionRecommend(Action):
                   domain: dict[str, Any]) -> list[EventType]:
         text = clean_text(user_text(tracker)).lower()
         current = resolve_product(tracker)
-        query = _apply_entities(search().parse(text), tracker)
+        # "what goes with this": the request's own words are not something to search for.
+        wanted = NEW_WORDS.sub(" ", GOES_WITH_WORDS.sub(" ", SIMILAR_WORDS.sub(" ", text)))
+        wanted = re.sub(r"\b(goes|go|well|cheaper|less expensive|lower price|for me|i should get)\b", " ", wanted)
+        query = _apply_entities(search().parse(wanted), tracker)
         query.limit = PAGE
         has_target = bool(query.product_type or query.category or query.text or query.brand)
-        if current and not has_target and re.search(r"\b(similar|like (this|it|that)|alternatives?)\b", text):
-            if re.search(r"\bcheaper\b", text):
-                picks = recommend.cheaper_alternatives(search(), current)
+        rec = recommender()
+        if current and not has_target and SIMILAR_WORDS.search(text):
+            if re.search(r"\b(cheaper|less expensive|lower price)\b", text):
+                picks = rec.cheaper_alternatives(current)
             else:
-                picks = recommend.similar(search(), current)
-        elif current and not has_target and re.search(r"\b(goes? with|go well|pair|match|with (this|it))\b", text):
-            picks = recommend.goes_with(search(), current)
+                picks = rec.similar(current)
+        elif current and not has_target and GOES_WITH_WORDS.search(text):
+            picks = rec.goes_with(current)
         elif current and not has_target and not text:
-            picks = recommend.similar(search(), current)  # the "Similar items" button
-        elif re.search(r"\b(new|newest|latest|just arrived)\b", text):
-            picks = recommend.new_arrivals(search(), query)
+            picks = rec.similar(current)  # the "Similar items" button
+        elif NEW_WORDS.search(text):
+            picks = rec.new_arrivals(query, interests(tracker))
+        elif not has_target:
+            # "what do you recommend", "anything under 30": from what they've shown interest in,
+            # or what other shoppers buy when this is a first visit.
+            picks = rec.for_you(interests(tracker), query=query)
         else:
-            picks = recommend.top_picks(search(), query)
+            picks = rec.top_picks(query)
         if not picks:
             say(dispatcher, tracker, "I don't have a good suggestion for that yet. Tell me what it's for, "
                 "like \"a gift for a runner under 80 dollars\".")

@@ -235,3 +235,14 @@ def parse_query(raw: str, vocab: Vocabulary, base: SearchQuery | None = None) ->
     elif (q.product_type, q.category) != (base.product_type, base.category):
         q.text = ""  # a new kind of product: the old free-text words described the old one
     return q
+
+
+def plural(noun: str) -> str:
+    """'running shoes', 'frying pans', 'dress' -> 'dresses': product types as plurals."""
+    if noun.endswith("ss") or noun.endswith(("sh", "ch", "x")):
+        return noun + "es"
+    if noun.endswith("s"):
+        return noun
+    if noun.endswith("y") and noun[-2:-1] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun + "s"

@@ -26,6 +26,20 @@ CITIES = [("Springfield", "IL 62701"), ("Riverton", "WY 82501"), ("Portland", "O
 CARRIERS = ["ParcelWay", "SwiftPost", "Northline Freight"]
 RETURN_REASONS = ["too small", "not as described", "arrived damaged", "changed my mind",
                   "wrong colour", "better price elsewhere"]
+# Product types people buy together, so "what goes with this" has real order history to learn from.
+COMPANIONS = {
+    "running shoes": ["smartwatch", "earbuds", "t-shirt", "yoga mat"], "hiking boots": ["rain jacket", "hoodie"],
+    "sandals": ["dress", "t-shirt"], "dress shoes": ["jeans", "dress"], "rain jacket": ["hiking boots"],
+    "yoga mat": ["dumbbells", "t-shirt"], "dumbbells": ["yoga mat"], "bicycle helmet": ["smartwatch"],
+    "frying pan": ["chef knife", "olive oil"], "chef knife": ["frying pan"], "coffee maker": ["coffee beans"],
+    "coffee beans": ["coffee maker", "dark chocolate"], "blender": ["green tea"], "laptop": ["headphones"],
+    "tablet": ["earbuds"], "smartwatch": ["running shoes"], "dog bed": ["dog leash", "pet food bowl"],
+    "dog leash": ["pet food bowl"], "notebook": ["fountain pen"], "fountain pen": ["notebook"],
+    "office chair": ["desk organiser", "table lamp"], "bedding set": ["throw blanket", "scented candle"],
+    "garden hose": ["pruning shears", "planter"], "planter": ["pruning shears"], "cookbook": ["frying pan"],
+    "travel guide": ["rain jacket"], "necklace": ["earrings"], "earrings": ["necklace", "bracelet"],
+    "face moisturiser": ["shampoo"], "perfume": ["lipstick"], "board game": ["jigsaw puzzle"],
+}
 DEMO_EMAIL = "alex.morgan@example.com"
 FIRST_ORDER_ID = 10001
 
@@ -61,13 +75,32 @@ def _lines(rng: random.Random, products: list[Product]) -> list[OrderLine]:
     return [OrderLine(p.id, p.name, rng.choice([1, 1, 1, 2]), p.price) for p in picked]
 
 
+def _released_by(products: list[Product], day: dt.date) -> list[Product]:
+    """What was on sale that day: nobody bought a product before it was released."""
+    on_sale = [p for p in products if not p.release_date or p.release_date <= day.isoformat()]
+    return on_sale or products
+
+
+def _basket(rng: random.Random, products: list[Product]) -> list[OrderLine]:
+    """One product, and usually something that goes with it (shoes and a watch, a pan and a knife)."""
+    first = rng.choice(products)
+    picked = [first]
+    for _ in range(rng.choice([0, 1, 1, 2])):
+        kinds = COMPANIONS.get(picked[-1].product_type, [])
+        options = [p for p in products if p.product_type in kinds and p not in picked]
+        if not options or rng.random() < 0.25:  # some baskets are just unrelated things
+            options = [p for p in products if p not in picked]
+        picked.append(rng.choice(options))
+    return [OrderLine(p.id, p.name, rng.choice([1, 1, 1, 2]), p.price) for p in picked]
+
+
 def _order(rng: random.Random, number: int, customer: Customer, status: str, age_days: int,
-           as_of: dt.date, products: list[Product]) -> Order:
+           as_of: dt.date, products: list[Product], companions: bool = False) -> Order:
     created = as_of - dt.timedelta(days=age_days)
     order = Order(id=str(number), customer_id=customer.id, status=status,
                   created_at=created.isoformat(), shipping_address=customer.address,
                   shipping_option=rng.choice(["standard", "standard", "express", "next_day"]),
-                  lines=_lines(rng, products))
+                  lines=_basket(rng, _released_by(products, created)) if companions else _lines(rng, products))
     if status in ("shipped", "delivered"):
         order.carrier = rng.choice(CARRIERS)
         order.tracking_number = f"{order.carrier[:2].upper()}{rng.randint(10**9, 10**10 - 1)}"
@@ -81,7 +114,7 @@ def _order(rng: random.Random, number: int, customer: Customer, status: str, age
 
 
 def generate_store_data(products: list[Product], as_of: dt.date | None = None, seed: int = 11,
-                        customer_count: int = 40, order_count: int = 150) -> StoreData:
+                        customer_count: int = 40, order_count: int = 600) -> StoreData:
     """Customers, orders and returns. Same seed, products and ``as_of`` -> same data."""
     as_of = as_of or dt.date.today()
     rng = random.Random(seed)
@@ -103,7 +136,7 @@ def generate_store_data(products: list[Product], as_of: dt.date | None = None, s
         else:
             status = "cancelled" if rng.random() < 0.08 else "delivered"
         orders.append(_order(rng, FIRST_ORDER_ID + len(orders), rng.choice(customers), status,
-                             age, as_of, products))
+                             age, as_of, products, companions=True))
     returns: list[ReturnRequest] = []
     for order in orders[5:]:
         if order.status != "delivered" or rng.random() > 0.12:

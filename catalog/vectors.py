@@ -22,6 +22,9 @@ from catalog.models import Product
 from catalog.store import Store, product_from_row
 
 ANN_THRESHOLD = 20_000
+# Vectors of small catalogues are also kept here by fingerprint, so a rebuilt or copied database
+# with the same products (the demo shop, every test's copy of it) is never embedded twice.
+CACHE_DIR = Path(os.environ.get("SHOPKEEPER_CACHE") or Path(__file__).resolve().parent.parent / "models" / "cache")
 HNSW_NEIGHBOURS = 32
 HNSW_SEARCH_DEPTH = 128
 
@@ -110,11 +113,19 @@ class ProductVectors:
     def paths(db: Path) -> tuple[Path, Path]:
         return db.with_name(db.name + ".vectors.npz"), db.with_name(db.name + ".faiss")
 
+    def save_file(self, path: Path) -> None:
+        tmp = path.with_name(path.name + ".tmp.npz")  # write then rename: never half a file
+        np.savez(tmp, matrix=self.matrix, ids=np.array(self.ids, dtype=object), fingerprint=self.fingerprint)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load_file(cls, path: Path) -> ProductVectors:
+        data = np.load(path, allow_pickle=True)
+        return cls([str(i) for i in data["ids"]], data["matrix"], str(data["fingerprint"]))
+
     def save(self, db: Path) -> None:
         vectors_path, index_path = self.paths(db)
-        tmp = vectors_path.with_name(vectors_path.name + ".tmp.npz")
-        np.savez(tmp, matrix=self.matrix, ids=np.array(self.ids, dtype=object), fingerprint=self.fingerprint)
-        os.replace(tmp, vectors_path)
+        self.save_file(vectors_path)
         if self.index is not None:
             import faiss
 
@@ -127,8 +138,7 @@ class ProductVectors:
         vectors_path, index_path = cls.paths(db)
         if not vectors_path.exists():
             return None
-        data = np.load(vectors_path, allow_pickle=True)
-        vectors = cls([str(i) for i in data["ids"]], data["matrix"], str(data["fingerprint"]))
+        vectors = cls.load_file(vectors_path)
         if len(vectors.ids) > ANN_THRESHOLD:
             if index_path.exists():
                 import faiss
@@ -143,10 +153,19 @@ class ProductVectors:
     def for_store(cls, store: Store, encoder: TextEncoder, progress: bool = True) -> ProductVectors:
         """The saved vectors of ``store`` if they are current, else built now and saved."""
         db = Path(store.path)
+        fingerprint = table_fingerprint(store)
         vectors = cls.load(db)
-        if vectors is None or vectors.fingerprint != table_fingerprint(store):
+        if vectors is not None and vectors.fingerprint == fingerprint:
+            return vectors
+        cached = CACHE_DIR / f"{fingerprint}.npz"
+        if cached.exists():
+            vectors = cls.load_file(cached)
+        else:
             vectors = cls.build(store, encoder, progress)
-            vectors.save(db)
+            if len(vectors.ids) <= ANN_THRESHOLD:
+                CACHE_DIR.mkdir(parents=True, exist_ok=True)
+                vectors.save_file(cached)
+        vectors.save(db)
         return vectors
 
     # -- search ----------------------------------------------------------------------------
