@@ -86,7 +86,7 @@ class HybridSearch(LexicalSearch):
         if clauses:
             sql = f"SELECT p.id FROM products p WHERE {' AND '.join(clauses)}"
             allowed = {r[0] for r in self.store.conn.execute(sql, args)}
-        query_vector = self.encoder.encode([q.text])[0]
+        query_vector = self.encoder.encode_query(q.text)
         hits = self.vectors.search(query_vector, CANDIDATES, allowed)
         return [pid for pid, score in hits if score >= MIN_SIMILARITY]
 

@@ -47,6 +47,7 @@ class TextEncoder:
         torch.set_num_threads(threads)
         self.model = SentenceTransformer(str(model_dir or default_encoder_dir()), device="cpu")
         self.dimension = int(self.model.get_embedding_dimension() or 384)
+        self._query_model: object | None = None
 
     def words(self) -> set[str]:
         """Whole English words the encoder's tokenizer knows: real words, never "corrected"."""
@@ -57,6 +58,39 @@ class TextEncoder:
         vectors = self.model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress,
                                     convert_to_numpy=True, normalize_embeddings=True)
         return np.asarray(vectors, dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One shopper query, on the fast path: int8 linear layers and no batching machinery.
+
+        A search embeds one short query per turn; this halves the time ``encode`` takes for it
+        (benchmarks/results/catalog.md) while products stay embedded in full precision.
+        """
+        import torch
+
+        if self._query_model is None:
+            self._query_model = _quantized_copy(self.model[0].auto_model)
+        tokenizer = self.model[0].tokenizer
+        batch = tokenizer([text], return_tensors="pt", truncation=True, max_length=self.model.max_seq_length)
+        with torch.inference_mode():
+            hidden = self._query_model(**batch).last_hidden_state[0]
+        vector = hidden.mean(dim=0).numpy()  # mean pooling, as the sentence model does (one text: no padding)
+        return (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
+
+
+def _quantized_copy(model: object) -> object:
+    """The encoder with int8 dynamic quantisation of its linear layers (CPU inference only)."""
+    import copy
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated in favour of torchao
+        from torch.ao.quantization import quantize_dynamic
+
+        quantized = quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)
+    quantized.eval()
+    return quantized
 
 
 def table_fingerprint(store: Store) -> str:

@@ -62,6 +62,28 @@ def test_rest_conversation_search_details_cart(services: Services) -> None:
     assert second in cart and "Total" in cart
 
 
+def test_rest_recommendations_follow_the_conversation(services: Services) -> None:
+    """Real NLU, real policies, real action server: each request resolves against the product in context."""
+    sender = f"rest-{uuid.uuid4().hex[:8]}"
+    rest(services, sender, "show me running shoes")
+    opened = texts(rest(services, sender, "tell me about the first one"))
+    seed = opened.split("**")[1]
+    seed_price = Store(services.db).conn.execute("SELECT price FROM products WHERE name = ?", (seed,)).fetchone()[0]
+    similar = texts(rest(services, sender, "show me something similar"))
+    assert similar.count("Why:") == 3 and f"similar to the {seed}" in similar
+    goes = texts(rest(services, sender, "what goes with this"))
+    assert goes.count("Why:") == 3 and "Running Shoes" not in "".join(listed_names(goes))
+    cheaper = texts(rest(services, sender, "any cheaper alternatives to it"))
+    prices = [float(x) for x in re.findall(r"^\s*\d\. .+? - \$([\d.]+)", cheaper, flags=re.M)]
+    assert prices and all(price < seed_price for price in prices)
+    gift = texts(rest(services, sender, "recommend a gift for a runner under 80"))
+    gift_prices = [float(x) for x in re.findall(r"^\s*\d\. .+? - \$([\d.]+)", gift, flags=re.M)]
+    assert gift_prices and all(price <= 80 for price in gift_prices) and "runner" in gift
+    names = listed_names(gift)
+    compared = texts(rest(services, sender, "compare the first two"))
+    assert names[0] in compared and names[1] in compared
+
+
 def test_rest_verified_order_tracking(services: Services) -> None:
     sender = f"rest-{uuid.uuid4().hex[:8]}"
     assert "order number" in texts(rest(services, sender, "where is my order")).lower()

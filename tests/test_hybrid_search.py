@@ -111,6 +111,29 @@ def test_vectors_are_saved_next_to_the_database_and_refreshed_when_products_chan
     assert refreshed.fingerprint != first.fingerprint and saved.stat().st_mtime_ns != stamp
 
 
+def test_a_copy_with_the_same_products_is_not_embedded_again(
+        demo_db: Path, encoder: TextEncoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ProductVectors.for_store(Store(demo_db), encoder, progress=False)  # fills the cache if it is empty
+    copy = tmp_path / "copy.db"
+    shutil.copy(demo_db, copy)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the same products were embedded twice")
+
+    monkeypatch.setattr(encoder, "encode", refuse)
+    vectors = ProductVectors.for_store(Store(copy), encoder, progress=False)
+    assert len(vectors.ids) == Store(copy).product_count() and ProductVectors.paths(copy)[0].exists()
+
+
+def test_fast_query_embedding_matches_the_full_model(encoder: TextEncoder) -> None:
+    import numpy as np
+
+    for text in ("wireless earbuds for the gym", "a warm blanket", "gift for a coffee lover", "x", "🙂 " * 300):
+        fast, full = encoder.encode_query(text), encoder.encode([text])[0]
+        assert fast.shape == full.shape and abs(float(np.linalg.norm(fast)) - 1) < 1e-4
+        assert float(fast @ full) > 0.93, text  # int8 noise: 0.95-0.97 measured; a pooling bug gives < 0.8
+
+
 def test_ann_index_agrees_with_exact_search(hybrid: HybridSearch, monkeypatch: pytest.MonkeyPatch,
                                             tmp_path: Path) -> None:
     exact = hybrid.vectors
