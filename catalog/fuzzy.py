@@ -74,11 +74,15 @@ class VocabularyCorrector:
         squashed = re.sub(r"[\s-]", "", heard)
         if squashed in self._squashed:
             return Correction(heard, self._squashed[squashed], 100.0)
-        match = process.extractOne(squashed, list(self._squashed), scorer=fuzz.ratio)
-        best = Correction(heard, self._squashed[match[0]], match[1]) if match else None
-        if best and best.score >= SPELLING_SCORE:
-            return best
-        alike = self._by_key.get(phonetic_key(squashed), [])
+        # Among equally close spellings, the one that also sounds the same wins: "rench" is a wrench,
+        # not French.
+        key = phonetic_key(squashed)
+        matches = process.extract(squashed, list(self._squashed), scorer=fuzz.ratio, limit=5)
+        if matches:
+            name, score, _ = max(matches, key=lambda m: (m[1], phonetic_key(m[0]) == key))
+            if score >= SPELLING_SCORE:
+                return Correction(heard, self._squashed[name], score)
+        alike = self._by_key.get(key, [])
         scored = [(fuzz.ratio(squashed, re.sub(r"[\s-]", "", t)), t) for t in alike]
         scored = [(s, t) for s, t in scored if s >= SOUNDS_ALIKE_SCORE]
         if scored:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import Counter
 
 from catalog.fuzzy import VocabularyCorrector
 from catalog.models import Product
@@ -25,6 +26,7 @@ RRF_K = 60
 # Below this cosine similarity a product is not a semantic match at all (measured on the judged
 # query set, benchmarks/results/catalog.md).
 MIN_SIMILARITY = 0.30
+NAME_WORD_MIN_PRODUCTS = 2
 
 
 class HybridSearch(LexicalSearch):
@@ -51,8 +53,13 @@ class HybridSearch(LexicalSearch):
             known = self.encoder.words() | set(STOP_WORDS) | set(NUMBER_WORDS) | set(COLOR_SYNONYMS)
             known |= {w for words in CATEGORY_SYNONYMS.values() for s in words for w in s.split()}
             # Words the catalogue itself uses in names, brands, types and tags are never corrected.
+            in_names: Counter[str] = Counter()
             for row in self.store.conn.execute("SELECT name, brand, product_type, tags FROM products"):
                 known.update(re.findall(r"[a-z0-9][a-z0-9'&-]*", " ".join(str(x or "") for x in row).lower()))
+                in_names.update(set(re.findall(r"[a-z]{4,}", str(row[0]).lower())))
+            # Words several product names share ("succulent", "kayak") are things shoppers ask for
+            # by name, so a misspelling of one is corrected to it too.
+            terms += [w for w, n in in_names.items() if n >= NAME_WORD_MIN_PRODUCTS and w not in STOP_WORDS]
             self._corrector = VocabularyCorrector(terms, known)
         return self._corrector
 

@@ -128,10 +128,10 @@ def test_a_copy_with_the_same_products_is_not_embedded_again(
 def test_fast_query_embedding_matches_the_full_model(encoder: TextEncoder) -> None:
     import numpy as np
 
-    for text in ("wireless earbuds for the gym", "a warm blanket", "gift for a coffee lover", "x", "🙂 " * 300):
+    for text in ("stuff puppy", "wireless earbuds for the gym", "gift for a coffee lover", "x", "🙂 " * 300):
         fast, full = encoder.encode_query(text), encoder.encode([text])[0]
         assert fast.shape == full.shape and abs(float(np.linalg.norm(fast)) - 1) < 1e-4
-        assert float(fast @ full) > 0.93, text  # int8 noise: 0.95-0.97 measured; a pooling bug gives < 0.8
+        assert float(fast @ full) > 0.94, text  # per-channel int8: 0.95+ measured; per-tensor gave 0.89
 
 
 def test_ann_index_agrees_with_exact_search(hybrid: HybridSearch, monkeypatch: pytest.MonkeyPatch,
@@ -170,7 +170,7 @@ def test_importer_keeps_ids_reads_colours_and_skips_bad_records(tmp_path: Path) 
                          tmp_path / "x.db", progress=False)
 
 
-def test_real_catalogue_imports_and_searches_through_the_cli(tmp_path: Path) -> None:
+def test_real_catalogue_imports_and_searches_through_the_cli(tmp_path: Path, encoder: TextEncoder) -> None:
     if not RETAIL.exists():
         pytest.skip(f"{RETAIL} is absent (../shared not checked out)")
     db = tmp_path / "retail.db"
@@ -190,3 +190,9 @@ def test_real_catalogue_imports_and_searches_through_the_cli(tmp_path: Path) -> 
     store = Store(db)
     first = store.product(result["results"][0]["id"])
     assert first is not None and len(first.id) == 36  # the source's UUIDs, kept
+    # Misspelled product words the real catalogue's names share are corrected to them.
+    searcher = HybridSearch(store, encoder)
+    for typed, meant in (("suculent", "succulent"), ("kyak", "kayak")):
+        query = searcher.parse(typed)
+        assert (typed, meant) in query.corrections
+        assert any(meant in p.name.lower() for p in searcher.search(query).products[:3]), typed
