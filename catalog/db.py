@@ -75,10 +75,11 @@ def create_schema(conn: sqlite3.Connection) -> None:
 
 
 def insert_products(conn: sqlite3.Connection, products: list[Product], progress: bool = False) -> None:
-    # The FTS id column is unindexed: deleting old rows is a scan, so only do it when needed.
-    replacing = conn.execute("SELECT COUNT(*) FROM product_fts").fetchone()[0] > 0
     rows = tqdm(products, desc="products", unit="item", disable=not progress)
     for p in rows:
+        # The FTS id column is unindexed, so deleting a product's old text is a scan: only do it
+        # for a product that is really being replaced (a primary-key lookup says so).
+        replacing = conn.execute("SELECT 1 FROM products WHERE id = ?", (p.id,)).fetchone() is not None
         conn.execute(
             "INSERT OR REPLACE INTO products VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (p.id, p.sku, p.name, p.brand, p.category, p.product_type, json.dumps(p.colors),

@@ -1,6 +1,7 @@
 """The demo catalogue and store data: size, determinism, and agreement of text with attributes."""
 
 import datetime as dt
+from pathlib import Path
 
 from catalog.generator import generate_products, load_taxonomy
 from catalog.store_data import DEMO_EMAIL, generate_store_data
@@ -53,3 +54,21 @@ def test_store_data_has_fixed_demo_orders_relative_to_today() -> None:
     assert {o.status for o in data.orders} == {"processing", "shipped", "delivered", "cancelled"}
     assert len({c.email for c in data.customers}) == len(data.customers)
     assert data.returns and all(by_id[r.order_id].status == "delivered" for r in data.returns)
+
+
+def test_inserting_in_chunks_and_replacing_keeps_one_text_row_per_product(tmp_path: Path) -> None:
+    import dataclasses
+
+    from catalog.db import connect, create_schema, insert_products
+
+    products = generate_products()[:40]
+    conn = connect(tmp_path / "chunks.db")
+    with conn:
+        create_schema(conn)
+        insert_products(conn, products[:20])
+        insert_products(conn, products[20:])  # a second chunk adds, it does not replace
+        renamed = dataclasses.replace(products[3], name="Renamed Thing")
+        insert_products(conn, [renamed])
+    assert conn.execute("SELECT COUNT(*) FROM product_fts").fetchone()[0] == 40
+    rows = conn.execute("SELECT name FROM product_fts WHERE id = ?", (products[3].id,)).fetchall()
+    assert [r[0] for r in rows] == ["Renamed Thing"]
