@@ -21,7 +21,10 @@ CREATE TABLE IF NOT EXISTS products (
     material TEXT, price REAL NOT NULL, rating REAL, review_count INTEGER, stock INTEGER,
     release_date TEXT, description TEXT, tags TEXT NOT NULL DEFAULT '[]'
 );
-CREATE INDEX IF NOT EXISTS products_category ON products(category);
+-- Filters compare case-insensitively, so the indexes must use NOCASE to be usable at all.
+CREATE INDEX IF NOT EXISTS products_category_nocase ON products(category COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS products_type_nocase ON products(product_type COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS products_brand_nocase ON products(brand COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS products_price ON products(price);
 -- Full-text index; product id kept unindexed to join back.
 CREATE VIRTUAL TABLE IF NOT EXISTS product_fts USING fts5(
