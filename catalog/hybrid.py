@@ -84,17 +84,16 @@ class HybridSearch(LexicalSearch):
         return self._frequency[word]
 
     def _informative(self, text: str) -> str:
-        """``text`` without words found in more than ``COMMON_WORD_DOCS`` products, unless all are.
+        """``text`` without words found in more than ``COMMON_WORD_DOCS`` products (or in none).
 
         Such a word barely changes BM25's order but scoring its thousands of matches is most of
         the time a large catalogue's search takes ("gift" in 10,000 of 100,000 products).
         """
         words = re.findall(r"\w+", text.lower())
-        found = sorted((self._document_frequency(w), w) for w in words if self._document_frequency(w) > 0)
-        rare = [w for df, w in found if df <= COMMON_WORD_DOCS]
-        if rare:
-            return " ".join(rare)
-        return found[0][1] if found else text  # all common: the least common one alone
+        rare = [w for w in words if 0 < self._document_frequency(w) <= COMMON_WORD_DOCS]
+        # Every word common (or unknown): BM25 has nothing selective to rank by; the vectors and
+        # the filters decide. Catalogues under COMMON_WORD_DOCS products never get here.
+        return " ".join(rare)
 
     def _lexical(self, q: SearchQuery, clauses: list[str], args: list[object]) -> list[str]:
         text = self._informative(q.text)
