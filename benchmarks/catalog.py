@@ -37,6 +37,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Time real embedding, not a hit in the shop's vector cache (models/cache) from an earlier run.
+os.environ["SHOPKEEPER_CACHE"] = tempfile.mkdtemp(prefix="catalog-bench-cache-")
 
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
