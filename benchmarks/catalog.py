@@ -22,11 +22,13 @@ Recall@10 and NDCG@10 against popularity and item-kNN). Results: benchmarks/resu
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import math
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Time real embedding, not a hit in the shop's vector cache (models/cache) from an earlier run.
 os.environ["SHOPKEEPER_CACHE"] = tempfile.mkdtemp(prefix="catalog-bench-cache-")
+atexit.register(shutil.rmtree, os.environ["SHOPKEEPER_CACHE"], ignore_errors=True)
 
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
