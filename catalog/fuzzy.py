@@ -66,6 +66,7 @@ class VocabularyCorrector:
         # Every word the catalogue uses anywhere: those are never "corrected".
         self.known = {w.lower() for w in known_words} | {w for t in self.terms for w in WORD.findall(t)}
         self._squashed = {re.sub(r"[\s-]", "", t): t for t in self.terms}
+        self._choices = list(self._squashed)  # built once: extract() runs per word and per pair of words
         self._by_key: dict[str, list[str]] = defaultdict(list)
         for squashed, term in self._squashed.items():
             self._by_key[phonetic_key(squashed)].append(term)
@@ -77,7 +78,7 @@ class VocabularyCorrector:
         # Among equally close spellings, the one that also sounds the same wins: "rench" is a wrench,
         # not French.
         key = phonetic_key(squashed)
-        matches = process.extract(squashed, list(self._squashed), scorer=fuzz.ratio, limit=5)
+        matches = process.extract(squashed, self._choices, scorer=fuzz.ratio, limit=5)
         if matches:
             name, score, _ = max(matches, key=lambda m: (m[1], phonetic_key(m[0]) == key))
             if score >= SPELLING_SCORE:

@@ -31,6 +31,8 @@ RRF_K = 60
 MIN_SIMILARITY = 0.30
 NAME_WORD_MIN_PRODUCTS = 2
 COMMON_WORD_DOCS = 3000
+# One worker for the whole process: searchers come and go (tests, reloads), the thread need not.
+_EMBEDDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="query-embedding")
 
 
 class HybridSearch(LexicalSearch):
@@ -47,7 +49,6 @@ class HybridSearch(LexicalSearch):
         self.encoder = encoder or TextEncoder()
         self.vectors = vectors or ProductVectors.for_store(store, self.encoder, progress=progress)
         self._corrector: VocabularyCorrector | None = None
-        self._embedder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="query-embedding")
         self._frequency: dict[str, int] = {}  # word -> products containing it (the catalogue is fixed while serving)
 
     @property
@@ -126,7 +127,7 @@ class HybridSearch(LexicalSearch):
             return super()._run(q)  # filters only: nothing to rank by meaning
         clauses, args = self._where(q)
         # The query is embedded on a second thread while SQLite ranks by BM25: both release the GIL.
-        embedding = self._embedder.submit(self.encoder.encode_query, q.text) if self.mode != "lexical" else None
+        embedding = _EMBEDDER.submit(self.encoder.encode_query, q.text) if self.mode != "lexical" else None
         lexical = self._lexical(q, clauses, args) if self.mode != "vector" else []
         semantic = self._semantic(q, clauses, args, embedding.result()) if embedding else []
         if not lexical and not semantic and clauses:

@@ -20,7 +20,6 @@ import datetime as dt
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -89,17 +88,6 @@ def with_article(noun: str) -> str:
     return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
 
 
-def _pair_counts(groups: Iterable[Iterable[str]]) -> dict[tuple[str, str], int]:
-    """How many groups (orders) hold both a and b, for every pair."""
-    counts: dict[tuple[str, str], int] = defaultdict(int)
-    for group in groups:
-        members = set(group)
-        for a in members:
-            for b in members - {a}:
-                counts[a, b] += 1
-    return counts
-
-
 class VectorNeighbours:
     """Content neighbours from the product vectors, looked up when first needed."""
 
@@ -130,10 +118,8 @@ class Recommender:
         for p in purchases:
             baskets[p.basket].append(p.item)
             customers[p.customer].append(p.item)
-        self.type_of = dict(self.store.conn.execute("SELECT id, product_type FROM products").fetchall())
-        type_baskets = [[self.type_of.get(i, "") for i in items] for items in baskets.values()]
-        self.pair_counts = _pair_counts(baskets.values())
-        self.type_pair_counts = _pair_counts(type_baskets)
+        type_of = dict(self.store.conn.execute("SELECT id, product_type FROM products").fetchall())
+        type_baskets = [[type_of.get(i, "") for i in items] for items in baskets.values()]
         self.together = ItemGraph.from_groups(baskets.values(), shrink=1.0)
         # Most products sell a few times at most; kinds of product ("running shoes" with "smartwatch")
         # have enough orders between them to learn from.
@@ -193,7 +179,7 @@ class Recommender:
         together = [pid for pid, _ in self.together.of(product.id)]
         for p in self.store.products(together):
             if p.product_type != product.product_type and p.in_stock:
-                n = self.pair_counts[product.id, p.id]
+                n = self.together.shared[product.id, p.id]
                 picks.append((p, f"bought together with the {product.name} in {n} order{'s' if n > 1 else ''}"))
         seed = self.search.vectors.vector(product.id)
         for kind, _ in self.types_together.of(product.product_type):
@@ -205,7 +191,7 @@ class Recommender:
             if seed is not None:  # of that kind, the one closest to this product (same style, same sport)
                 options.sort(key=lambda p: -self._closeness(seed, p.id))
             if options:
-                n = self.type_pair_counts[product.product_type, kind]
+                n = self.types_together.shared[product.product_type, kind]
                 why = f"shoppers who buy {plural(product.product_type)} often add {with_article(kind)} ({n} orders)"
                 picks.append((options[0], why))
         if len(picks) < limit:

@@ -50,8 +50,11 @@ class Suggestion:
 class ItemGraph:
     """Top-``k`` neighbours of every item under one similarity."""
 
-    def __init__(self, neighbours: dict[str, list[tuple[str, float]]]) -> None:
+    def __init__(self, neighbours: dict[str, list[tuple[str, float]]],
+                 shared: dict[tuple[str, str], int] | None = None) -> None:
         self.neighbours = neighbours
+        # For co-occurrence graphs: how many groups each kept pair shares (what the bot can cite).
+        self.shared = shared or {}
 
     def of(self, item: str) -> list[tuple[str, float]]:
         return self.neighbours.get(item, [])
@@ -83,6 +86,7 @@ class ItemGraph:
         together.setdiag(0)
         together.eliminate_zeros()
         neighbours: dict[str, list[tuple[str, float]]] = {}
+        pairs: dict[tuple[str, str], int] = {}
         for i in range(len(ids)):
             start, end = together.indptr[i], together.indptr[i + 1]
             cols_i, shared = together.indices[start:end], together.data[start:end]
@@ -93,7 +97,8 @@ class ItemGraph:
             sims = shared / np.sqrt(counts[i] * counts[cols_i]) * (shared / (shared + shrink))
             top = np.argsort(-sims)[:k]
             neighbours[ids[i]] = [(ids[cols_i[t]], float(sims[t])) for t in top]
-        return cls(neighbours)
+            pairs.update({(ids[i], ids[cols_i[t]]): int(shared[t]) for t in top})
+        return cls(neighbours, pairs)
 
     @classmethod
     def from_vectors(cls, ids: Sequence[str], matrix: np.ndarray, k: int = 50, block: int = 1024) -> ItemGraph:
