@@ -91,6 +91,14 @@ def test_training_is_deterministic_with_a_seed() -> None:
     assert first.predict(["hi"])[0].ranking == second.predict(["hi"])[0].ranking
 
 
+def test_imprinted_head_classifies_before_any_fine_tuning() -> None:
+    # Zero epochs: the head rows are the intents' mean sentence vectors and nothing else.
+    model = JointModel(resolve_encoder(""), TrainingConfig(**{**FAST.__dict__, "epochs": 0, "imprint_head": True}))
+    model.fit(TINY, progress=False)
+    predicted = [p.intent for p in model.predict(["good evening", "see you tomorrow", "a green coat please"])]
+    assert predicted == ["greet", "goodbye", "search"]
+
+
 @pytest.mark.parametrize("text", ["", "   ", "🛒🛒 😀", "x" * 10_000, "RED SHOES " * 2_000, "<b>red</b> shoes"])
 def test_bad_input_still_gives_a_prediction(tiny_model: JointModel, text: str) -> None:
     (prediction,) = tiny_model.predict([text])
