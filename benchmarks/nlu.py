@@ -288,8 +288,9 @@ def single_latency(model: JointModel, rows: list[tuple[str, str]]) -> dict[str, 
     return {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95)}
 
 
-# 150 and 77 intents with near-duplicate neighbours: label smoothing keeps the head from betting everything
-# on one of them in the few epochs the budget allows (+0.03 points on CLINC150 at 4 epochs).
+# Only 4 epochs fit the 20-minute budget, so the head starts at the intents' mean vectors (imprint_head)
+# and label smoothing keeps it from betting everything on one of two near-duplicate intents.
+# CLINC150 at 4 epochs: plain 96.47, + label smoothing 96.49, + imprinted head 96.73.
 PUBLIC_CONFIG = dict(learning_rate=1e-4, head_learning_rate=2e-3, batch_size=32, patience=0,
                      freeze_embeddings=True, label_smoothing=0.1, imprint_head=True)
 # Epochs that fit the 20-minute training budget on 2 cores (CLINC has 15k training utterances, Banking 9k).
