@@ -127,7 +127,7 @@ class LexicalSearch:
             expression = fts_expression(q.text, mode)
             if expression:
                 weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-                source = ("product_fts JOIN products p ON p.id = product_fts.id")
+                source = ("product_fts JOIN products p ON p.rowid = product_fts.rowid")
                 where = ["product_fts MATCH ?", *clauses]
                 params: list[object] = [expression, *args]
                 rank = f"bm25(product_fts, {weights})"

@@ -40,6 +40,8 @@ class Store:
             raise FileNotFoundError(f"No shop database at {self.path}; run `python -m catalog build`.")
         self.conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
         self.conn.row_factory = sqlite3.Row
+        with self.conn:
+            db.align_text_index(self.conn)  # databases built by older versions
         self.policies = load_policies()
 
     def close(self) -> None:

@@ -72,3 +72,30 @@ def test_inserting_in_chunks_and_replacing_keeps_one_text_row_per_product(tmp_pa
     assert conn.execute("SELECT COUNT(*) FROM product_fts").fetchone()[0] == 40
     rows = conn.execute("SELECT name FROM product_fts WHERE id = ?", (products[3].id,)).fetchall()
     assert [r[0] for r in rows] == ["Renamed Thing"]
+    # Search joins text to products by rowid; the replaced product's new rowid must be mirrored.
+    misaligned = conn.execute("SELECT COUNT(*) FROM product_fts f JOIN products p ON p.rowid = f.rowid "
+                              "WHERE p.id != f.id").fetchone()[0]
+    assert misaligned == 0
+
+
+def test_a_database_from_before_rowid_alignment_is_realigned_and_searchable(tmp_path: Path) -> None:
+    from catalog.db import connect, create_schema, insert_products
+    from catalog.search import LexicalSearch
+    from catalog.store import Store
+
+    products = generate_products()[:30]
+    conn = connect(tmp_path / "old.db")
+    with conn:
+        create_schema(conn)
+        insert_products(conn, products)
+        # What older versions wrote: text rows numbered on their own, in another order.
+        conn.execute("DELETE FROM product_fts")
+        for p in reversed(products):
+            conn.execute("INSERT INTO product_fts (id, name, brand, product_type, tags, description) "
+                         "VALUES (?,?,?,?,?,?)", (p.id, p.name, p.brand, p.product_type, "", p.description))
+        conn.execute("PRAGMA user_version = 0")
+    conn.close()
+    search = LexicalSearch(Store(tmp_path / "old.db"))
+    target = products[0]
+    hits = search.search(search.parse(target.name)).hits
+    assert hits and hits[0].product.id == target.id
