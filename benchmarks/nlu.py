@@ -102,23 +102,26 @@ def pipeline_config(source: Path, target: Path) -> Path:
 class RasaNLU:
     """A trained Rasa NLU model, queried one message at a time like the server does."""
 
-    def __init__(self, name: str, config: Path, workdir: Path) -> None:
-        from rasa.model_training import train_nlu
+    def __init__(self, name: str, archive: str, train_seconds: float = 0.0) -> None:
+        from rasa.core.agent import Agent
         from rasa.utils.log_utils import configure_structlog
 
         # As `rasa run` does by default: without it every parse writes a debug line, costing ~1 ms.
         configure_structlog(logging.INFO)
-
         self.name = name
+        self.train_seconds = train_seconds
+        self.agent = Agent.load(archive)
+        self.loop = asyncio.new_event_loop()
+
+    @classmethod
+    def trained(cls, name: str, config: Path, workdir: Path) -> RasaNLU:
+        from rasa.model_training import train_nlu
+
         print(f"\n== training {name} with rasa ({config.name}) ==", flush=True)
         started = time.perf_counter()
         path = train_nlu(str(config), str(ROOT / "data" / "nlu"), str(workdir), fixed_model_name=name,
                          domain=str(ROOT / "domain.yml"))
-        self.train_seconds = time.perf_counter() - started
-        from rasa.core.agent import Agent
-
-        self.agent = Agent.load(path)
-        self.loop = asyncio.new_event_loop()
+        return cls(name, path, time.perf_counter() - started)
 
     def parse(self, texts: list[str], desc: str) -> tuple[list[dict[str, Any]], list[float]]:
         results, latencies = [], []
@@ -180,7 +183,7 @@ def bot_sets(sets: set[str], report: dict[str, Any]) -> None:
             "diet": pipeline_config(ROOT / "benchmarks" / "configs" / "diet.yml", work / "diet.yml"),
         }
         for name, config in systems.items():
-            nlu = RasaNLU(name, config, work)
+            nlu = RasaNLU.trained(name, config, work)
             entry: dict[str, Any] = {"train_seconds": round(nlu.train_seconds, 1)}
             parses, latencies = nlu.parse(texts, "held-out")
             batched = nlu.parse_many(texts, "held-out, batched")

@@ -8,42 +8,28 @@ benchmarks/results/nlu_parse_latency.md.
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
-import logging
 import os
 import platform
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
-    from rasa.core.agent import Agent
-    from rasa.utils.log_utils import configure_structlog
-
-    configure_structlog(logging.INFO)  # as `rasa run`: no debug line per parse
     archive = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "models" / "shopkeeper.tar.gz"
     # benchmarks/nlu.py would shadow the nlu package if imported by name.
     spec = importlib.util.spec_from_file_location("nlu_benchmark", ROOT / "benchmarks" / "nlu.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)  # type: ignore[union-attr]
     texts, _, _ = bench.heldout()
-    agent = Agent.load(str(archive))
-    loop = asyncio.new_event_loop()
-    for text in texts[:20]:  # warm-up
-        loop.run_until_complete(agent.parse_message(text))
-    latencies = []
-    for text in texts:
-        started = time.perf_counter()
-        loop.run_until_complete(agent.parse_message(text))
-        latencies.append((time.perf_counter() - started) * 1000)
-    p50, p95 = np.percentile(latencies, 50), np.percentile(latencies, 95)
+    served = bench.RasaNLU(archive.name, str(archive))
+    served.parse(texts[:20], "warm-up")
+    _, latencies = served.parse(texts, "held-out")
+    p50, p95 = bench.percentile(latencies, 50), bench.percentile(latencies, 95)
     line = f"{len(texts)} held-out utterances through {archive.name}: parse p50 {p50:.1f} ms, p95 {p95:.1f} ms"
     print(line)
     out = ROOT / "benchmarks" / "results" / "nlu_parse_latency.md"

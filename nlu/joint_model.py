@@ -315,18 +315,21 @@ class JointModel:
                 running += loss.item()
                 bar.set_postfix(loss=f"{running / step:.4f}")
             record = {"epoch": epoch, "loss": running / max(1, len(batches))}
-            # With no early stopping the last epoch is kept, so only that one needs validating.
-            if valid_data and (cfg.patience or epoch == cfg.epochs):
-                accuracy, tag_f1 = self._validate(valid_data)
-                record.update(val_accuracy=accuracy, val_tag_f1=tag_f1)
-                score = accuracy + (tag_f1 if len(self.tags) > 1 else 0.0)
-            else:
-                score = -record["loss"]
+            score: float | None = -record["loss"]  # no validation data: the lowest training loss is best
+            if valid_data:
+                # With no early stopping the last epoch is kept, so only that one needs validating.
+                score = None
+                if cfg.patience or epoch == cfg.epochs:
+                    accuracy, tag_f1 = self._validate(valid_data)
+                    record.update(val_accuracy=accuracy, val_tag_f1=tag_f1)
+                    score = accuracy + (tag_f1 if len(self.tags) > 1 else 0.0)
             report.history.append(record)
             if progress:
                 summary = ", ".join(f"{k}={v:.4f}" for k, v in record.items() if k != "epoch")
                 tqdm.write(f"NLU epoch {epoch}/{cfg.epochs}: {summary}")
             report.epochs_run = epoch
+            if score is None:
+                continue
             if score > best_score + 1e-6:
                 best_score, best_state, stale = score, copy.deepcopy(net.state_dict()), 0
                 report.best_epoch = epoch
@@ -338,7 +341,9 @@ class JointModel:
             net.load_state_dict(best_state)
         net.eval()
         if valid_data:
-            report.validation_accuracy = self._validate(valid_data)[0]
+            # The kept weights were validated in their epoch; no need to run the validation set again.
+            kept = report.history[report.best_epoch - 1] if report.best_epoch else {}
+            report.validation_accuracy = kept.get("val_accuracy") or self._validate(valid_data)[0]
             if cfg.calibrate:
                 self._calibrate(valid_data, report)
         report.seconds = time.perf_counter() - started
