@@ -18,7 +18,7 @@ import numpy as np
 
 from catalog.fuzzy import VocabularyCorrector
 from catalog.numbers import NUMBER_WORDS
-from catalog.query import CATEGORY_SYNONYMS, COLOR_SYNONYMS, STOP_WORDS, SearchQuery, parse_query
+from catalog.query import CATEGORY_SYNONYMS, COLOR_SYNONYMS, STOP_WORDS, SearchQuery, Vocabulary, parse_query
 from catalog.search import BM25_WEIGHTS, LexicalSearch, SearchHit, SearchResponse, fts_expression
 from catalog.store import Store
 from catalog.vectors import ProductVectors, TextEncoder
@@ -32,6 +32,25 @@ NAME_WORD_MIN_PRODUCTS = 2
 COMMON_WORD_DOCS = 3000
 # One worker for the whole process: searchers come and go (tests, reloads), the thread need not.
 _EMBEDDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="query-embedding")
+
+
+def shop_corrector(store: Store, vocabulary: Vocabulary, english: set[str]) -> VocabularyCorrector:
+    """Corrects misspelled or misheard words towards what this shop sells; ``english`` are real
+    words that are never corrected. Shared by search and by speech recognition."""
+    v = vocabulary
+    terms = [*v.brands, *v.product_types, *v.categories, *v.colors, *v.materials]
+    # Real words are left alone: "mountain" must not become "fountain" (pen).
+    known = set(english) | set(STOP_WORDS) | set(NUMBER_WORDS) | set(COLOR_SYNONYMS)
+    known |= {w for words in CATEGORY_SYNONYMS.values() for s in words for w in s.split()}
+    # Words the catalogue itself uses in names, brands, types and tags are never corrected.
+    in_names: Counter[str] = Counter()
+    for row in store.conn.execute("SELECT name, brand, product_type, tags FROM products"):
+        known.update(re.findall(r"[a-z0-9][a-z0-9'&-]*", " ".join(str(x or "") for x in row).lower()))
+        in_names.update(set(re.findall(r"[a-z]{4,}", str(row[0]).lower())))
+    # Words several product names share ("succulent", "kayak") are things shoppers ask for
+    # by name, so a misspelling of one is corrected to it too.
+    terms += [w for w, n in in_names.items() if n >= NAME_WORD_MIN_PRODUCTS and w not in STOP_WORDS]
+    return VocabularyCorrector(terms, known)
 
 
 class HybridSearch(LexicalSearch):
@@ -53,20 +72,7 @@ class HybridSearch(LexicalSearch):
     @property
     def corrector(self) -> VocabularyCorrector:
         if self._corrector is None:
-            v = self.vocabulary
-            terms = [*v.brands, *v.product_types, *v.categories, *v.colors, *v.materials]
-            # Real words are left alone: "mountain" must not become "fountain" (pen).
-            known = self.encoder.words() | set(STOP_WORDS) | set(NUMBER_WORDS) | set(COLOR_SYNONYMS)
-            known |= {w for words in CATEGORY_SYNONYMS.values() for s in words for w in s.split()}
-            # Words the catalogue itself uses in names, brands, types and tags are never corrected.
-            in_names: Counter[str] = Counter()
-            for row in self.store.conn.execute("SELECT name, brand, product_type, tags FROM products"):
-                known.update(re.findall(r"[a-z0-9][a-z0-9'&-]*", " ".join(str(x or "") for x in row).lower()))
-                in_names.update(set(re.findall(r"[a-z]{4,}", str(row[0]).lower())))
-            # Words several product names share ("succulent", "kayak") are things shoppers ask for
-            # by name, so a misspelling of one is corrected to it too.
-            terms += [w for w, n in in_names.items() if n >= NAME_WORD_MIN_PRODUCTS and w not in STOP_WORDS]
-            self._corrector = VocabularyCorrector(terms, known)
+            self._corrector = shop_corrector(self.store, self.vocabulary, self.encoder.words())
         return self._corrector
 
     def parse(self, text: str, base: SearchQuery | None = None) -> SearchQuery:

@@ -51,8 +51,7 @@ class TextEncoder:
 
     def words(self) -> set[str]:
         """Whole English words the encoder's tokenizer knows: real words, never "corrected"."""
-        vocab = self.model.tokenizer.get_vocab()
-        return {w for w in vocab if w.isalpha() and len(w) > 1}
+        return {w for w in self.model.tokenizer.get_vocab() if w.isalpha() and len(w) > 1}
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         vectors = self.model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress,

@@ -1,0 +1,156 @@
+"""Audio in, 16 kHz mono float32 out: decoding, resampling, limits and silence trimming.
+
+Browsers send WebM/Opus or OGG/Opus from MediaRecorder, files arrive as WAV/FLAC, and
+streaming clients send raw 16-bit PCM. Everything becomes one float32 array at 16 kHz so the
+recogniser sees one format. Every failure is an ``AudioError`` with a message fit for the user.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+SAMPLE_RATE = 16000
+MAX_SECONDS = float(os.environ.get("SHOPKEEPER_MAX_AUDIO_S", "30"))
+MAX_BYTES = int(os.environ.get("SHOPKEEPER_MAX_AUDIO_BYTES", str(10 * 1024 * 1024)))
+# Below this much audio there is nothing to recognise (a click, an accidental tap).
+MIN_SECONDS = 0.1
+
+
+class AudioError(ValueError):
+    """Audio that cannot be used; ``str(error)`` is safe to show to the shopper."""
+
+
+@dataclass
+class Audio:
+    samples: np.ndarray  # float32, mono, SAMPLE_RATE
+    source_rate: int
+    source_channels: int
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / SAMPLE_RATE
+
+
+def resample(samples: np.ndarray, rate: int) -> np.ndarray:
+    """Band-limited resampling to 16 kHz (torchaudio's windowed sinc)."""
+    if rate == SAMPLE_RATE:
+        return samples.astype(np.float32, copy=False)
+    import torch
+    import torchaudio.functional
+
+    tensor = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
+    return torchaudio.functional.resample(tensor, rate, SAMPLE_RATE).numpy()
+
+
+def _finish(samples: np.ndarray, rate: int, max_seconds: float) -> Audio:
+    """Mix to mono, check length, resample."""
+    channels = 1 if samples.ndim == 1 else samples.shape[1]
+    mono = samples if samples.ndim == 1 else samples.mean(axis=1)
+    if rate <= 0:
+        raise AudioError("the audio has no valid sample rate")
+    seconds = len(mono) / rate
+    if seconds < MIN_SECONDS:
+        raise AudioError("the audio is empty or too short to hold speech")
+    if seconds > max_seconds:
+        raise AudioError(f"the audio is {seconds:.1f} s long; the limit is {max_seconds:.0f} s per utterance")
+    if not np.all(np.isfinite(mono)):
+        raise AudioError("the audio holds invalid samples")
+    return Audio(resample(mono.astype(np.float32), rate), rate, channels)
+
+
+def _decode_soundfile(data: bytes) -> tuple[np.ndarray, int] | None:
+    import soundfile
+
+    try:
+        samples, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=False)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError):
+        return None
+    return samples, int(rate)
+
+
+def _decode_av(data: bytes) -> tuple[np.ndarray, int]:
+    """Containers libsndfile does not read (WebM/Opus from browsers, MP3, M4A) via FFmpeg."""
+    import av
+
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            if not container.streams.audio:
+                raise AudioError("the file holds no audio stream")
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+            pieces: list[np.ndarray] = []
+            for frame in container.decode(audio=0):
+                for out in resampler.resample(frame):
+                    pieces.append(out.to_ndarray().reshape(-1))
+            for out in resampler.resample(None):  # flush
+                pieces.append(out.to_ndarray().reshape(-1))
+    except AudioError:
+        raise
+    except (av.error.FFmpegError, ValueError, EOFError) as error:
+        raise AudioError(f"the audio could not be decoded ({type(error).__name__}); send WAV, FLAC, "
+                         "OGG/Opus, WebM/Opus or raw 16-bit PCM") from error
+    if not pieces:
+        raise AudioError("the audio is empty or truncated: no sound could be decoded")
+    return np.concatenate(pieces), SAMPLE_RATE
+
+
+def decode(data: bytes, max_seconds: float = MAX_SECONDS) -> Audio:
+    """Any supported encoded audio file (bytes) → 16 kHz mono."""
+    if not data:
+        raise AudioError("no audio was received")
+    if len(data) > MAX_BYTES:
+        raise AudioError(f"the audio is {len(data) / 1e6:.1f} MB; the limit is {MAX_BYTES / 1e6:.0f} MB")
+    decoded = _decode_soundfile(data) or _decode_av(data)
+    return _finish(*decoded, max_seconds=max_seconds)
+
+
+def from_pcm16(data: bytes, rate: int = SAMPLE_RATE, channels: int = 1,
+               max_seconds: float = MAX_SECONDS) -> Audio:
+    """Raw little-endian signed 16-bit PCM (interleaved when stereo) → 16 kHz mono."""
+    if not data:
+        raise AudioError("no audio was received")
+    if len(data) % (2 * channels):
+        raise AudioError(f"raw PCM16 audio must be whole {channels}-channel frames of 2-byte samples")
+    if not 4000 <= rate <= 192000:
+        raise AudioError(f"sample rate {rate} Hz is not supported")
+    samples = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+    return _finish(samples.reshape(-1, channels) if channels > 1 else samples, rate, max_seconds)
+
+
+def load_file(path: str | os.PathLike[str], max_seconds: float = MAX_SECONDS) -> Audio:
+    with open(path, "rb") as f:
+        return decode(f.read(MAX_BYTES + 1), max_seconds=max_seconds)
+
+
+def speech_bounds(samples: np.ndarray, frame_s: float = 0.02, margin_s: float = 0.2) -> tuple[int, int]:
+    """(start, end) sample indices of the voiced part: an energy detector with an adaptive floor.
+
+    A frame is voiced when its RMS is well above the quietest frames (the noise floor) and above
+    an absolute floor. Margins keep the soft onsets and endings of words.
+    """
+    frame = int(SAMPLE_RATE * frame_s)
+    count = len(samples) // frame
+    if count < 3:
+        return 0, len(samples)
+    frames = samples[: count * frame].reshape(count, frame)
+    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
+    floor = np.percentile(rms, 10)
+    peak = np.percentile(rms, 99)
+    # Halfway (in dB) between the noise floor and the loud frames, never below -50 dBFS.
+    threshold = max(np.sqrt(floor * peak), 10 ** (-50 / 20), floor * 2)
+    voiced = np.flatnonzero(rms > threshold)
+    if len(voiced) == 0:
+        return 0, 0
+    margin = int(margin_s / frame_s)
+    start = max(0, voiced[0] - margin) * frame
+    end = min(count, voiced[-1] + 1 + margin) * frame
+    return int(start), int(end)
+
+
+def trim_silence(samples: np.ndarray) -> np.ndarray:
+    """The samples without leading and trailing silence; empty when nothing is voiced."""
+    start, end = speech_bounds(samples)
+    return samples[start:end]

@@ -1,0 +1,65 @@
+"""What the shop sells, as speech biasing: corrections of misheard names, and spoken digits.
+
+Whisper knows English, not this shop: "Tiny Tots" may come back as "tiny tops", a brand as a
+common word. The shop's own words (brands, product types, name words) correct words Whisper
+wrote that are not English, with the same corrector product search uses. Order numbers read
+digit by digit come back as "1-0-0-4-2" or "1 0 0 4 2"; they are joined into "10042".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+
+# Three or more single digits separated by hyphens or spaces: an id read digit by digit.
+_DIGIT_RUN = re.compile(r"\b\d(?:[\s-]\d){2,}\b")
+
+
+def join_spoken_digits(text: str) -> str:
+    """'order 1-0-0-4-2' -> 'order 10042'; ordinary numbers are left alone."""
+    return _DIGIT_RUN.sub(lambda m: re.sub(r"[\s-]", "", m.group(0)), text)
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """Whole words of the bundled text encoder's vocabulary (30k English words), read from its file."""
+    from catalog.encoder import default_encoder_dir
+
+    vocab = Path(default_encoder_dir()) / "vocab.txt"
+    words = vocab.read_text(encoding="utf-8").split()
+    return frozenset(w for w in words if w.isalpha() and len(w) > 1)
+
+
+class ShopCorrector:
+    """Catalogue correction plus digit joining, behind ``correct(text) -> (text, corrections)``."""
+
+    def __init__(self, db: str | os.PathLike[str] | None = None) -> None:
+        from catalog.hybrid import shop_corrector
+        from catalog.search import LexicalSearch
+        from catalog.store import Store
+
+        store = Store(db)
+        try:
+            vocabulary = LexicalSearch(store).vocabulary
+            if not vocabulary.brands:
+                raise FileNotFoundError(f"the shop database {db or 'catalog/shop.db'} has no products")
+            self._corrector = shop_corrector(store, vocabulary, set(english_words()))
+        finally:
+            store.close()
+
+    def correct(self, text: str) -> tuple[str, list]:
+        corrected, corrections = self._corrector.correct(text)
+        return join_spoken_digits(corrected), corrections
+
+
+def shop_corrector(db: str | os.PathLike[str] | None = None) -> ShopCorrector | None:
+    """The corrector for the shop database (SHOPKEEPER_DB or catalog/shop.db); None when there is none."""
+    from catalog.store import StoreError
+
+    try:
+        return ShopCorrector(db)
+    except (StoreError, FileNotFoundError, OSError) as error:
+        print(f"note: no shop catalogue for speech correction ({error}); transcripts are left as heard")
+        return None
