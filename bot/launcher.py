@@ -1,16 +1,18 @@
 """Start Shopkeeper's processes, report where they are, stop them all on Ctrl-C.
 
-    python -m bot.launcher run     # action server + Rasa server (REST, socket.io, HTTP API)
+    python -m bot.launcher run     # action server + Rasa server + the voice/text gateway
     python -m bot.launcher shell   # action server + `rasa shell` in this terminal
 
-Ports come from SHOPKEEPER_ACTIONS_PORT (5055) and SHOPKEEPER_RASA_PORT (5005); the shop
-database from SHOPKEEPER_DB. Tests use the same ``Services`` class with their own ports.
+Ports come from SHOPKEEPER_ACTIONS_PORT (5055), SHOPKEEPER_RASA_PORT (5005) and
+SHOPKEEPER_GATEWAY_PORT (8000); the shop database from SHOPKEEPER_DB and the speech model
+from SHOPKEEPER_ASR_MODEL. Tests use the same ``Services`` class with their own ports.
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
+import json
 import os
 import signal
 import socket
@@ -50,6 +52,8 @@ class LaunchError(RuntimeError):
 class Services:
     actions_port: int = int(os.environ.get("SHOPKEEPER_ACTIONS_PORT", "5055"))
     rasa_port: int = int(os.environ.get("SHOPKEEPER_RASA_PORT", "5005"))
+    gateway_port: int = int(os.environ.get("SHOPKEEPER_GATEWAY_PORT", "8000"))
+    asr_model: str | None = os.environ.get("SHOPKEEPER_ASR_MODEL")
     model: Path = DEFAULT_MODEL
     db: str | None = os.environ.get("SHOPKEEPER_DB")
     log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="shopkeeper-")))
@@ -62,6 +66,10 @@ class Services:
     @property
     def actions_url(self) -> str:
         return f"http://localhost:{self.actions_port}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://localhost:{self.gateway_port}"
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", PYTHONPATH=str(ROOT))
@@ -128,9 +136,34 @@ class Services:
         print("  (loading the model takes a minute or two on a small machine)")
         self._wait("rasa", f"{self.rasa_url}/status", timeout)
 
-    def start(self) -> None:
+    def start_gateway(self, timeout: float = 300) -> None:
+        command = [str(BIN / "python"), "-m", "bot.gateway", "--port", str(self.gateway_port),
+                   "--rasa-url", self.rasa_url, "--actions-url", self.actions_url]
+        if self.asr_model:
+            command += ["--asr-model", self.asr_model]
+        self._spawn("gateway", command)
+        self._wait("gateway", f"{self.gateway_url}/health", timeout)
+        # The speech model loads in the background; wait so the first voice turn is not slow.
+        print("  waiting for the speech model ", end="", flush=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.processes["gateway"].poll() is None:
+            try:
+                with urllib.request.urlopen(f"{self.gateway_url}/health", timeout=5) as response:
+                    asr = json.load(response)["asr"]
+                if asr["ready"] or asr["error"]:
+                    print("ready" if asr["ready"] else f"failed: {asr['error']} (text chat still works)")
+                    return
+            except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError, KeyError):
+                pass
+            print(".", end="", flush=True)
+            time.sleep(1)
+        print("not ready yet (voice turns wait for it)")
+
+    def start(self, gateway: bool = True) -> None:
         self.start_actions()
         self.start_rasa()
+        if gateway:
+            self.start_gateway()
 
     def stop(self) -> None:
         for name, process in reversed(list(self.processes.items())):
@@ -154,12 +187,14 @@ class Services:
 def banner(services: Services) -> str:
     return f"""
 Shopkeeper is running.
+  Gateway       {services.gateway_url}  (socket.io text + voice, POST /api/transcribe, /health, /docs)
   Rasa server   {services.rasa_url}  (REST: POST /webhooks/rest/webhook, socket.io: /socket.io, API on)
   Actions       {services.actions_url}
   Shop database {services.env().get("SHOPKEEPER_DB", "catalog/shop.db")}
   Logs          {services.log_dir}
 
 Talk to it:
+  python -m voice.client --url {services.gateway_url} --text "hi" --file my_question.wav
   make shell                      (a chat in this terminal; run it in a second terminal)
   curl -s {services.rasa_url}/webhooks/rest/webhook -d '{{"sender": "me", "message": "red running shoes under 100"}}'
 

@@ -138,7 +138,7 @@ def hf_state_dict(variables: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         # CTranslate2 fuses q,k,v (or k,v) into one matrix; HF keeps them apart and k has no bias.
         weights = _split_rows(variables[f"{ct2}/weight"], len(names))
         biases = _split_rows(variables[f"{ct2}/bias"], len(names))
-        for name, weight, bias in zip(names, weights, biases):
+        for name, weight, bias in zip(names, weights, biases, strict=True):
             out[f"{prefix}.{name}.weight"] = weight
             if name != "k_proj":
                 out[f"{prefix}.{name}.bias"] = bias

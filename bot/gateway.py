@@ -1,0 +1,298 @@
+"""The gateway browsers and voice clients connect to: FastAPI + python-socketio on one port.
+
+    python -m bot.gateway [--port 8000] [--rasa-url http://localhost:5005]
+
+Socket.io speaks Rasa's socketio channel protocol (so rasa-webchat works unchanged) and adds
+voice: audio chunks in, a transcript out, then the bot's replies. Text goes to Rasa's REST
+webhook with metadata (modality, ASR confidence, language); replies come back in the format
+Rasa's own socketio channel emits. Speech recognition runs on one worker thread (torch uses
+both cores inside it), so the event loop keeps serving other sessions while a turn decodes.
+Events and endpoints are documented in the README ("Talking to Shopkeeper").
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import socketio
+from fastapi import FastAPI, File, HTTPException, UploadFile
+
+from bot.replies import to_socketio
+from voice.asr import DEFAULT_MODEL, Recognizer, Transcript
+from voice.audio import MAX_BYTES, Audio, AudioError, decode, from_pcm16
+
+log = logging.getLogger("shopkeeper.gateway")
+MAX_MESSAGE_CHARS = 2000
+AUDIO_FORMATS = ("pcm16", "wav", "flac", "ogg", "webm", "mp3", "m4a")
+
+
+@dataclass
+class Settings:
+    rasa_url: str = os.environ.get("SHOPKEEPER_RASA_URL",
+                                   f"http://localhost:{os.environ.get('SHOPKEEPER_RASA_PORT', '5005')}")
+    actions_url: str = os.environ.get("SHOPKEEPER_ACTIONS_URL",
+                                      f"http://localhost:{os.environ.get('SHOPKEEPER_ACTIONS_PORT', '5055')}")
+    asr_model: str = DEFAULT_MODEL
+    db: str | None = os.environ.get("SHOPKEEPER_DB")
+    rasa_timeout_s: float = 60.0
+
+
+@dataclass
+class Utterance:
+    """Audio chunks of one spoken turn as they arrive."""
+
+    format: str = "pcm16"
+    sample_rate: int = 16000
+    channels: int = 1
+    chunks: list[bytes] = field(default_factory=list)
+    size: int = 0
+    next_seq: int = 0
+
+
+class SpeechService:
+    """Loads the recogniser in the background and runs it on one worker thread."""
+
+    def __init__(self, model: str, db: str | None) -> None:
+        self.model = model
+        self.db = db
+        self.recognizer: Recognizer | None = None
+        self.error: str | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr")
+        self._ready = threading.Event()
+
+    def load(self) -> None:
+        try:
+            from voice.vocabulary import shop_corrector
+
+            self.recognizer = Recognizer(self.model, threads=2, corrector=shop_corrector(self.db))
+            log.info("ASR %s loaded in %.1f s", self.model, self.recognizer.load_s)
+        except Exception as error:  # reported by /health and to every voice turn
+            self.error = f"{type(error).__name__}: {error}"
+            log.exception("ASR model failed to load")
+        finally:
+            self._ready.set()
+
+    def start(self) -> None:
+        threading.Thread(target=self.load, name="asr-load", daemon=True).start()
+
+    @property
+    def ready(self) -> bool:
+        return self.recognizer is not None
+
+    async def transcribe(self, audio: Audio) -> Transcript:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._ready.wait, 600)
+        if self.recognizer is None:
+            raise RuntimeError(f"speech recognition is unavailable ({self.error or 'still loading'})")
+        return await loop.run_in_executor(self._executor, self.recognizer.transcribe, audio.samples)
+
+
+def decode_utterance(utterance: Utterance) -> Audio:
+    data = b"".join(utterance.chunks)
+    if utterance.format == "pcm16":
+        return from_pcm16(data, utterance.sample_rate, utterance.channels)
+    return decode(data)
+
+
+def create_app(settings: Settings | None = None) -> tuple[FastAPI, socketio.AsyncServer, Any]:
+    """(FastAPI app, socket.io server, the ASGI app serving both)."""
+    settings = settings or Settings()
+    speech = SpeechService(settings.asr_model, settings.db)
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        speech.start()
+        state["http"] = httpx.AsyncClient(timeout=settings.rasa_timeout_s)
+        yield
+        await state["http"].aclose()
+
+    app = FastAPI(title="Shopkeeper gateway", lifespan=lifespan,
+                  description="Text and voice in front of the Shopkeeper Rasa bot. Socket.io events are "
+                              "described in the README.")
+    sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*",
+                               max_http_buffer_size=MAX_BYTES + 1024 * 1024)
+    sessions: dict[str, str] = {}  # socket id -> conversation (session) id
+    utterances: dict[str, Utterance] = {}  # socket id -> audio being received
+
+    async def ask_rasa(sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+        response = await state["http"].post(f"{settings.rasa_url}/webhooks/rest/webhook",
+                                            json={"sender": sender, "message": text, "metadata": metadata})
+        response.raise_for_status()
+        return list(response.json() or [])
+
+    async def error(sid: str, code: str, message: str) -> None:
+        await sio.emit("error", {"code": code, "message": message}, to=sid)
+
+    async def reply(sid: str, text: str, metadata: dict[str, Any]) -> None:
+        """Send one user turn to Rasa and relay every reply to the conversation's room."""
+        session_id = sessions.get(sid, sid)
+        try:
+            messages = await ask_rasa(session_id, text, metadata)
+        except (httpx.HTTPError, ValueError) as exc:
+            log.warning("Rasa did not answer: %s", exc)
+            await error(sid, "bot_unavailable", "The assistant is not reachable right now; please try again.")
+            return
+        for message in messages:
+            for payload in to_socketio(message):
+                await sio.emit("bot_uttered", payload, room=session_id)
+        # Not part of Rasa's protocol (clients that don't know it ignore it): every reply is out.
+        await sio.emit("turn_end", {"replies": len(messages)}, to=sid)
+
+    def metadata_of(data: dict[str, Any]) -> dict[str, Any]:
+        meta = data.get("customData") or data.get("metadata") or {}
+        return dict(meta) if isinstance(meta, dict) else {}
+
+    @sio.event
+    async def connect(sid: str, environ: dict, auth: Any = None) -> None:
+        log.debug("connected %s", sid)
+
+    @sio.event
+    async def disconnect(sid: str) -> None:
+        sessions.pop(sid, None)
+        utterances.pop(sid, None)
+
+    @sio.event
+    async def session_request(sid: str, data: Any = None) -> None:
+        data = data if isinstance(data, dict) else {}
+        session_id = str(data.get("session_id") or uuid.uuid4().hex)
+        sessions[sid] = session_id
+        entered = sio.enter_room(sid, session_id)
+        if inspect.isawaitable(entered):  # a coroutine from python-socketio 5.10 on
+            await entered
+        await sio.emit("session_confirm", session_id, to=sid)
+
+    @sio.event
+    async def user_uttered(sid: str, data: Any = None) -> None:
+        data = data if isinstance(data, dict) else {"message": data}
+        text = str(data.get("message") or "").strip()
+        if not text:
+            await error(sid, "empty_message", "The message was empty; type or say something.")
+            return
+        if len(text) > MAX_MESSAGE_CHARS:
+            await error(sid, "message_too_long",
+                        f"The message has {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}.")
+            return
+        await reply(sid, text, {"modality": "text", **metadata_of(data)})
+
+    @sio.event
+    async def user_audio(sid: str, data: Any = None) -> None:
+        if not isinstance(data, dict) or not isinstance(data.get("chunk"), (bytes, bytearray)):
+            await error(sid, "bad_audio_chunk", "An audio chunk must be an object with binary 'chunk'.")
+            return
+        current = utterances.get(sid)
+        seq = int(data.get("seq", 0) or 0)
+        if current is None or seq == 0:
+            fmt = str(data.get("format") or "pcm16").lower()
+            if fmt not in AUDIO_FORMATS:
+                await error(sid, "bad_audio_format", f"Audio format {fmt!r} is not one of {', '.join(AUDIO_FORMATS)}.")
+                return
+            current = utterances[sid] = Utterance(fmt, int(data.get("sample_rate") or 16000),
+                                                  int(data.get("channels") or 1))
+        if seq != current.next_seq:
+            utterances.pop(sid, None)
+            await error(sid, "audio_out_of_order",
+                        f"Audio chunk {seq} arrived where {current.next_seq} was expected; the utterance "
+                        "was dropped, please say it again.")
+            return
+        current.next_seq += 1
+        current.chunks.append(bytes(data["chunk"]))
+        current.size += len(data["chunk"])
+        if current.size > MAX_BYTES:
+            utterances.pop(sid, None)
+            await error(sid, "audio_too_large", f"The utterance is over {MAX_BYTES // 1_000_000} MB; it was dropped.")
+
+    @sio.event
+    async def user_audio_end(sid: str, data: Any = None) -> None:
+        data = data if isinstance(data, dict) else {}
+        current = utterances.pop(sid, None)
+        if current is None or not current.chunks:
+            await error(sid, "no_audio", "No audio was received for this utterance.")
+            return
+        ended = time.perf_counter()
+        try:
+            audio = await asyncio.get_running_loop().run_in_executor(None, decode_utterance, current)
+            transcript = await speech.transcribe(audio)
+        except AudioError as exc:
+            await error(sid, "bad_audio", f"The audio could not be used: {exc}.")
+            return
+        except RuntimeError as exc:
+            await error(sid, "asr_unavailable", str(exc))
+            return
+        await sio.emit("transcript", {"text": transcript.text, "final": True, "confidence": transcript.confidence,
+                                      "language": transcript.language, "duration_s": transcript.duration_s,
+                                      "decode_s": transcript.decode_s}, to=sid)
+        if not transcript.text:
+            await error(sid, "no_speech", "No speech was heard; please try again, a little closer to the microphone.")
+            return
+        await reply(sid, transcript.text, {
+            "modality": "voice", "asr_confidence": transcript.confidence, "language": transcript.language,
+            "asr_model": speech.model, **metadata_of(data)})
+        log.info("voice turn: %.2f s from end of audio to replies sent", time.perf_counter() - ended)
+
+    @app.post("/api/transcribe", summary="Transcribe an uploaded audio file")
+    async def transcribe(file: UploadFile = File(...)) -> dict[str, Any]:  # noqa: B008 - FastAPI's idiom
+        data = await file.read(MAX_BYTES + 1)
+        try:
+            audio = await asyncio.get_running_loop().run_in_executor(None, decode, data)
+            transcript = await speech.transcribe(audio)
+        except AudioError as exc:
+            raise HTTPException(status_code=400, detail=str(exc)) from exc
+        except RuntimeError as exc:
+            raise HTTPException(status_code=503, detail=str(exc)) from exc
+        return {"file": file.filename, **transcript.as_dict()}
+
+    async def reachable(url: str) -> bool:
+        try:
+            return (await state["http"].get(url, timeout=3)).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    @app.get("/health", summary="Readiness of Rasa, the action server and speech recognition")
+    async def health() -> dict[str, Any]:
+        rasa, actions = await asyncio.gather(reachable(f"{settings.rasa_url}/status"),
+                                             reachable(f"{settings.actions_url}/health"))
+        asr = {"model": speech.model, "ready": speech.ready, "error": speech.error,
+               "load_s": round(speech.recognizer.load_s, 2) if speech.recognizer else None}
+        ok = rasa and actions and speech.ready
+        return {"status": "ok" if ok else "degraded", "rasa": rasa, "actions": actions, "asr": asr}
+
+    return app, sio, socketio.ASGIApp(sio, other_asgi_app=app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(prog="python -m bot.gateway", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default=os.environ.get("SHOPKEEPER_GATEWAY_HOST", "0.0.0.0"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("SHOPKEEPER_GATEWAY_PORT", "8000")))
+    parser.add_argument("--rasa-url", default=None)
+    parser.add_argument("--actions-url", default=None)
+    parser.add_argument("--asr-model", default=None, help="tiny.en, base, or a SpeechBrain model folder")
+    args = parser.parse_args(argv)
+    settings = Settings()
+    settings.rasa_url = args.rasa_url or settings.rasa_url
+    settings.actions_url = args.actions_url or settings.actions_url
+    settings.asr_model = args.asr_model or settings.asr_model
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _, _, asgi = create_app(settings)
+    uvicorn.run(asgi, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

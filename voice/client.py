@@ -1,0 +1,227 @@
+"""A Socket.IO voice client for the Shopkeeper gateway.
+
+    python -m voice.client --url http://localhost:8000 --file utterance.wav [--file next.wav ...]
+    python -m voice.client --text "red running shoes under 100" --file follow_up.wav
+    python -m voice.client --mic
+
+Each ``--file``/``--text``/``--mic`` is one turn, in the order given, all in one conversation.
+Audio is decoded locally to 16 kHz PCM16 and streamed in real-time sized chunks (``--fast``
+sends them at once). Prints the transcript and the bot's replies; exits 1 on any error event
+or when the gateway does not answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import queue
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from voice.audio import SAMPLE_RATE, AudioError, load_file
+
+CHUNK_S = 0.1
+
+
+@dataclass
+class TurnResult:
+    transcript: dict[str, Any] | None = None
+    replies: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    first_reply_s: float | None = None  # from the end of the user's audio/text to the first reply
+    transcript_s: float | None = None
+
+
+def pcm16_chunks(samples: np.ndarray, chunk_s: float = CHUNK_S) -> Iterator[bytes]:
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+    step = int(SAMPLE_RATE * chunk_s) * 2
+    for start in range(0, len(pcm), step):
+        yield pcm[start:start + step]
+
+
+class VoiceClient:
+    """One conversation with the gateway over socket.io (Rasa's protocol plus voice events)."""
+
+    def __init__(self, url: str, session_id: str | None = None, timeout: float = 60.0) -> None:
+        import socketio
+
+        self.url = url
+        self.timeout = timeout
+        self.sio = socketio.Client(reconnection=False)
+        self.events: queue.Queue[tuple[str, Any, float]] = queue.Queue()
+        for name in ("session_confirm", "bot_uttered", "transcript", "error", "turn_end"):
+            self.sio.on(name, self._recorder(name))
+        self.sio.connect(url, transports=["websocket"], wait_timeout=10)
+        self.sio.emit("session_request", {"session_id": session_id})
+        name, value, _ = self._next({"session_confirm"})
+        self.session_id = str(value)
+
+    def _recorder(self, name: str) -> Callable[..., None]:
+        def record(data: Any = None) -> None:
+            self.events.put((name, data, time.perf_counter()))
+        return record
+
+    def _next(self, wanted: set[str]) -> tuple[str, Any, float]:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no {'/'.join(sorted(wanted))} from {self.url} within {self.timeout:.0f} s")
+            try:
+                event = self.events.get(timeout=remaining)
+            except queue.Empty:
+                continue  # the deadline check above reports it
+            if event[0] in wanted:
+                return event
+
+    def _collect(self, sent_at: float) -> TurnResult:
+        """Events of one turn, up to ``turn_end`` or an error."""
+        result = TurnResult()
+        while True:
+            name, data, at = self._next({"bot_uttered", "transcript", "error", "turn_end"})
+            if name == "transcript":
+                result.transcript = data
+                result.transcript_s = at - sent_at
+            elif name == "bot_uttered":
+                result.replies.append(data)
+                if result.first_reply_s is None:
+                    result.first_reply_s = at - sent_at
+            elif name == "error":
+                result.errors.append(data)
+                return result
+            else:
+                return result
+
+    def say_text(self, text: str, metadata: dict[str, Any] | None = None) -> TurnResult:
+        sent = time.perf_counter()
+        self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id,
+                                       "metadata": metadata or {}})
+        return self._collect(sent)
+
+    def say_audio(self, samples: np.ndarray, realtime: bool = True) -> TurnResult:
+        """Stream 16 kHz mono samples as PCM16 chunks, then end the utterance."""
+        started = time.perf_counter()
+        for seq, chunk in enumerate(pcm16_chunks(samples)):
+            self.sio.emit("user_audio", {"chunk": chunk, "session_id": self.session_id, "seq": seq,
+                                         "format": "pcm16", "sample_rate": SAMPLE_RATE})
+            if realtime:  # pace like a microphone would
+                time.sleep(max(0.0, started + (seq + 1) * CHUNK_S - time.perf_counter()))
+        return self.say_encoded_end()
+
+    def say_encoded(self, data: bytes, fmt: str, chunk_bytes: int = 16000) -> TurnResult:
+        """Send an encoded recording (webm, ogg, wav...) in pieces, as a browser's MediaRecorder does."""
+        for seq, start in enumerate(range(0, len(data), chunk_bytes)):
+            self.sio.emit("user_audio", {"chunk": data[start:start + chunk_bytes], "session_id": self.session_id,
+                                         "seq": seq, "format": fmt})
+        return self.say_encoded_end()
+
+    def say_encoded_end(self) -> TurnResult:
+        sent = time.perf_counter()
+        self.sio.emit("user_audio_end", {"session_id": self.session_id})
+        return self._collect(sent)
+
+    def close(self) -> None:
+        self.sio.disconnect()
+
+    def __enter__(self) -> VoiceClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def record_microphone(max_s: float = 15.0, silence_s: float = 1.0) -> np.ndarray:
+    """Record from the default input until ``silence_s`` of quiet after speech (or ``max_s``)."""
+    try:
+        import sounddevice
+    except OSError as error:  # PortAudio missing
+        raise AudioError(f"no microphone support ({error}); install PortAudio (libportaudio2)") from error
+    try:
+        sounddevice.check_input_settings(samplerate=SAMPLE_RATE, channels=1)
+    except Exception as error:  # noqa: BLE001 - sounddevice raises several kinds for "no device"
+        raise AudioError(f"no usable input device: {error}") from error
+    blocks: list[np.ndarray] = []
+    quiet, heard = 0.0, False
+    print("Listening... (speak; a pause ends the turn)", file=sys.stderr)
+    with sounddevice.InputStream(samplerate=SAMPLE_RATE, channels=1, dtype="float32") as stream:
+        while sum(len(b) for b in blocks) < max_s * SAMPLE_RATE:
+            block, _ = stream.read(int(SAMPLE_RATE * CHUNK_S))
+            blocks.append(block[:, 0].copy())
+            loud = float(np.sqrt(np.mean(block ** 2))) > 0.01
+            heard |= loud
+            quiet = 0.0 if loud else quiet + CHUNK_S
+            if heard and quiet >= silence_s:
+                break
+    return np.concatenate(blocks)
+
+
+def _print(result: TurnResult) -> None:
+    if result.transcript is not None:
+        print(f"you (heard): {result.transcript.get('text', '')}  "
+              f"[confidence {result.transcript.get('confidence', 0):.2f}]")
+    for reply in result.replies:
+        if reply.get("text"):
+            print(f"bot: {reply['text']}")
+        for button in reply.get("quick_replies") or []:
+            print(f"     [{button.get('title')}]")
+        if reply.get("attachment"):
+            print(f"bot: <{reply['attachment'].get('type')}> {reply['attachment'].get('payload')}")
+    for error in result.errors:
+        print(f"error: {error.get('message')}", file=sys.stderr)
+
+
+class _Turn(argparse.Action):
+    """Keep --file/--text/--mic in the order given: each is one turn."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        turns = getattr(namespace, "turns", None) or []
+        turns.append((self.dest, values))
+        namespace.turns = turns
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m voice.client", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default="http://localhost:8000")
+    parser.add_argument("--file", action=_Turn, help="an audio file to say (repeatable)")
+    parser.add_argument("--text", action=_Turn, help="a typed message (repeatable)")
+    parser.add_argument("--mic", action=_Turn, nargs=0, help="record one turn from the microphone")
+    parser.add_argument("--fast", action="store_true", help="send audio at once, not in real time")
+    parser.add_argument("--session", default=None, help="continue this conversation id")
+    parser.add_argument("--timeout", type=float, default=60.0)
+    args = parser.parse_args(argv)
+    turns = getattr(args, "turns", None) or []
+    if not turns:
+        parser.error("give at least one --file, --text or --mic")
+    try:
+        client = VoiceClient(args.url, args.session, timeout=args.timeout)
+    except Exception as error:  # noqa: BLE001 - connection errors come in many types
+        print(f"error: cannot connect to {args.url}: {error}", file=sys.stderr)
+        return 1
+    failed = False
+    with client:
+        for kind, value in turns:
+            try:
+                if kind == "text":
+                    print(f"you: {value}")
+                    result = client.say_text(value)
+                elif kind == "file":
+                    result = client.say_audio(load_file(value).samples, realtime=not args.fast)
+                else:
+                    result = client.say_audio(record_microphone(), realtime=False)
+            except (AudioError, OSError, TimeoutError) as error:
+                print(f"error: {error or 'no answer from the gateway'}", file=sys.stderr)
+                failed = True
+                continue
+            _print(result)
+            failed |= bool(result.errors)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
