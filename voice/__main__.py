@@ -30,11 +30,12 @@ def _prepare(args: argparse.Namespace) -> int:
 
 def _transcribe(args: argparse.Namespace) -> int:
     from voice.asr import ModelError, Recognizer
-    from voice.vocabulary import shop_corrector
+    from voice.vocabulary import SHOP_PROMPT, shop_corrector
 
     try:
         recognizer = Recognizer(args.model, threads=args.threads,
-                                corrector=None if args.no_correction else shop_corrector(args.db))
+                                prompt=None if args.no_bias else SHOP_PROMPT,
+                                corrector=None if args.no_bias else shop_corrector(args.db))
     except (ModelError, PrepareError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -67,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--json", action="store_true", help="one JSON object per file per line")
     t.add_argument("--threads", type=int, default=2)
     t.add_argument("--db", default=None, help="shop database whose words correct misheard names")
-    t.add_argument("--no-correction", action="store_true", help="print Whisper's words unchanged")
+    t.add_argument("--no-bias", action="store_true",
+                   help="no shop prompt and no correction: Whisper's words unchanged")
     args = parser.parse_args(argv)
     if args.command == "prepare":
         return _prepare(args)

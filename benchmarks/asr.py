@@ -1,0 +1,327 @@
+"""Speech recognition benchmark: WER, real-time factor and load time on this machine.
+
+    python benchmarks/asr.py                         # everything below
+    python benchmarks/asr.py --parts wer --systems tiny.en,pocketsphinx
+    python benchmarks/asr.py --parts latency         # voice turns through the real gateway + Rasa
+
+Sets:
+- TTS, Shopkeeper's own shopping sentences (voice/speech_set.py): the held-out natural voices
+  (flite slt/rms/awb) scored against the target, a robotic espeak-ng voice reported apart, and the
+  tuning part (other sentences, other voices) that chose the biasing settings.
+- Real human speech from ../shared/data/speech/real (LibriVox, SpeechBrain samples, CMU ARCTIC,
+  FSDD digits, pocketsphinx "cards"), clean and convolved with a room impulse response plus
+  environmental noise at 20, 10 and 5 dB SNR (seeded pairing).
+Systems: Whisper tiny.en and base through SpeechBrain, raw and with shop biasing (prompt +
+catalogue correction), and pocketsphinx's default English model. Results: benchmarks/results/asr.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from voice.audio import SAMPLE_RATE, load_file, resample  # noqa: E402
+from voice.wer import ErrorCount  # noqa: E402
+
+SHARED = Path(os.environ.get("SHOPKEEPER_SHARED", ROOT.parent / "shared")) / "data" / "speech"
+RESULTS = ROOT / "benchmarks" / "results"
+CACHE = ROOT / "models" / "cache" / "speech_set"
+SNRS = (20, 10, 5)
+
+
+@dataclass
+class Item:
+    name: str
+    text: str
+    samples: np.ndarray
+    group: str
+
+    @property
+    def seconds(self) -> float:
+        return len(self.samples) / SAMPLE_RATE
+
+
+# -- data --------------------------------------------------------------------------------------
+def real_items() -> list[Item]:
+    real = SHARED / "real"
+    if not real.exists():
+        raise SystemExit(f"{real} is missing: the real-speech sets need ../shared/data/speech")
+    pairs: list[tuple[str, Path, str]] = []
+    for wav in sorted((real / "librivox").glob("*.wav")):
+        pairs.append(("librivox", wav, wav.with_suffix(".txt").read_text().strip()))
+    for split in ("ASR_train.json", "ASR_dev.json"):
+        for key, entry in json.loads((real / "speechbrain_samples" / split).read_text()).items():
+            pairs.append(("speechbrain", real / "speechbrain_samples" / f"{key}.wav", entry["words"]))
+    for line in (real / "cards" / "cards.transcription").read_text().splitlines():
+        found = re.match(r"<s>(.*)</s>\s*\((\w+)\)", line.strip())
+        if found:
+            pairs.append(("cards", real / "cards" / f"{found.group(2)}.wav", found.group(1).strip()))
+    # The two ARCTIC prompts are quoted in the data's SOURCE.md.
+    quoted = dict(re.findall(r'(a\d{4}) "([^"]+)"', (SHARED / "SOURCE.md").read_text()))
+    for wav in sorted((real / "arctic").glob("*.wav")):
+        key = re.search(r"a\d{4}", wav.name)
+        if key and key.group(0) in quoted:
+            pairs.append(("arctic", wav, quoted[key.group(0)]))
+    digits = "zero one two three four five six seven eight nine".split()
+    # First take of each digit by three of the six speakers: 30 files (each costs a full Whisper window).
+    for wav in sorted((real / "fsdd").glob("*_0.wav")):
+        if wav.name.split("_")[1] in {"george", "jackson", "theo"}:
+            pairs.append(("fsdd digits", wav, digits[int(wav.name.split("_")[0])]))
+    return [Item(p.name, text, load_file(p).samples, group) for group, p, text in pairs]
+
+
+def _read_mono(path: Path) -> np.ndarray:
+    import soundfile
+
+    data, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    return resample(data.mean(axis=1), rate)
+
+
+def noisy_items(clean: list[Item], snr_db: float, seed: int = 7) -> list[Item]:
+    """Each utterance convolved with a room impulse response, plus a noise clip at ``snr_db``."""
+    from scipy.signal import fftconvolve
+
+    rng = np.random.default_rng(seed + int(snr_db))
+    rirs = [_read_mono(p) for p in sorted((SHARED / "augment" / "rirs").glob("*.wav"))]
+    noises = [_read_mono(p) for p in sorted((SHARED / "augment" / "noise").glob("*.wav"))]
+    out = []
+    for item in clean:
+        rir = rirs[rng.integers(len(rirs))]
+        rir = rir / (np.sqrt(np.sum(rir ** 2)) + 1e-9)
+        wet = fftconvolve(item.samples, rir)[: len(item.samples)].astype(np.float32)
+        noise = noises[rng.integers(len(noises))]
+        noise = np.resize(noise, len(wet))  # loop short clips
+        speech_power = np.mean(wet ** 2) + 1e-12
+        noise_power = np.mean(noise ** 2) + 1e-12
+        mixed = wet + noise * np.sqrt(speech_power / (noise_power * 10 ** (snr_db / 10)))
+        peak = np.max(np.abs(mixed)) or 1.0
+        out.append(Item(item.name, item.text, (mixed / max(1.0, peak)).astype(np.float32),
+                        f"real + room + noise {snr_db} dB"))
+    return out
+
+
+def tts_items(part: str) -> dict[str, list[Item]]:
+    from voice.speech_set import build
+
+    groups: dict[str, list[Item]] = {}
+    for utt in build(CACHE, part):
+        if part == "tune":
+            group = "TTS tuning part (kal16, festival kal)"
+        else:
+            group = "TTS held-out, natural voices" if utt.voice.natural else "TTS held-out, robotic espeak-ng"
+        groups.setdefault(group, []).append(Item(utt.path.name, utt.text, load_file(utt.path).samples, group))
+    return groups
+
+
+# -- systems -----------------------------------------------------------------------------------
+@dataclass
+class Result:
+    system: str
+    group: str
+    count: ErrorCount = field(default_factory=ErrorCount)
+    audio_s: float = 0.0
+    decode_s: float = 0.0
+    examples: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def rtf(self) -> float:
+        return self.decode_s / self.audio_s if self.audio_s else 0.0
+
+
+class Whisper:
+    def __init__(self, size: str) -> None:
+        from voice.asr import Recognizer
+
+        self.recognizer = Recognizer(size, threads=2)
+        self.name = f"whisper {size}"
+
+    def run(self, samples: np.ndarray, prompt: str) -> tuple[str, float]:
+        transcript = self.recognizer.transcribe(samples, prompt=prompt)
+        return transcript.raw_text, transcript.decode_s
+
+
+class PocketSphinx:
+    name = "pocketsphinx (default en-us)"
+
+    def __init__(self) -> None:
+        from pocketsphinx import Decoder
+
+        self.decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL")
+
+    def run(self, samples: np.ndarray, prompt: str = "") -> tuple[str, float]:
+        started = time.perf_counter()
+        pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+        self.decoder.start_utt()
+        self.decoder.process_raw(pcm, full_utt=True)
+        self.decoder.end_utt()
+        hyp = self.decoder.hyp()
+        return (hyp.hypstr if hyp else ""), time.perf_counter() - started
+
+
+def cold_load_seconds(system: str) -> float:
+    """Load time in a fresh process (imports included), as a server start would see it."""
+    code = ("import time; t=time.perf_counter(); from voice.asr import Recognizer; "
+            f"Recognizer({system!r}, threads=2); print(time.perf_counter()-t)")
+    if system == "pocketsphinx":
+        code = ("import time; t=time.perf_counter(); from pocketsphinx import Decoder; "
+                "Decoder(samprate=16000, loglevel='FATAL'); print(time.perf_counter()-t)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)), check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def evaluate(system: object, label: str, items: list[Item], prompt: str, corrector: object | None,
+             progress: str) -> tuple[Result, Result | None]:
+    from tqdm import tqdm
+
+    raw = Result(label, items[0].group)
+    fixed = Result(label + " + correction", items[0].group) if corrector else None
+    for item in tqdm(items, desc=progress, leave=False, unit="utt"):
+        text, seconds = system.run(item.samples, prompt)  # type: ignore[attr-defined]
+        for result, hyp in ((raw, text), (fixed, corrector.correct(text)[0] if corrector else None)):  # type: ignore[attr-defined]
+            if result is None or hyp is None:
+                continue
+            if result.count.add(item.text, hyp) and len(result.examples) < 4:
+                result.examples.append((item.text, hyp))
+            result.audio_s += item.seconds
+            result.decode_s += seconds
+    return raw, fixed
+
+
+# -- voice turn latency ------------------------------------------------------------------------
+def voice_turns(turns: int = 12) -> dict[str, float]:
+    """End of audio → first bot reply, through the real gateway, Rasa and action servers."""
+    from bot.launcher import Services, free_port
+    from voice.client import VoiceClient
+    from voice.speech_set import Voice, synthesize
+
+    db = ROOT / "catalog" / "shop.db"
+    texts = ["show me running shoes under one hundred dollars", "where is my order", "what's in my cart",
+             "I want to return something", "do you have headphones", "how long does delivery take"]
+    voice = Voice("flite-slt", "flite", "slt", natural=True)
+    samples = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, text in enumerate(texts):
+            audio = load_file(synthesize(text, voice, Path(tmp) / f"{i}.wav")).samples
+            pad = max(0, 3 * SAMPLE_RATE - len(audio))  # a 3-second utterance, trailing pause included
+            samples.append(np.concatenate([audio, np.zeros(pad, np.float32)]))
+    first, transcript = [], []
+    with Services(actions_port=free_port(), rasa_port=free_port(), gateway_port=free_port(), db=str(db)) as svc:
+        svc.start()
+        with VoiceClient(svc.gateway_url) as client:
+            client.say_audio(samples[0], realtime=False)  # warm-up turn, not counted
+            for i in range(turns):
+                result = client.say_audio(samples[i % len(samples)], realtime=True)
+                if result.first_reply_s is not None:
+                    first.append(result.first_reply_s)
+                    transcript.append(result.transcript_s or 0.0)
+
+    def pct(values: list[float], q: float) -> float:
+        return float(np.percentile(values, q)) if values else float("nan")
+
+    return {"turns": len(first), "first_reply_p50": pct(first, 50), "first_reply_p95": pct(first, 95),
+            "transcript_p50": pct(transcript, 50), "transcript_p95": pct(transcript, 95),
+            "utterance_s": 3.0}
+
+
+# -- report ------------------------------------------------------------------------------------
+def report(rows: list[Result], loads: dict[str, float], latency: dict[str, float] | None, minutes: float) -> str:
+    lines = ["# Speech recognition benchmark", "",
+             f"`python benchmarks/asr.py` on {platform.machine()}, {os.cpu_count()} cores, torch threads 2; "
+             f"took {minutes:.0f} min. WER after normalisation (voice/wer.py: case, punctuation, numbers as "
+             "digits). RTF = decode time / audio time, silence trimming included in decode.", ""]
+    groups = list(dict.fromkeys(r.group for r in rows))
+    systems = list(dict.fromkeys(r.system for r in rows))
+    lines += ["## WER (%) by set", "", "| system | " + " | ".join(groups) + " |",
+              "|---|" + "---|" * len(groups)]
+    for system in systems:
+        cells = []
+        for group in groups:
+            found = [r for r in rows if r.system == system and r.group == group]
+            cells.append(f"{100 * found[0].count.wer:.1f}" if found else "–")
+        lines.append(f"| {system} | " + " | ".join(cells) + " |")
+    lines += ["", "Words per set: " + ", ".join(
+        f"{g}: {next(r.count.words for r in rows if r.group == g)} words / "
+        f"{next(r.count.utterances for r in rows if r.group == g)} utterances" for g in groups), ""]
+    lines += ["## Speed", "", "| system | RTF (all sets) | decode p50 per utterance s | cold load s |",
+              "|---|---|---|---|"]
+    for system in systems:
+        mine = [r for r in rows if r.system == system]
+        audio = sum(r.audio_s for r in mine)
+        decode = sum(r.decode_s for r in mine)
+        per = statistics.median([r.decode_s / max(1, r.count.utterances) for r in mine])
+        base = system.split(" + ")[0].split(" (")[0]
+        load = loads.get(base.replace("whisper ", ""), loads.get(base, float("nan")))
+        lines.append(f"| {system} | {decode / audio:.3f} | {per:.2f} | {load:.1f} |")
+    if latency:
+        lines += ["", "## Voice turn through the gateway", "",
+                  f"{latency['turns']} turns of a {latency['utterance_s']:.0f}-second utterance (flite slt, "
+                  "streamed in real time as PCM16 chunks) through `bot.gateway` → Rasa → action server, default model, "
+                  "measured from the end of the audio:", "",
+                  "| | p50 s | p95 s |", "|---|---|---|",
+                  f"| transcript event | {latency['transcript_p50']:.2f} | {latency['transcript_p95']:.2f} |",
+                  f"| first bot reply | {latency['first_reply_p50']:.2f} | {latency['first_reply_p95']:.2f} |"]
+    lines += ["", "## Examples of errors", ""]
+    for r in rows:
+        for ref, hyp in r.examples[:2]:
+            lines.append(f"- {r.system}, {r.group}: “{ref}” → “{hyp}”")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--parts", default="wer,latency")
+    parser.add_argument("--systems", default="tiny.en,base,pocketsphinx")
+    parser.add_argument("--out", type=Path, default=RESULTS / "asr.md")
+    args = parser.parse_args()
+    started = time.time()
+    parts = set(args.parts.split(","))
+    from voice.vocabulary import SHOP_PROMPT, ShopCorrector
+
+    corrector = ShopCorrector(ROOT / "catalog" / "shop.db")
+    rows: list[Result] = []
+    loads: dict[str, float] = {}
+    if "wer" in parts:
+        clean = real_items()
+        tts = {**tts_items("test"), **tts_items("tune")}
+        real = {"real, clean": [Item(i.name, i.text, i.samples, "real, clean") for i in clean]}
+        for snr in SNRS:
+            real[f"real + room + noise {snr} dB"] = noisy_items(clean, snr)
+        for name in args.systems.split(","):
+            loads[name] = cold_load_seconds(name)
+            system: object = PocketSphinx() if name == "pocketsphinx" else Whisper(name)
+            label = system.name  # type: ignore[attr-defined]
+            for group, items in {**tts, **real}.items():
+                raw, _ = evaluate(system, label, items, "", None, f"{label} {group}")
+                rows.append(raw)
+                # Shop biasing (prompt, then correction) on the shop sentences and on clean speech.
+                if name != "pocketsphinx" and (group.startswith("TTS") or group == "real, clean"):
+                    biased, fixed = evaluate(system, label + " + prompt", items, SHOP_PROMPT, corrector,
+                                             f"{label} biased {group}")
+                    rows += [r for r in (biased, fixed) if r is not None]
+                print(f"{label:30s} {group:40s} WER {100 * raw.count.wer:5.1f}%  RTF {raw.rtf:.3f}", flush=True)
+            del system
+    latency = voice_turns() if "latency" in parts else None
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(report(rows, loads, latency, (time.time() - started) / 60), encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""A synthetic shopping speech set: Shopkeeper's own sentences spoken by Debian TTS voices.
+
+Two disjoint parts, so what tunes speech biasing never scores it:
+- ``tune``: TUNE_SENTENCES spoken by TUNE_VOICES (used to choose correction and prompt settings);
+- ``test``: TEST_SENTENCES spoken by held-out voices, the natural-sounding ones reported against
+  the WER target and the robotic ones reported apart.
+
+Voices come from the ``flite``, ``festival`` (text2wave) and ``espeak-ng`` programs
+(apt packages flite, festival, espeak-ng); a voice whose program is missing is skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+TUNE_SENTENCES = [
+    "do you have any hiking boots from Trailhawk",
+    "show me Sonique headphones under eighty dollars",
+    "I want a scented candle from Tumblewick",
+    "add two of the Chefwright frying pans to my cart",
+    "where is my order one zero zero two three",
+    "can I return the Voltra bluetooth speaker",
+    "I'd like a refund for the hoodie",
+    "compare the first two",
+    "do you sell Pawsome dog beds",
+    "something cheaper from Stridewell please",
+    "what goes with a Deskwise office chair",
+    "I need to change my delivery address",
+    "cancel order one zero zero four one",
+    "show me green tea from Riverbend Organics",
+    "my payment was declined twice",
+    "I want to talk to a human",
+]
+
+TEST_SENTENCES = [
+    "show me running shoes under one hundred dollars",
+    "I'm looking for a Kinetix smartwatch",
+    "do you have Brightwave earbuds in black",
+    "add the second one to my cart",
+    "where is my order one zero zero one seven",
+    "I want to return the Pacefield sandals",
+    "how long does delivery take",
+    "can I get an invoice for my last order",
+    "recommend a gift for a gardener under fifty",
+    "show me the Peakform dumbbells",
+    "what's in my cart",
+    "I forgot my password",
+    "cancel my order please",
+    "do you have a blue rain jacket in medium",
+    "find me a coffee maker from Hearthly",
+    "I'd like to make a complaint about a late delivery",
+    "which laptop is the cheapest",
+    "show me Little Lantern children's books",
+    "is the Nestwood dog bed in stock",
+    "check out please",
+]
+
+
+@dataclass(frozen=True)
+class Voice:
+    name: str
+    program: str  # flite | festival | espeak-ng
+    voice: str
+    natural: bool  # natural-sounding (CMU ARCTIC clustergen) or robotic (diphone, formant)
+
+    def available(self) -> bool:
+        return shutil.which({"festival": "text2wave"}.get(self.program, self.program)) is not None
+
+    def command(self, text: str, out: Path, text_file: Path) -> list[str]:
+        if self.program == "flite":
+            return ["flite", "-voice", self.voice, "-t", text, "-o", str(out)]
+        if self.program == "festival":
+            text_file.write_text(text + "\n", encoding="utf-8")
+            return ["text2wave", "-eval", f"(voice_{self.voice})", str(text_file), "-o", str(out)]
+        return ["espeak-ng", "-v", self.voice, "-s", "150", "-w", str(out), text]
+
+
+TUNE_VOICES = [Voice("flite-kal16", "flite", "kal16", natural=False),
+               Voice("festival-kal", "festival", "kal_diphone", natural=False)]
+TEST_VOICES = [Voice("flite-slt", "flite", "slt", natural=True),
+               Voice("flite-rms", "flite", "rms", natural=True),
+               Voice("flite-awb", "flite", "awb", natural=True),
+               Voice("espeak-en-us", "espeak-ng", "en-us", natural=False)]
+
+
+@dataclass(frozen=True)
+class Utterance:
+    path: Path
+    text: str
+    voice: Voice
+
+
+def synthesize(text: str, voice: Voice, out: Path) -> Path:
+    """Speak ``text`` with ``voice`` into the WAV file ``out`` (kept when it already exists)."""
+    if out.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        partial = Path(tmp) / "speech.wav"
+        subprocess.run(voice.command(text, partial, Path(tmp) / "text.txt"), check=True,
+                       capture_output=True, timeout=60)
+        shutil.move(str(partial), out)
+    return out
+
+
+def build(directory: Path, part: str = "test", progress: bool = True) -> list[Utterance]:
+    """WAV files of one part ("tune" or "test") under ``directory``, synthesised once and cached."""
+    sentences, voices = (TUNE_SENTENCES, TUNE_VOICES) if part == "tune" else (TEST_SENTENCES, TEST_VOICES)
+    voices = [v for v in voices if v.available()]
+    if not voices:
+        raise RuntimeError("no TTS program found; install flite, festival or espeak-ng (apt-get install flite)")
+    jobs = [(s, v) for v in voices for s in sentences]
+    out = []
+    for text, voice in tqdm(jobs, desc=f"synthesising {part} speech", disable=not progress, unit="utt"):
+        key = hashlib.sha1(text.encode()).hexdigest()[:10]
+        out.append(Utterance(synthesize(text, voice, directory / part / voice.name / f"{key}.wav"), text, voice))
+    return out
