@@ -21,6 +21,8 @@ SPELLING_SCORE = 84.0
 SOUNDS_ALIKE_SCORE = 60.0
 PAIR_OF_WORDS_SCORE = 90.0
 MIN_WORD = 3
+# Words that are never half of a product term: "from St. Will" must not become "frost will".
+FUNCTION_WORDS = frozenset("a an the and or of for from to in on at by with my me your our it is i".split())
 
 _PHONETIC_RULES = [
     (r"ph", "f"), (r"ck", "k"), (r"q", "k"), (r"x", "ks"), (r"z", "s"), (r"dg", "j"),
@@ -107,7 +109,7 @@ class VocabularyCorrector:
             replaced_until, meant = -1, None
             # Two words heard apart ("blu tooth") may be one term; try the pair before the word.
             # Two real words need a closer match to be merged than a pair with an unknown word.
-            if i + 1 < len(matches):
+            if i + 1 < len(matches) and not {word, matches[i + 1].group(0)} & FUNCTION_WORDS:
                 nxt = matches[i + 1].group(0)
                 both_known = not unknown and nxt in self.known
                 pair = self._best(f"{word} {nxt}")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from bot.launcher import Services, free_port
 from catalog.db import build_demo_database
 from catalog.search import LexicalSearch
 from catalog.store import Store
+from voice.asr import Recognizer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,3 +45,37 @@ def store(shop_db: Path) -> Iterator[Store]:
 @pytest.fixture(scope="session")
 def searcher(demo_db: Path) -> LexicalSearch:
     return LexicalSearch(Store(demo_db))
+
+
+@pytest.fixture(scope="session")
+def services(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """The real action server, Rasa server and gateway (speech included), started as `make run`
+    starts them, on free ports, over a private copy of the demo shop; shared by the end-to-end tests."""
+    db = tmp_path_factory.mktemp("e2e") / "shop.db"
+    db.write_bytes(demo_db.read_bytes())
+    with Services(actions_port=free_port(), rasa_port=free_port(), gateway_port=free_port(), db=str(db)) as running:
+        running.start()
+        yield running
+    assert not running.processes, "every started process is stopped"
+
+
+@pytest.fixture(scope="session")
+def speak(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """speak(text, voice="slt") -> Path of a WAV file spoken by a flite voice (made once per text)."""
+    from voice.speech_set import Voice, synthesize
+
+    if shutil.which("flite") is None:
+        pytest.skip("flite is not installed (apt-get install flite); .ci/run installs it")
+    folder = tmp_path_factory.mktemp("speech")
+
+    def make(text: str, voice: str = "slt") -> Path:
+        name = f"{voice}-{abs(hash(text)) % 10**10}.wav"
+        return synthesize(text, Voice(f"flite-{voice}", "flite", voice, natural=True), folder / name)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def recognizer() -> Recognizer:
+    """The default speech model (Whisper tiny.en through SpeechBrain), prepared and loaded once."""
+    return Recognizer("tiny.en", threads=2)

@@ -8,28 +8,16 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 import socketio
 
-from bot.launcher import DEFAULT_MODEL, Services, free_port
+from bot.launcher import DEFAULT_MODEL, Services
 from catalog.store import Store
 from catalog.store_data import DEMO_EMAIL
 
 pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no trained model: run `make train` first")
-
-
-@pytest.fixture(scope="module")
-def services(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    db = tmp_path_factory.mktemp("e2e") / "shop.db"
-    db.write_bytes(demo_db.read_bytes())
-    with Services(actions_port=free_port(), rasa_port=free_port(), db=str(db)) as running:
-        running.start()
-        yield running
-    assert not running.processes, "every started process is stopped"
 
 
 def rest(services: Services, sender: str, message: str) -> list[dict]:

