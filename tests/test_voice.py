@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from tests.audio_helpers import encode_with_av
 from voice.asr import Recognizer
 from voice.audio import SAMPLE_RATE, AudioError, decode, from_pcm16, load_file, speech_bounds
 from voice.ctranslate2_format import FormatError, read_model
@@ -22,26 +23,6 @@ from voice.vocabulary import SHOP_PROMPT, ShopCorrector, join_spoken_digits
 from voice.wer import normalise, wer
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def encode_with_av(samples: np.ndarray, rate: int, container: str, codec: str) -> bytes:
-    """Encode like a browser's MediaRecorder would (WebM or OGG with Opus) using PyAV."""
-    import av
-
-    buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format=container) as out:
-        stream = out.add_stream(codec, rate=48000)
-        stream.layout = "mono"
-        resampler = av.AudioResampler(format=stream.format.name, layout="mono", rate=48000)
-        pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2").reshape(1, -1)
-        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
-        frame.sample_rate = rate
-        for resampled in resampler.resample(frame):
-            for packet in stream.encode(resampled):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return buffer.getvalue()
 
 
 # -- conversion ---------------------------------------------------------------------------------

@@ -78,7 +78,7 @@ class VoiceClient:
             if event[0] in wanted:
                 return event
 
-    def _collect(self, sent_at: float) -> TurnResult:
+    def collect(self, sent_at: float) -> TurnResult:
         """Events of one turn, up to ``turn_end`` or an error."""
         result = TurnResult()
         while True:
@@ -100,7 +100,7 @@ class VoiceClient:
         sent = time.perf_counter()
         self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id,
                                        "metadata": metadata or {}})
-        return self._collect(sent)
+        return self.collect(sent)
 
     def say_audio(self, samples: np.ndarray, realtime: bool = True) -> TurnResult:
         """Stream 16 kHz mono samples as PCM16 chunks, then end the utterance."""
@@ -122,7 +122,7 @@ class VoiceClient:
     def say_encoded_end(self) -> TurnResult:
         sent = time.perf_counter()
         self.sio.emit("user_audio_end", {"session_id": self.session_id})
-        return self._collect(sent)
+        return self.collect(sent)
 
     def close(self) -> None:
         self.sio.disconnect()

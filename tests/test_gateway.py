@@ -1,0 +1,132 @@
+"""The gateway end to end: real Rasa, action server and speech model, over socket.io and HTTP.
+
+A voice turn goes file → PCM16 chunks → transcript → the bot's replies; text turns use Rasa's
+own socket.io protocol; bad input gets an ``error`` event and the conversation goes on.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from bot.launcher import DEFAULT_MODEL, Services
+from bot.replies import to_socketio
+from tests.audio_helpers import encode_with_av
+from voice.audio import load_file
+from voice.client import VoiceClient
+from voice.wer import wer
+
+needs_model = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no trained model: run `make train` first")
+
+
+def texts(result: object) -> str:
+    return "\n".join(r.get("text", "") for r in result.replies)  # type: ignore[attr-defined]
+
+
+# -- reply translation (no servers) -----------------------------------------------------------
+def test_rest_replies_become_rasa_socketio_messages() -> None:
+    buttons = to_socketio({"text": "Pick one.\n\nOr say more.",
+                           "buttons": [{"title": "Cheaper", "payload": "/cheaper"}]})
+    assert buttons == [{"text": "Pick one."}, {"text": "Or say more.", "quick_replies": [
+        {"content_type": "text", "title": "Cheaper", "payload": "/cheaper"}]}]
+    assert to_socketio({"image": "http://x/a.png"}) == [
+        {"attachment": {"type": "image", "payload": {"src": "http://x/a.png"}}}]
+    carousel = {"type": "template", "payload": {"template_type": "generic", "elements": [{"title": "A"}]}}
+    assert to_socketio({"attachment": carousel}) == [{"attachment": carousel}]
+    assert to_socketio({"custom": {"products": [1, 2]}}) == [{"products": [1, 2]}]
+
+
+# -- through the running servers --------------------------------------------------------------
+@needs_model
+def test_health_and_docs_report_every_part(services: Services) -> None:
+    health = httpx.get(f"{services.gateway_url}/health", timeout=30).json()
+    assert health["rasa"] and health["actions"] and health["asr"]["ready"], health
+    assert health["status"] == "ok"
+    assert httpx.get(f"{services.gateway_url}/docs", timeout=10).status_code == 200
+    spec = httpx.get(f"{services.gateway_url}/openapi.json", timeout=10).json()
+    assert {"/api/transcribe", "/health"} <= set(spec["paths"])
+
+
+@needs_model
+def test_transcribe_endpoint_and_its_errors(services: Services, speak: Callable[..., Path]) -> None:
+    wav = speak("do you have hiking boots")
+    ok = httpx.post(f"{services.gateway_url}/api/transcribe", files={"file": ("q.wav", wav.read_bytes())},
+                    timeout=120)
+    assert ok.status_code == 200, ok.text
+    assert wer("do you have hiking boots", ok.json()["text"]) <= 0.2
+    bad = httpx.post(f"{services.gateway_url}/api/transcribe", files={"file": ("q.wav", b"no sound here")},
+                     timeout=60)
+    assert bad.status_code == 400 and "could not be decoded" in bad.json()["detail"]
+
+
+@needs_model
+def test_voice_turn_then_text_turn_in_one_conversation(services: Services, speak: Callable[..., Path]) -> None:
+    with VoiceClient(services.gateway_url, timeout=120) as client:
+        voice = client.say_audio(load_file(speak("show me running shoes under one hundred dollars")).samples,
+                                 realtime=False)
+        assert not voice.errors, voice.errors
+        assert voice.transcript and voice.transcript["final"] is True
+        assert wer("show me running shoes under one hundred dollars", voice.transcript["text"]) <= 0.3
+        assert "Running Shoes" in texts(voice), texts(voice)
+        assert any(r.get("quick_replies") for r in voice.replies), "buttons arrive as rasa-webchat quick replies"
+        # The next typed turn refers to the spoken one: the same conversation.
+        details = client.say_text("tell me about the first one")
+        assert "Running Shoes" in texts(details) and "Material" in texts(details)
+
+
+@needs_model
+def test_browser_webm_recording_is_understood(services: Services, speak: Callable[..., Path]) -> None:
+    samples = load_file(speak("where is my order")).samples
+    webm = encode_with_av(samples, 16000, "webm", "libopus")
+    with VoiceClient(services.gateway_url, timeout=120) as client:
+        result = client.say_encoded(webm, "webm", chunk_bytes=4000)
+    assert not result.errors and result.transcript
+    assert wer("where is my order", result.transcript["text"]) <= 0.25
+    assert "order number" in texts(result).lower()
+
+
+@needs_model
+def test_bad_input_gets_an_error_and_the_conversation_goes_on(services: Services,
+                                                              speak: Callable[..., Path]) -> None:
+    with VoiceClient(services.gateway_url, timeout=120) as client:
+        client.say_text("show me headphones")
+        broken = client.say_encoded(b"definitely not audio" * 100, "webm")
+        assert broken.errors and broken.errors[0]["code"] == "bad_audio" and not broken.replies
+        assert client.say_text("").errors[0]["code"] == "empty_message"
+        assert client.say_text("x" * 10_000).errors[0]["code"] == "message_too_long"
+        silence = client.say_audio(np.zeros(16000 * 2, np.float32), realtime=False)
+        assert silence.errors[0]["code"] == "no_speech"
+        # Out-of-order chunks drop the utterance with a clear message.
+        client.sio.emit("user_audio", {"chunk": b"\0\0" * 800, "seq": 5, "format": "pcm16"})
+        out_of_order = client.collect(0.0)
+        assert out_of_order.errors[0]["code"] in {"audio_out_of_order"}
+        html = client.say_text("<b>red</b> <script>alert(1)</script> headphones")
+        assert html.replies and "<script>" not in texts(html)
+        # After all that, the earlier context is still there.
+        after = client.say_text("tell me about the second one")
+        assert "Headphones" in texts(after) or "headphones" in texts(after).lower(), texts(after)
+
+
+@needs_model
+def test_two_concurrent_voice_sessions_do_not_mix(services: Services, speak: Callable[..., Path]) -> None:
+    requests = {"shoes": "show me running shoes", "order": "where is my order"}
+    results: dict[str, object] = {}
+
+    def converse(key: str) -> None:
+        with VoiceClient(services.gateway_url, timeout=180) as client:
+            results[key] = client.say_audio(load_file(speak(requests[key], "rms")).samples, realtime=True)
+
+    threads = [threading.Thread(target=converse, args=(k,)) for k in requests]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(240)
+    shoes, order = results["shoes"], results["order"]
+    assert "Running Shoes" in texts(shoes) and "order number" not in texts(shoes).lower()
+    assert "order number" in texts(order).lower() and "Running Shoes" not in texts(order)
+    assert "shoes" in shoes.transcript["text"].lower() and "order" in order.transcript["text"].lower()  # type: ignore[attr-defined]
