@@ -6,6 +6,7 @@ own socket.io protocol; bad input gets an ``error`` event and the conversation g
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -72,11 +73,12 @@ def test_voice_turn_then_text_turn_in_one_conversation(services: Services, speak
         assert not voice.errors, voice.errors
         assert voice.transcript and voice.transcript["final"] is True
         assert wer("show me running shoes under one hundred dollars", voice.transcript["text"]) <= 0.3
-        assert "Running Shoes" in texts(voice), texts(voice)
+        assert "shoes" in texts(voice).lower(), texts(voice)
         assert any(r.get("quick_replies") for r in voice.replies), "buttons arrive as rasa-webchat quick replies"
-        # The next typed turn refers to the spoken one: the same conversation.
+        # The next typed turn refers to the spoken one's results: the same conversation.
+        first = re.findall(r"^\s*1\. (.+?) - \$", texts(voice), flags=re.M)
         details = client.say_text("tell me about the first one")
-        assert "Running Shoes" in texts(details) and "Material" in texts(details)
+        assert first and first[0] in texts(details) and "Material" in texts(details)
 
 
 @needs_model

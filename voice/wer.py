@@ -12,10 +12,16 @@ from dataclasses import dataclass
 from catalog.numbers import normalise_numbers
 
 _TITLES = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint"}
+# Contractions count the same written either way ("I'm" = "I am").
+_CONTRACTIONS = [(r"\b(i)'m\b", r"\1 am"), (r"\b(\w+)'re\b", r"\1 are"), (r"\b(\w+)'ve\b", r"\1 have"),
+                 (r"\b(\w+)'ll\b", r"\1 will"), (r"\b(\w+)'d\b", r"\1 would"), (r"\bcan't\b", "can not"),
+                 (r"\bwon't\b", "will not"), (r"\b(\w+)n't\b", r"\1 not"), (r"\b(what|it|that|there)'s\b", r"\1 is")]
 
 
 def normalise(text: str) -> list[str]:
-    text = text.lower()
+    text = text.lower().replace("’", "'")
+    for pattern, replacement in _CONTRACTIONS:
+        text = re.sub(pattern, replacement, text)
     text = re.sub(r"\$\s?(\d[\d,]*(?:\.\d+)?)", r"\1 dollars", text)
     text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
     text = re.sub(r"\b(mr|mrs|dr|st)\.", lambda m: _TITLES[m.group(1)], text)
