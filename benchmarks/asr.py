@@ -11,8 +11,8 @@ Sets:
 - Real human speech from ../shared/data/speech/real (LibriVox, SpeechBrain samples, CMU ARCTIC,
   FSDD digits, pocketsphinx "cards"), clean and convolved with a room impulse response plus
   environmental noise at 20, 10 and 5 dB SNR (seeded pairing).
-Systems: Whisper tiny.en and base through SpeechBrain, raw and with shop biasing (prompt +
-catalogue correction), and pocketsphinx's default English model. Results: benchmarks/results/asr.md.
+Systems: Whisper tiny.en and base through SpeechBrain, raw, with catalogue correction, with the
+shop prompt, and with both; and pocketsphinx's default English model. Results: benchmarks/results/asr.md.
 """
 
 from __future__ import annotations
@@ -307,10 +307,12 @@ def main() -> int:
             system: object = PocketSphinx() if name == "pocketsphinx" else Whisper(name)
             label = system.name  # type: ignore[attr-defined]
             for group, items in {**tts, **real}.items():
-                raw, _ = evaluate(system, label, items, "", None, f"{label} {group}")
-                rows.append(raw)
+                whisper = name != "pocketsphinx"
+                # Correction is text after the decode: the same pass gives Whisper's words and the corrected ones.
+                raw, corrected = evaluate(system, label, items, "", corrector if whisper else None, f"{label} {group}")
+                rows += [r for r in (raw, corrected) if r is not None]
                 # Shop biasing (prompt, then correction) on the shop sentences and on clean speech.
-                if name != "pocketsphinx" and (group.startswith("TTS") or group == "real, clean"):
+                if whisper and (group.startswith("TTS") or group == "real, clean"):
                     biased, fixed = evaluate(system, label + " + prompt", items, SHOP_PROMPT, corrector,
                                              f"{label} biased {group}")
                     rows += [r for r in (biased, fixed) if r is not None]

@@ -75,9 +75,10 @@ class SpeechService:
 
     def load(self) -> None:
         try:
-            from voice.vocabulary import SHOP_PROMPT, shop_corrector
+            from voice.vocabulary import default_prompt, shop_corrector
 
-            self.recognizer = Recognizer(self.model, threads=2, prompt=SHOP_PROMPT, corrector=shop_corrector(self.db))
+            self.recognizer = Recognizer(self.model, threads=2, prompt=default_prompt(),
+                                         corrector=shop_corrector(self.db))
             log.info("ASR %s loaded in %.1f s", self.model, self.recognizer.load_s)
         except Exception as error:  # reported by /health and to every voice turn
             self.error = f"{type(error).__name__}: {error}"

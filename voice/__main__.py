@@ -30,11 +30,11 @@ def _prepare(args: argparse.Namespace) -> int:
 
 def _transcribe(args: argparse.Namespace) -> int:
     from voice.asr import ModelError, Recognizer
-    from voice.vocabulary import SHOP_PROMPT, shop_corrector
+    from voice.vocabulary import default_prompt, shop_corrector
 
     try:
         recognizer = Recognizer(args.model, threads=args.threads,
-                                prompt=None if args.no_bias else SHOP_PROMPT,
+                                prompt=None if args.no_bias else default_prompt(),
                                 corrector=None if args.no_bias else shop_corrector(args.db))
     except (ModelError, PrepareError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--threads", type=int, default=2)
     t.add_argument("--db", default=None, help="shop database whose words correct misheard names")
     t.add_argument("--no-bias", action="store_true",
-                   help="no shop prompt and no correction: Whisper's words unchanged")
+                   help="no catalogue correction (nor SHOPKEEPER_ASR_PROMPT): Whisper's words unchanged")
     args = parser.parse_args(argv)
     if args.command == "prepare":
         return _prepare(args)
