@@ -195,14 +195,18 @@ def create_app(settings: Settings | None = None) -> tuple[FastAPI, socketio.Asyn
             await error(sid, "bad_audio_chunk", "An audio chunk must be an object with binary 'chunk'.")
             return
         current = utterances.get(sid)
-        seq = int(data.get("seq", 0) or 0)
+        try:
+            seq = int(data.get("seq", 0) or 0)
+            rate, channels = int(data.get("sample_rate") or 16000), int(data.get("channels") or 1)
+        except (TypeError, ValueError):
+            await error(sid, "bad_audio_chunk", "'seq', 'sample_rate' and 'channels' must be whole numbers.")
+            return
         if current is None or seq == 0:
             fmt = str(data.get("format") or "pcm16").lower()
             if fmt not in AUDIO_FORMATS:
                 await error(sid, "bad_audio_format", f"Audio format {fmt!r} is not one of {', '.join(AUDIO_FORMATS)}.")
                 return
-            current = utterances[sid] = Utterance(fmt, int(data.get("sample_rate") or 16000),
-                                                  int(data.get("channels") or 1))
+            current = utterances[sid] = Utterance(fmt, rate, channels)
         if seq != current.next_seq:
             utterances.pop(sid, None)
             await error(sid, "audio_out_of_order",

@@ -107,6 +107,8 @@ def test_bad_input_gets_an_error_and_the_conversation_goes_on(services: Services
         client.sio.emit("user_audio", {"chunk": b"\0\0" * 800, "seq": 5, "format": "pcm16"})
         out_of_order = client.collect(0.0)
         assert out_of_order.errors[0]["code"] in {"audio_out_of_order"}
+        client.sio.emit("user_audio", {"chunk": b"\0\0", "seq": "first", "format": "pcm16"})
+        assert client.collect(0.0).errors[0]["code"] == "bad_audio_chunk"
         html = client.say_text("<b>red</b> <script>alert(1)</script> headphones")
         assert html.replies and "<script>" not in texts(html)
         # After all that, the earlier context is still there.
