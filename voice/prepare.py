@@ -143,13 +143,8 @@ def hf_state_dict(variables: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             if name != "k_proj":
                 out[f"{prefix}.{name}.bias"] = bias
 
-    enc, dec = "model.encoder", "model.decoder"
-    for conv in ("conv1", "conv2"):
-        linear(f"{enc}.{conv}", f"encoder/{conv}")
-    out[f"{enc}.embed_positions.weight"] = variables["encoder/position_encodings/encodings"]
-    norm(f"{enc}.layer_norm", "encoder/layer_norm")
-    for i in range(_layers(variables, "encoder")):
-        hf, ct = f"{enc}.layers.{i}", f"encoder/layer_{i}"
+    def self_attention_and_ffn(hf: str, ct: str) -> None:
+        """What encoder and decoder layers share: fused self-attention and the feed-forward block."""
         fused(f"{hf}.self_attn", f"{ct}/self_attention/linear_0", ["q_proj", "k_proj", "v_proj"])
         linear(f"{hf}.self_attn.out_proj", f"{ct}/self_attention/linear_1")
         norm(f"{hf}.self_attn_layer_norm", f"{ct}/self_attention/layer_norm")
@@ -157,22 +152,25 @@ def hf_state_dict(variables: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         linear(f"{hf}.fc2", f"{ct}/ffn/linear_1")
         norm(f"{hf}.final_layer_norm", f"{ct}/ffn/layer_norm")
 
+    enc, dec = "model.encoder", "model.decoder"
+    for conv in ("conv1", "conv2"):
+        linear(f"{enc}.{conv}", f"encoder/{conv}")
+    out[f"{enc}.embed_positions.weight"] = variables["encoder/position_encodings/encodings"]
+    norm(f"{enc}.layer_norm", "encoder/layer_norm")
+    for i in range(_layers(variables, "encoder")):
+        self_attention_and_ffn(f"{enc}.layers.{i}", f"encoder/layer_{i}")
+
     out[f"{dec}.embed_tokens.weight"] = variables["decoder/embeddings/weight"]
     out[f"{dec}.embed_positions.weight"] = variables["decoder/position_encodings/encodings"]
     norm(f"{dec}.layer_norm", "decoder/layer_norm")
     for i in range(_layers(variables, "decoder")):
         hf, ct = f"{dec}.layers.{i}", f"decoder/layer_{i}"
-        fused(f"{hf}.self_attn", f"{ct}/self_attention/linear_0", ["q_proj", "k_proj", "v_proj"])
-        linear(f"{hf}.self_attn.out_proj", f"{ct}/self_attention/linear_1")
-        norm(f"{hf}.self_attn_layer_norm", f"{ct}/self_attention/layer_norm")
-        q_weight, q_bias = variables[f"{ct}/attention/linear_0/weight"], variables[f"{ct}/attention/linear_0/bias"]
-        out[f"{hf}.encoder_attn.q_proj.weight"], out[f"{hf}.encoder_attn.q_proj.bias"] = q_weight, q_bias
+        self_attention_and_ffn(hf, ct)
+        # Cross-attention: a separate query, keys and values fused.
+        linear(f"{hf}.encoder_attn.q_proj", f"{ct}/attention/linear_0")
         fused(f"{hf}.encoder_attn", f"{ct}/attention/linear_1", ["k_proj", "v_proj"])
         linear(f"{hf}.encoder_attn.out_proj", f"{ct}/attention/linear_2")
         norm(f"{hf}.encoder_attn_layer_norm", f"{ct}/attention/layer_norm")
-        linear(f"{hf}.fc1", f"{ct}/ffn/linear_0")
-        linear(f"{hf}.fc2", f"{ct}/ffn/linear_1")
-        norm(f"{hf}.final_layer_norm", f"{ct}/ffn/layer_norm")
     # The output projection is tied to the token embedding (a CTranslate2 alias).
     out["proj_out.weight"] = out[f"{dec}.embed_tokens.weight"]
     return out
