@@ -205,6 +205,20 @@ def test_trailing_silence_is_trimmed_and_silence_gives_no_text(recognizer: Recog
     assert empty.text == "" and empty.speech_s == 0
 
 
+def test_speech_longer_than_the_short_window_uses_the_full_window(recognizer: Recognizer,
+                                                                 speak: Callable[..., Path]) -> None:
+    first, second = "show me the blue rain jackets", "and add the cheapest one to my cart"
+    gap = np.zeros(SAMPLE_RATE * 12, np.float32)  # inner silence is kept, so speech spans > 14 s
+    samples = np.concatenate([load_file(speak(first)).samples, gap, load_file(speak(second)).samples])
+    assert recognizer._window_for(len(samples) / SAMPLE_RATE) == 30.0
+    transcript = recognizer.transcribe(samples)
+    assert transcript.speech_s > recognizer.window_s
+    # Both ends are heard: the short window would have cut the second sentence off.
+    assert wer(f"{first} {second}", transcript.text) <= 0.25, transcript.text
+    short = recognizer.transcribe(load_file(speak(first)).samples)
+    assert recognizer._window_for(short.speech_s) == recognizer.window_s < 30
+    assert wer(first, short.text) <= 0.2, short.text
+
 def test_shop_prompt_and_correction_are_applied(demo_db: Path, speak: Callable[..., Path]) -> None:
     biased = Recognizer("tiny.en", threads=2, prompt=SHOP_PROMPT, corrector=ShopCorrector(demo_db))
     transcript = biased.transcribe_file(speak("find a Chefwright frying pan"))

@@ -14,13 +14,23 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from voice.audio import SAMPLE_RATE, AudioError, trim_silence
 from voice.prepare import WHEELS, prepare
 
+if TYPE_CHECKING:
+    import torch
+
 DEFAULT_MODEL = os.environ.get("SHOPKEEPER_ASR_MODEL", "tiny.en")
+# Whisper is trained on 30 s windows, but its encoder costs the same for 3 s of speech padded to
+# 30 s. A 15 s window halves that cost with no loss on our speech sets (benchmarks/results/asr.md);
+# 10 s starts to hallucinate. Utterances longer than the window fall back to the full 30 s.
+DEFAULT_WINDOW_S = float(os.environ.get("SHOPKEEPER_ASR_WINDOW_S", "15"))
+FULL_WINDOW_S = 30.0
+ENCODER_FRAMES_PER_S = 50  # 100 mel frames per second, halved by the encoder's strided conv
 
 
 @dataclass
@@ -61,7 +71,7 @@ class Recognizer:
     """One loaded Whisper model. ``transcribe`` is thread-safe (calls are serialised)."""
 
     def __init__(self, model: str = DEFAULT_MODEL, threads: int | None = None, prompt: str | None = None,
-                 corrector: object | None = None) -> None:
+                 corrector: object | None = None, window_s: float = DEFAULT_WINDOW_S) -> None:
         import torch
         from speechbrain.inference.ASR import WhisperASR
 
@@ -81,6 +91,9 @@ class Recognizer:
         self.whisper = self.asr.mods.whisper
         self.decoder = self.asr.mods.decoder
         self.language = getattr(self.whisper, "language", None) or "en"
+        self.window_s = min(max(window_s, 1.0), FULL_WINDOW_S)
+        encoder = self.whisper.model.encoder
+        self._positions = encoder.embed_positions.weight.detach().clone()  # the full 30 s table
         self._prompt_tokens = self._encode_prompt(prompt)
         self._lock = threading.Lock()
         self.load_s = time.perf_counter() - started
@@ -103,7 +116,7 @@ class Recognizer:
         with self._lock, torch.inference_mode():
             self.decoder.set_prompt(tokens or None)
             wavs = torch.from_numpy(np.ascontiguousarray(speech, dtype=np.float32)).unsqueeze(0)
-            encoded = self.asr.encode_batch(wavs, torch.tensor([1.0]))
+            encoded = self._encode(wavs, self._window_for(len(speech) / SAMPLE_RATE))
             hyps, _, scores, _ = self.decoder(encoded, torch.tensor([1.0]))
             ids = [int(t) for t in hyps[0]]
             raw = self.whisper.tokenizer.decode(ids, skip_special_tokens=True).strip()
@@ -115,6 +128,25 @@ class Recognizer:
             corrections = [(c.heard, c.meant) for c in found]
         return Transcript(text, round(confidence, 3), self.language, round(duration, 3),
                           round(len(speech) / SAMPLE_RATE, 3), round(elapsed, 3), raw, corrections)
+
+    def _window_for(self, speech_s: float) -> float:
+        # Keep a second of padding after the speech: Whisper expects to see where speech ends.
+        return self.window_s if speech_s <= self.window_s - 1.0 else FULL_WINDOW_S
+
+    def _encode(self, wavs: torch.Tensor, window_s: float) -> torch.Tensor:
+        """Log-mel of ``window_s`` seconds through the encoder, using that many position embeddings."""
+        import torch
+
+        encoder = self.whisper.model.encoder
+        positions = int(window_s * ENCODER_FRAMES_PER_S)
+        if encoder.embed_positions.num_embeddings != positions:
+            # HF's encoder checks its input length against config.max_source_positions and adds
+            # every row of embed_positions, so both follow the window.
+            encoder.config.max_source_positions = positions
+            encoder.embed_positions = torch.nn.Embedding.from_pretrained(self._positions[:positions].clone())
+        samples = positions * 2 * self.whisper._hop_length
+        mel = self.whisper.log_mel_spectrogram(self.whisper.pad_or_trim(wavs, samples))
+        return self.whisper.forward_encoder(mel)
 
     def transcribe_file(self, path: str | os.PathLike[str]) -> Transcript:
         from voice.audio import load_file
