@@ -10,6 +10,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.cards import send_cart
 from actions.common import (
     cart_items,
     cart_summary,
@@ -55,6 +56,7 @@ class ActionAddToCart(Action):
                    {"title": "Checkout", "payload": "/place_order"}]
         say(dispatcher, tracker, f"Added {qty} x {product.name} ({money(product.price)} each) to your cart.\n"
             + cart_summary(items), buttons)
+        send_cart(dispatcher, tracker, items)
         return [SlotSet("cart", items), SlotSet("selected_product", product.id)]
 
 
@@ -71,6 +73,7 @@ class ActionRemoveFromCart(Action):
             return []
         if re.search(r"\b(empty|clear|everything|all items|all of it)\b", text):
             say(dispatcher, tracker, "Done, your cart is now empty.")
+            send_cart(dispatcher, tracker, [])
             return [SlotSet("cart", [])]
         target = self._target(tracker, items, text)
         if target is None:
@@ -85,6 +88,7 @@ class ActionRemoveFromCart(Action):
         else:
             items = [i for i in items if i is not target]
         say(dispatcher, tracker, f"Removed {name}.\n" + cart_summary(items))
+        send_cart(dispatcher, tracker, items)
         return [SlotSet("cart", items)]
 
     @staticmethod
@@ -117,6 +121,7 @@ class ActionViewCart(Action):
         items = cart_items(tracker)
         buttons = [{"title": "Checkout", "payload": "/place_order"}] if items else None
         say(dispatcher, tracker, cart_summary(items), buttons)
+        send_cart(dispatcher, tracker, items)
         return []
 
 
@@ -177,4 +182,5 @@ class ActionPlaceOrder(Action):
             f"{money(order.total)} plus {money(fee)} standard delivery, to {order.shipping_address}. "
             f"It should arrive in {low}-{high} working days. This is a demo checkout, so no payment "
             f"was taken. Keep the order number {order.id} to track it.")
+        send_cart(dispatcher, tracker, [])
         return [SlotSet("cart", []), SlotSet("customer_id", customer.id), SlotSet("new_address", None)]

@@ -15,6 +15,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.cards import send_products, wants_cards
 from actions.common import (
     cart_items,
     entities,
@@ -87,6 +88,10 @@ def describe(query: SearchQuery) -> str:
     return text
 
 
+REFINE_BUTTONS = [{"title": "Cheaper", "payload": "/refine_search"},
+                  {"title": "Show more", "payload": "show more"}]
+
+
 def product_buttons(products: list[Product]) -> list[dict[str, str]]:
     buttons = []
     for n, _product in enumerate(products[:3], 1):
@@ -113,9 +118,16 @@ def show_results(dispatcher: CollectingDispatcher, tracker: Tracker, response: S
     start = query.offset + 1
     shown_to = query.offset + len(response.hits)
     lines.append(intro or f"Here are {describe(query)} ({start}-{shown_to} of {response.total}):")
-    lines += [product_line(n, p) for n, p in enumerate(response.products, 1)]
-    lines.append("Say \"tell me about the second one\", \"add the first to my cart\", \"cheaper\" or \"show more\".")
-    say(dispatcher, tracker, "\n".join(lines), product_buttons(response.products))
+    if wants_cards(tracker):
+        # The cards carry each product; the text keeps the spoken hints.
+        lines.append("Say \"tell me about the second one\", \"cheaper\" or \"show more\".")
+        say(dispatcher, tracker, "\n".join(lines), REFINE_BUTTONS)
+        send_products(dispatcher, tracker, response.products)
+    else:
+        lines += [product_line(n, p) for n, p in enumerate(response.products, 1)]
+        lines.append("Say \"tell me about the second one\", \"add the first to my cart\", \"cheaper\" "
+                     "or \"show more\".")
+        say(dispatcher, tracker, "\n".join(lines), product_buttons(response.products))
     return [
         SlotSet("search_query", asdict(query)),
         SlotSet("last_results", [p.id for p in response.products]),
@@ -182,6 +194,10 @@ class ActionRefineSearch(Action):
 
 def resolve_product(tracker: Tracker) -> Product | None:
     """The product the shopper means: an ordinal, a name or brand from the results, or the current one."""
+    for product_id in entities(tracker, "product_id"):  # a card's button names its product
+        product = store().product(product_id)
+        if product:
+            return product
     shown = _shown_products(tracker)
     for position in ordinal_positions(tracker):
         product = pick(shown, position)
@@ -222,6 +238,7 @@ class ActionProductDetails(Action):
         buttons = [{"title": "Add to cart", "payload": "/add_to_cart"},
                    {"title": "Similar items", "payload": "/ask_recommendation"}]
         say(dispatcher, tracker, product_details(product) + "\nWant me to add it to your cart?", buttons)
+        send_products(dispatcher, tracker, [product], first_position=0)
         viewed = [str(i) for i in tracker.get_slot("viewed_products") or [] if str(i) != product.id]
         return [SlotSet("selected_product", product.id),
                 SlotSet("viewed_products", [*viewed, product.id][-REMEMBER_VIEWED:])]

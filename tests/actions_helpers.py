@@ -22,9 +22,10 @@ def domain() -> dict[str, Any]:
 def tracker(text: str = "", intent: str = "", entities: list[dict[str, Any]] | None = None,
             slots: dict[str, Any] | None = None, channel: str = "rest",
             active_loop: str | None = None, sender: str = "test-user",
-            candidates: dict[str, Any] | None = None) -> Tracker:
+            candidates: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None) -> Tracker:
     """A tracker after one user turn; ``candidates`` are slots extracted in that turn (to validate)."""
-    message = {"text": text, "intent": {"name": intent, "confidence": 1.0}, "entities": entities or []}
+    message = {"text": text, "intent": {"name": intent, "confidence": 1.0}, "entities": entities or [],
+               "metadata": metadata or {}}
     events: list[dict[str, Any]] = [{"event": "user", "text": text, "parse_data": message, "input_channel": channel}]
     events += [{"event": "slot", "name": k, "value": v} for k, v in (candidates or {}).items()]
     all_slots = {**(slots or {}), **(candidates or {})}

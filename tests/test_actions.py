@@ -248,3 +248,46 @@ def test_shell_gets_no_buttons_other_channels_do(shop_db: Path) -> None:
     assert "buttons" not in messages[0] or not messages[0]["buttons"]
     messages, _, _ = run(ActionSearchProducts(), tracker("headphones", "search_products", channel="socketio"))
     assert messages[0]["buttons"]
+
+
+# -- cards for the web widget (custom payloads) ------------------------------------------------
+def _customs(messages: list[dict]) -> list[dict]:
+    return [m["custom"] for m in messages if m.get("custom")]
+
+
+def test_rich_clients_get_product_cards_that_name_their_products(shop_db: Path, store: Store) -> None:
+    rich = {"rich": True}
+    messages, slots, reply = run(ActionSearchProducts(), tracker("show me hoodies", "search_products",
+                                                                 metadata=rich))
+    (cards,) = [c for c in _customs(messages) if c["type"] == "products"]
+    ids = [card["id"] for card in cards["products"]]
+    assert ids == slots["last_results"] and [c["position"] for c in cards["products"]] == list(range(1, len(ids) + 1))
+    for card, product in zip(cards["products"], store.products(ids)):
+        assert (card["name"], card["brand"], card["price"], card["colors"]) == (
+            product.name, product.brand, product.price, product.colors)
+        assert {b["payload"] for b in card["buttons"]} == {f'/product_details{{"product_id": "{product.id}"}}',
+                                                           f'/add_to_cart{{"product_id": "{product.id}"}}'}
+        assert product.name not in reply  # the cards carry the list; the text does not repeat it
+    # Text-only clients (rasa shell) never get payloads they cannot show, whatever they ask.
+    messages, _, reply = run(ActionSearchProducts(), tracker("show me hoodies", "search_products",
+                                                             metadata=rich, channel="cmdline"))
+    assert not _customs(messages) and store.products(ids)[0].name in reply
+
+
+def test_card_button_adds_its_own_product_and_sends_the_cart(shop_db: Path, store: Store) -> None:
+    ctx = _search("headphones")
+    hoodies = store.products(_search("hoodies")["last_results"])
+    elsewhere = next(p for p in hoodies if p.id not in ctx["last_results"] and p.stock > 2)
+    entities = ents(product_id=elsewhere.id)
+    messages, slots, reply = run(ActionAddToCart(), tracker("/add_to_cart", "add_to_cart", entities, slots=ctx,
+                                                            metadata={"rich": True}))
+    assert slots["cart"] == [{"id": elsewhere.id, "qty": 1}] and elsewhere.name in reply
+    (cart,) = _customs(messages)
+    assert cart["type"] == "cart" and cart["count"] == 1 and cart["total"] == elsewhere.price
+    messages, slots, _ = run(ActionAddToCart(), tracker("/add_to_cart", "add_to_cart", entities,
+                                                        slots={**ctx, "cart": slots["cart"]}, metadata={"rich": True}))
+    (cart,) = _customs(messages)
+    assert cart["count"] == 2 and cart["total"] == round(2 * elsewhere.price, 2)
+    messages, _, _ = run(ActionRemoveFromCart(), tracker("empty my cart", "remove_from_cart",
+                                                         slots={"cart": slots["cart"]}, metadata={"rich": True}))
+    assert _customs(messages) == [{"type": "cart", "count": 0, "total": 0, "total_text": "$0.00", "items": []}]
