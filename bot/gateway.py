@@ -31,6 +31,7 @@ import socketio
 from fastapi import FastAPI, File, HTTPException, UploadFile
 
 from bot.replies import to_socketio
+from bot.web import add_widget_routes
 from voice.asr import DEFAULT_MODEL, Recognizer, Transcript
 from voice.audio import MAX_BYTES, Audio, AudioError, decode, from_pcm16
 
@@ -274,6 +275,8 @@ def create_app(settings: Settings | None = None) -> tuple[FastAPI, socketio.Asyn
                "load_s": round(speech.recognizer.load_s, 2) if speech.recognizer else None}
         ok = rasa and actions and speech.ready
         return {"status": "ok" if ok else "degraded", "rasa": rasa, "actions": actions, "asr": asr}
+
+    add_widget_routes(app)
 
     return app, sio, socketio.ASGIApp(sio, other_asgi_app=app)
 
