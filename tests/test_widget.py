@@ -1,0 +1,254 @@
+"""The chat widget in a real browser (Debian's Chromium, driven by Playwright) against the real
+gateway, Rasa server, action server and speech model.
+
+Screenshots and measured timings go to tests/artifacts/widget/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from bot.launcher import DEFAULT_MODEL, Services
+from voice.audio import SAMPLE_RATE, load_file
+from voice.wer import wer
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "widget"
+# Without the background-networking flags Chromium keeps dialling Google's hosts, which this
+# offline machine refuses.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+XSS = "<img src=x onerror=alert(1)>"
+
+pytestmark = [
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is missing: apt-get install chromium "
+                                                           "(make test installs it)"),
+    pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no trained model: run `make train` first"),
+]
+
+
+def record(name: str, value: Any) -> None:
+    """Keep a measured number for the closing note (tests/artifacts/widget/timings.json)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / "timings.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[name] = value
+    path.write_text(json.dumps(data, indent=2))
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
+def launch(playwright: Any, tmp_path: Path, *extra: str) -> Any:
+    return playwright.chromium.launch_persistent_context(
+        str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True,
+        args=[*CHROMIUM_ARGS, *extra], viewport={"width": 1280, "height": 800})
+
+
+@pytest.fixture()
+def browser(playwright: Any, tmp_path: Path) -> Iterator[Any]:
+    context = launch(playwright, tmp_path)
+    yield context
+    context.close()
+
+
+def open_widget(page: Any, services: Services, path: str = "/demo") -> float:
+    """Load a page with the widget, wait for its session, open it; returns load time in ms."""
+    page.goto(services.gateway_url + path)
+    page.wait_for_function("window.Shopkeeper && window.Shopkeeper.metrics.readyAt !== null", timeout=15000)
+    ready_ms = page.evaluate("window.Shopkeeper.metrics.readyAt")
+    if path == "/demo" and page.locator(".sk-panel").is_hidden():
+        page.locator(".sk-launcher").click()
+    return float(ready_ms)
+
+
+def say(page: Any, text: str) -> None:
+    page.locator(".sk-input").fill(text)
+    page.locator(".sk-input").press("Enter")
+
+
+def wait_turn(page: Any, bot_messages_before: int, timeout: int = 60000) -> None:
+    page.wait_for_function(
+        "n => { const root = document.querySelector('#shopkeeper-widget').shadowRoot;"
+        " return root.querySelectorAll('.sk-bot').length > n && root.querySelector('.sk-typing').hidden; }",
+        arg=bot_messages_before, timeout=timeout)
+
+
+def bot_count(page: Any) -> int:
+    return page.locator(".sk-bot").count()
+
+
+# -- 1. text conversation ------------------------------------------------------------------------
+def test_text_search_card_add_to_cart_updates_the_badge(browser: Any, services: Services) -> None:
+    page = browser.new_page()
+    load_ms = open_widget(page, services)
+    record("widget_ready_ms_demo_page", round(load_ms))
+    cart = page.locator(".sk-cart")
+    assert cart.is_hidden()
+    say(page, "show me hoodies")
+    page.locator(".sk-card").first.wait_for(timeout=60000)
+    cards = page.locator(".sk-card")
+    assert cards.count() >= 2
+    first = cards.first
+    name = first.locator(".sk-card-name").inner_text().split(". ", 1)[1]
+    price = first.locator(".sk-card-price").inner_text().split(" ")[0]
+    assert "hoodie" in first.locator(".sk-art").get_attribute("aria-label").lower()
+    assert first.locator(".sk-swatch").count() >= 1
+    before = bot_count(page)
+    first.get_by_role("button", name=f"Add to cart: {name}").click()
+    wait_turn(page, before)
+    assert page.locator(".sk-user").last.inner_text().strip() == "Add to cart"
+    assert cart.is_visible() and page.locator(".sk-cart-count").inner_text() == "1"
+    assert page.locator(".sk-cart-total").inner_text() == price
+    assert name in page.locator(".sk-bot .sk-bubble").last.inner_text()
+    # The second card's button adds the second product, even after other messages came in.
+    second_price = float(cards.nth(1).locator(".sk-card-price").inner_text().split(" ")[0].strip("$").replace(",", ""))
+    before = bot_count(page)
+    cards.nth(1).get_by_role("button", name="Add to cart").click()
+    wait_turn(page, before)
+    assert page.locator(".sk-cart-count").inner_text() == "2"
+    total = float(page.locator(".sk-cart-total").inner_text().strip("$").replace(",", ""))
+    assert total == pytest.approx(float(price.strip("$").replace(",", "")) + second_price)
+    # Quick replies stay usable: "View cart" under the first confirmation still works.
+    before = bot_count(page)
+    page.locator(".sk-chip", has_text="View cart").first.click()
+    wait_turn(page, before)
+    assert "Your cart" in page.locator(".sk-bot .sk-bubble").last.inner_text()
+
+
+# -- 2. voice conversation -----------------------------------------------------------------------
+def test_voice_turn_from_the_fake_microphone(playwright: Any, services: Services, tmp_path: Path,
+                                             speak: Callable[..., Path]) -> None:
+    sentence = "show me hoodies under fifty dollars"
+    speech = load_file(speak(sentence)).samples
+    silence = np.zeros(SAMPLE_RATE, np.float32)
+    wav = tmp_path / "fake-mic.wav"
+    # A second of room before and three after, as a shopper would leave.
+    sf.write(wav, np.concatenate([silence, speech, silence, silence, silence]), SAMPLE_RATE, subtype="PCM_16")
+    context = launch(playwright, tmp_path, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                     f"--use-file-for-fake-audio-capture={wav}%noloop")
+    try:
+        page = context.new_page()
+        open_widget(page, services, "/")
+        page.get_by_role("button", name="Hands-free").click()
+        assert page.get_by_role("button", name="Hands-free").get_attribute("aria-pressed") == "true"
+        heard = page.locator(".sk-user:not(.sk-pending) .sk-user-text").first
+        heard.wait_for(timeout=30000)
+        transcript = heard.inner_text()
+        assert wer(sentence, transcript) <= 0.34, transcript
+        assert page.locator(".sk-user .sk-voice-mark").count() == 1
+        page.locator(".sk-card").first.wait_for(timeout=30000)
+        prices = [float(t.split(" ")[0].strip("$").replace(",", ""))
+                  for t in page.locator(".sk-card-price").all_inner_texts()]
+        assert prices and max(prices) <= 50
+        turn = page.evaluate("window.Shopkeeper.metrics.voiceTurns[0]")
+        record("voice_speech_end_to_transcript_ms", round(turn["transcriptAt"] - turn["speechEndAt"]))
+        record("voice_speech_end_to_first_reply_ms", round(turn["replyAt"] - turn["speechEndAt"]))
+        page.screenshot(path=str(ARTIFACTS / "voice-turn.png"))
+    finally:
+        context.close()
+
+
+def test_microphone_without_permission_gets_a_clear_message(browser: Any, services: Services) -> None:
+    page = browser.new_page()  # no fake device and no permission: the browser refuses the microphone
+    open_widget(page, services)
+    page.get_by_role("button", name="Hands-free").click()
+    alert = page.locator(".sk-error").last
+    alert.wait_for(timeout=10000)
+    assert "microphone" in alert.inner_text().lower() and "type" in alert.inner_text().lower()
+    assert page.get_by_role("button", name="Hands-free").get_attribute("aria-pressed") == "false"
+    before = bot_count(page)
+    say(page, "hello")  # typing still works
+    wait_turn(page, before)
+
+
+# -- 3. persistence and safety -------------------------------------------------------------------
+def test_reload_keeps_the_conversation_and_markup_stays_text(browser: Any, services: Services) -> None:
+    page = browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    open_widget(page, services)
+    say(page, "show me headphones")
+    page.locator(".sk-card").first.wait_for(timeout=60000)
+    before = bot_count(page)
+    say(page, XSS)
+    wait_turn(page, before)
+    assert page.locator(".sk-user .sk-user-text").last.inner_text() == XSS
+    assert page.locator("img").count() == 0  # nothing the shopper typed became an element
+    session = page.evaluate("localStorage.getItem('shopkeeper.session')")
+    names = page.locator(".sk-card-name").all_inner_texts()
+
+    page.reload()
+    open_widget(page, services)
+    assert page.evaluate("localStorage.getItem('shopkeeper.session')") == session
+    assert page.locator(".sk-card-name").all_inner_texts()[: len(names)] == names
+    assert page.locator(".sk-user .sk-user-text").last.inner_text() == XSS
+    # Rasa kept the conversation too: "the first one" still means the first headphones.
+    before = bot_count(page)
+    say(page, "add the first one to my cart")
+    wait_turn(page, before)
+    assert page.locator(".sk-cart-count").inner_text() == "1"
+    assert names[0].split(". ", 1)[1] in page.locator(".sk-bot .sk-bubble").last.inner_text()
+
+    # A product whose name and colours carry markup, drawn by the widget's own renderer.
+    page.evaluate("""async (xss) => {
+        const { renderBot } = await import('/static/widget/render.js');
+        const root = document.querySelector('#shopkeeper-widget').shadowRoot.querySelector('.sk-log');
+        root.appendChild(renderBot({type: 'products', products: [{id: 'x', position: 1, name: xss, brand: xss,
+          price: 1, price_text: xss, rating: 4, review_count: 1, colors: [xss, 'red'], product_type: xss,
+          buttons: [{title: xss, payload: '/x'}]}]}, () => {}));
+        root.appendChild(renderBot({text: '**bold** ' + xss + ' [link](javascript:alert(1))'}, () => {}));
+    }""", XSS)
+    card = page.locator(".sk-card").last
+    assert XSS in card.locator(".sk-card-name").inner_text()
+    assert page.locator("img").count() == 0 and page.locator("a[href^='javascript']").count() == 0
+    last = page.locator(".sk-bot .sk-bubble").last
+    assert last.locator("strong").inner_text() == "bold" and XSS in last.inner_text()
+    page.wait_for_timeout(300)
+    assert dialogs == []
+
+
+# -- 4. layouts, keyboard and screenshots --------------------------------------------------------
+def test_keyboard_aria_and_screenshots_at_desktop_and_phone_width(browser: Any, services: Services) -> None:
+    page = browser.new_page()
+    page.goto(services.gateway_url + "/demo")
+    page.wait_for_function("window.Shopkeeper && window.Shopkeeper.metrics.readyAt !== null", timeout=15000)
+    if page.locator(".sk-panel").is_visible():
+        page.locator(".sk-close").click()
+    launcher = page.locator(".sk-launcher")
+    launcher.focus()
+    page.keyboard.press("Enter")
+    assert page.locator(".sk-panel").is_visible() and launcher.get_attribute("aria-expanded") == "true"
+    assert page.evaluate("document.querySelector('#shopkeeper-widget').shadowRoot.activeElement.className") == "sk-input"
+    log = page.locator(".sk-log")
+    assert log.get_attribute("role") == "log" and log.get_attribute("aria-live") == "polite"
+    page.keyboard.type("show me rain jackets")
+    page.keyboard.press("Enter")
+    page.locator(".sk-card").first.wait_for(timeout=60000)
+    page.wait_for_timeout(300)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "desktop.png"))
+    page.keyboard.press("Escape")
+    assert page.locator(".sk-panel").is_hidden()
+    assert page.evaluate("document.querySelector('#shopkeeper-widget').shadowRoot.activeElement.className") == "sk-launcher"
+
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.keyboard.press("Enter")
+    panel = page.locator(".sk-panel").bounding_box()
+    assert panel is not None and panel["width"] == pytest.approx(375, abs=1)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(ARTIFACTS / "phone.png"))
