@@ -78,9 +78,11 @@ class SpeechService:
         try:
             from voice.vocabulary import default_prompt, shop_corrector
 
-            self.recognizer = Recognizer(self.model, threads=2, prompt=default_prompt(),
-                                         corrector=shop_corrector(self.db))
-            log.info("ASR %s loaded in %.1f s", self.model, self.recognizer.load_s)
+            recognizer = Recognizer(self.model, threads=2, prompt=default_prompt(),
+                                    corrector=shop_corrector(self.db))
+            recognizer.warm_up()
+            self.recognizer = recognizer  # ready only once warm
+            log.info("ASR %s loaded in %.1f s", self.model, recognizer.load_s)
         except Exception as error:  # reported by /health and to every voice turn
             self.error = f"{type(error).__name__}: {error}"
             log.exception("ASR model failed to load")

@@ -262,7 +262,9 @@ def test_rich_clients_get_product_cards_that_name_their_products(shop_db: Path, 
     (cards,) = [c for c in _customs(messages) if c["type"] == "products"]
     ids = [card["id"] for card in cards["products"]]
     assert ids == slots["last_results"] and [c["position"] for c in cards["products"]] == list(range(1, len(ids) + 1))
-    for card, product in zip(cards["products"], store.products(ids)):
+    products = {p.id: p for p in store.products(ids)}
+    for card in cards["products"]:
+        product = products[card["id"]]
         assert (card["name"], card["brand"], card["price"], card["colors"]) == (
             product.name, product.brand, product.price, product.colors)
         assert {b["payload"] for b in card["buttons"]} == {f'/product_details{{"product_id": "{product.id}"}}',

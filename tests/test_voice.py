@@ -15,7 +15,7 @@ import pytest
 import soundfile
 
 from tests.audio_helpers import encode_with_av
-from voice.asr import Recognizer
+from voice.asr import Recognizer, looks_degenerate
 from voice.audio import SAMPLE_RATE, AudioError, decode, from_pcm16, load_file, speech_bounds
 from voice.ctranslate2_format import FormatError, read_model
 from voice.prepare import WHEELS, PrepareError, hf_state_dict, prepare
@@ -203,6 +203,15 @@ def test_trailing_silence_is_trimmed_and_silence_gives_no_text(recognizer: Recog
     assert 0 < transcript.confidence <= 1
     empty = recognizer.transcribe(np.zeros(SAMPLE_RATE * 2, np.float32))
     assert empty.text == "" and empty.speech_s == 0
+
+
+def test_degenerate_transcripts_are_recognised() -> None:
+    assert not looks_degenerate("show me the blue rain jackets under fifty dollars", 2.5)
+    assert not looks_degenerate("", 0.0)
+    assert looks_degenerate("I'm going to go to the store. " * 6, 8.0)  # a loop compresses well
+    assert looks_degenerate(" ".join(f"word{n}" for n in range(30)), 2.0)  # 15 words a second
+    assert looks_degenerate("Show me running shoes under $ $", 2.6)
+    assert not looks_degenerate("Show me running shoes under $50.", 2.6)
 
 
 def test_speech_longer_than_the_short_window_uses_the_full_window(recognizer: Recognizer,

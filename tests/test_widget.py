@@ -27,6 +27,7 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "widget"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 XSS = "<img src=x onerror=alert(1)>"
+FOCUSED = "document.querySelector('#shopkeeper-widget').shadowRoot.activeElement.className"
 
 pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is missing: apt-get install chromium "
@@ -132,7 +133,7 @@ def test_text_search_card_add_to_cart_updates_the_badge(browser: Any, services: 
 # -- 2. voice conversation -----------------------------------------------------------------------
 def test_voice_turn_from_the_fake_microphone(playwright: Any, services: Services, tmp_path: Path,
                                              speak: Callable[..., Path]) -> None:
-    sentence = "show me hoodies under fifty dollars"
+    sentence = "show me hoodies in black"
     speech = load_file(speak(sentence)).samples
     silence = np.zeros(SAMPLE_RATE, np.float32)
     wav = tmp_path / "fake-mic.wav"
@@ -141,19 +142,23 @@ def test_voice_turn_from_the_fake_microphone(playwright: Any, services: Services
     context = launch(playwright, tmp_path, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                      f"--use-file-for-fake-audio-capture={wav}%noloop")
     try:
+        from playwright.sync_api import expect
+
         page = context.new_page()
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
         open_widget(page, services, "/")
         page.get_by_role("button", name="Hands-free").click()
-        assert page.get_by_role("button", name="Hands-free").get_attribute("aria-pressed") == "true"
+        expect(page.get_by_role("button", name="Hands-free")).to_have_attribute("aria-pressed", "true")
+        assert page.locator(".sk-error").count() == 0, (page.locator(".sk-error").all_inner_texts(), problems)
         heard = page.locator(".sk-user:not(.sk-pending) .sk-user-text").first
         heard.wait_for(timeout=30000)
         transcript = heard.inner_text()
-        assert wer(sentence, transcript) <= 0.34, transcript
+        assert wer(sentence, transcript) <= 0.25, transcript
         assert page.locator(".sk-user .sk-voice-mark").count() == 1
         page.locator(".sk-card").first.wait_for(timeout=30000)
-        prices = [float(t.split(" ")[0].strip("$").replace(",", ""))
-                  for t in page.locator(".sk-card-price").all_inner_texts()]
-        assert prices and max(prices) <= 50
+        colours = [c.get_attribute("aria-label") for c in page.locator(".sk-card .sk-swatches").all()]
+        assert colours and all("black" in c for c in colours), colours
         turn = page.evaluate("window.Shopkeeper.metrics.voiceTurns[0]")
         record("voice_speech_end_to_transcript_ms", round(turn["transcriptAt"] - turn["speechEndAt"]))
         record("voice_speech_end_to_first_reply_ms", round(turn["replyAt"] - turn["speechEndAt"]))
@@ -232,7 +237,7 @@ def test_keyboard_aria_and_screenshots_at_desktop_and_phone_width(browser: Any, 
     launcher.focus()
     page.keyboard.press("Enter")
     assert page.locator(".sk-panel").is_visible() and launcher.get_attribute("aria-expanded") == "true"
-    assert page.evaluate("document.querySelector('#shopkeeper-widget').shadowRoot.activeElement.className") == "sk-input"
+    assert page.evaluate(FOCUSED) == "sk-input"
     log = page.locator(".sk-log")
     assert log.get_attribute("role") == "log" and log.get_attribute("aria-live") == "polite"
     page.keyboard.type("show me rain jackets")
@@ -243,7 +248,7 @@ def test_keyboard_aria_and_screenshots_at_desktop_and_phone_width(browser: Any, 
     page.screenshot(path=str(ARTIFACTS / "desktop.png"))
     page.keyboard.press("Escape")
     assert page.locator(".sk-panel").is_hidden()
-    assert page.evaluate("document.querySelector('#shopkeeper-widget').shadowRoot.activeElement.className") == "sk-launcher"
+    assert page.evaluate(FOCUSED) == "sk-launcher"
 
     page.set_viewport_size({"width": 375, "height": 740})
     page.keyboard.press("Enter")

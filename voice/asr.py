@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import threading
 import time
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,6 +48,18 @@ class Transcript:
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def looks_degenerate(text: str, speech_s: float) -> bool:
+    """A transcript that repeats itself (Whisper's compression-ratio test), has more words than
+    anyone says in that time, or lost the number after a currency sign."""
+    if not text:
+        return False
+    data = text.encode("utf-8")
+    too_repetitive = len(data) > 40 and len(data) / len(zlib.compress(data)) > 2.4
+    too_many_words = len(text.split()) > 5 * speech_s + 5
+    lost_amount = re.search(r"[$£€](?!\s?\d)", text) is not None  # "under $ $": the number went missing
+    return too_repetitive or too_many_words or lost_amount
 
 
 class ModelError(RuntimeError):
@@ -116,10 +130,14 @@ class Recognizer:
         with self._lock, torch.inference_mode():
             self.decoder.set_prompt(tokens or None)
             wavs = torch.from_numpy(np.ascontiguousarray(speech, dtype=np.float32)).unsqueeze(0)
-            encoded = self._encode(wavs, self._window_for(len(speech) / SAMPLE_RATE))
-            hyps, _, scores, _ = self.decoder(encoded, torch.tensor([1.0]))
-            ids = [int(t) for t in hyps[0]]
+            speech_s = len(speech) / SAMPLE_RATE
+            window = self._window_for(speech_s)
+            ids, scores = self._decode(wavs, window)
             raw = self.whisper.tokenizer.decode(ids, skip_special_tokens=True).strip()
+            if window < FULL_WINDOW_S and looks_degenerate(raw, speech_s):
+                # Short windows in heavy noise sometimes loop on a phrase; the full window rarely does.
+                ids, scores = self._decode(wavs, FULL_WINDOW_S)
+                raw = self.whisper.tokenizer.decode(ids, skip_special_tokens=True).strip()
         elapsed = time.perf_counter() - started
         confidence = math.exp(float(scores.reshape(-1)[0]) / (len(ids) + 1)) if ids else 0.0
         text, corrections = raw, []
@@ -128,6 +146,21 @@ class Recognizer:
             corrections = [(c.heard, c.meant) for c in found]
         return Transcript(text, round(confidence, 3), self.language, round(duration, 3),
                           round(len(speech) / SAMPLE_RATE, 3), round(elapsed, 3), raw, corrections)
+
+    def warm_up(self) -> None:
+        """One decode of quiet noise, so the first shopper does not pay torch's first-call setup."""
+        import torch
+
+        noise = np.random.default_rng(0).normal(0, 1e-3, SAMPLE_RATE).astype(np.float32)
+        with self._lock, torch.inference_mode():
+            self.decoder.set_prompt(None)
+            self._decode(torch.from_numpy(noise).unsqueeze(0), self.window_s)
+
+    def _decode(self, wavs: torch.Tensor, window_s: float) -> tuple[list[int], torch.Tensor]:
+        import torch
+
+        hyps, _, scores, _ = self.decoder(self._encode(wavs, window_s), torch.ones(1))
+        return [int(t) for t in hyps[0]], scores
 
     def _window_for(self, speech_s: float) -> float:
         # Keep a second of padding after the speech: Whisper expects to see where speech ends.

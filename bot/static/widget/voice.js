@@ -29,7 +29,7 @@ export function microphoneProblem(error) {
 
 /** Float32 samples at `rate` → Int16 samples at 16 kHz (averaging each output sample's span). */
 export function toPcm16(samples, rate) {
-  const ratio = rate / TARGET_RATE;
+  const ratio = Math.max(1, rate / TARGET_RATE);
   const out = new Int16Array(Math.floor(samples.length / ratio));
   for (let i = 0; i < out.length; i++) {
     const start = Math.floor(i * ratio);
@@ -76,15 +76,26 @@ export class Microphone {
     if (this.context) return;
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) throw new Error(microphoneProblem(null));
     try {
+      // Echo cancellation keeps spoken replies out of hands-free mode; the browser's noise
+      // suppression is left off because it smears the consonants Whisper needs.
       this.stream = await navigator.mediaDevices.getUserMedia({
-        audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true },
+        audio: { channelCount: 1, echoCancellation: true, noiseSuppression: false, autoGainControl: true },
       });
     } catch (error) {
       throw new Error(microphoneProblem(error));
     }
-    const context = new AudioContext();
+    // A 16 kHz context lets the browser's own resampler do the work (Chrome, Safari); where a
+    // stream cannot feed a context at another rate (Firefox), toPcm16 downsamples instead.
+    let context = new AudioContext({ sampleRate: TARGET_RATE });
+    let source;
+    try {
+      source = context.createMediaStreamSource(this.stream);
+    } catch {
+      context.close();
+      context = new AudioContext();
+      source = context.createMediaStreamSource(this.stream);
+    }
     await context.audioWorklet.addModule(this.workletUrl);
-    const source = context.createMediaStreamSource(this.stream);
     const node = new AudioWorkletNode(context, "shopkeeper-capture");
     node.port.onmessage = (event) => this.onBlock(event.data, context.sampleRate);
     source.connect(node);
