@@ -1,7 +1,7 @@
 // The Shopkeeper chat bubble: a launcher, a panel with the conversation, text and voice input.
 // mount(options) is called by /widget.js (the one-line embed); see the README for the options.
 import { Connection } from "./connection.js";
-import { h } from "./dom.js";
+import { h, icon } from "./dom.js";
 import { plainText } from "./markdown.js";
 import { renderBot, renderNotice, renderUser } from "./render.js";
 import { Microphone } from "./voice.js";
@@ -81,16 +81,16 @@ class ChatWidget {
     this.launcher = h("button", {
       type: "button", class: "sk-launcher", "aria-label": `Open ${o.title} chat`, "aria-expanded": "false",
       "aria-controls": "sk-panel", onclick: () => this.setOpen(!this.isOpen),
-    }, h("span", { class: "sk-launcher-icon", "aria-hidden": "true" }, "💬"), this.unreadBadge);
+    }, h("span", { class: "sk-launcher-icon" }, icon("chat")), this.unreadBadge);
 
     this.cartBadge = h("span", { class: "sk-cart", role: "status", "aria-label": "Cart is empty", hidden: true },
-      h("span", { class: "sk-cart-icon", "aria-hidden": "true" }, "🛒"),
+      h("span", { class: "sk-cart-icon" }, icon("cart")),
       (this.cartCount = h("span", { class: "sk-cart-count" }, "0")),
       (this.cartTotal = h("span", { class: "sk-cart-total" }, "")));
     this.speakToggle = h("button", {
       type: "button", class: "sk-icon-button sk-speak", "aria-pressed": String(this.speakReplies),
       title: "Read replies aloud", "aria-label": "Read replies aloud", onclick: () => this.toggleSpeech(),
-    }, "🔈");
+    }, icon("speaker"));
     const header = h("header", { class: "sk-header" },
       h("div", { class: "sk-titles" }, h("h2", { class: "sk-title", id: "sk-title" }, o.title),
         (this.statusLine = h("div", { class: "sk-subtitle" }, o.subtitle))),
@@ -115,7 +115,7 @@ class ChatWidget {
     });
     this.sendButton = h("button", { type: "button", class: "sk-send", "aria-label": "Send message", onclick: () => this.submit() }, "➤");
     this.micButton = h("button", { type: "button", class: "sk-mic", "aria-pressed": "false",
-                                   "aria-label": "Push to talk", title: "Press to talk, press again to send (or hold and release)" }, "🎤");
+                                   "aria-label": "Push to talk", title: "Press to talk, press again to send (or hold and release)" }, icon("mic"));
     this.bindPushToTalk();
     this.handsFreeToggle = h("button", { type: "button", class: "sk-handsfree", "aria-pressed": "false",
                                          onclick: () => this.toggleHandsFree() }, "Hands-free");

@@ -1,6 +1,6 @@
 // One chat message → DOM. Bot payloads are rasa-webchat's shapes ({text, quick_replies},
 // {attachment: {type: "image"}}) plus Shopkeeper's custom {type: "products"} and {type: "cart"}.
-import { cssColour, h, hue } from "./dom.js";
+import { cssColour, h, hue, icon } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
 
 /** A picture for a product drawn from its data: its colours, brand initial and type. */
@@ -57,10 +57,17 @@ function carousel(products, send) {
     products.map((p, i) => productCard(p, send, i, products.length)));
   if (products.length < 2) return h("div", { class: "sk-carousel sk-single" }, track);
   const step = (direction) => track.scrollBy({ left: direction * (track.clientWidth * 0.8), behavior: "smooth" });
-  return h("div", { class: "sk-carousel", role: "region", "aria-label": `${products.length} products` },
-    h("button", { type: "button", class: "sk-nav sk-prev", "aria-label": "Previous products", onclick: () => step(-1) }, "‹"),
-    track,
-    h("button", { type: "button", class: "sk-nav sk-next", "aria-label": "Next products", onclick: () => step(1) }, "›"));
+  const prev = h("button", { type: "button", class: "sk-nav sk-prev", "aria-label": "Previous products", onclick: () => step(-1) }, "‹");
+  const next = h("button", { type: "button", class: "sk-nav sk-next", "aria-label": "Next products", onclick: () => step(1) }, "›");
+  // Each arrow shows only while there is something on its side.
+  const update = () => {
+    prev.hidden = track.scrollLeft <= 4;
+    next.hidden = track.scrollLeft + track.clientWidth >= track.scrollWidth - 4;
+  };
+  track.addEventListener("scroll", update, { passive: true });
+  new ResizeObserver(update).observe(track); // also when a hidden panel opens
+  prev.hidden = true;
+  return h("div", { class: "sk-carousel", role: "region", "aria-label": `${products.length} products` }, prev, track, next);
 }
 
 function quickReplies(replies, send) {
@@ -97,7 +104,7 @@ export function renderBot(payload, send) {
 
 export function renderUser(text, { pending = false, voice = false } = {}) {
   return h("div", { class: `sk-msg sk-user${pending ? " sk-pending" : ""}` },
-    h("div", { class: "sk-bubble" }, voice ? h("span", { class: "sk-voice-mark", "aria-label": "spoken" }, "🎤 ") : null,
+    h("div", { class: "sk-bubble" }, voice ? h("span", { class: "sk-voice-mark", role: "img", "aria-label": "spoken" }, icon("mic")) : null,
       h("span", { class: "sk-user-text" }, text)));
 }
 
