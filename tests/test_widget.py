@@ -226,6 +226,38 @@ def test_reload_keeps_the_conversation_and_markup_stays_text(browser: Any, servi
     assert dialogs == []
 
 
+def test_one_script_tag_embeds_the_bubble_on_another_sites_page(browser: Any, services: Services,
+                                                                tmp_path: Path) -> None:
+    import functools
+    import http.server
+    import threading
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text(
+        "<!doctype html><html><head><title>Another shop</title></head><body><h1>Another shop</h1>"
+        f'<script src="{services.gateway_url}/widget.js" data-title="Corner Store" data-color="#7b2cbf" '
+        'data-open="true" data-position="left"></script></body></html>')
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/")  # another origin than the gateway
+        page.wait_for_function("window.Shopkeeper && window.Shopkeeper.metrics.readyAt !== null", timeout=15000)
+        assert page.locator(".sk-title").inner_text() == "Corner Store"
+        assert page.locator(".sk-panel").is_visible()  # data-open
+        header = page.locator(".sk-header").evaluate("el => getComputedStyle(el).backgroundColor")
+        assert header == "rgb(123, 44, 191)"
+        box = page.locator(".sk-panel").bounding_box()
+        assert box is not None and box["x"] < 100  # data-position="left"
+        before = bot_count(page)
+        say(page, "hello")
+        wait_turn(page, before)
+    finally:
+        server.shutdown()
+
+
 # -- 4. layouts, keyboard and screenshots --------------------------------------------------------
 def test_keyboard_aria_and_screenshots_at_desktop_and_phone_width(browser: Any, services: Services) -> None:
     page = browser.new_page()

@@ -4,11 +4,29 @@ import { io } from "../vendor/socket.io.esm.min.js";
 
 const RICH = { rich: true, client: "shopkeeper-widget" };
 
+// Storage can be blocked (privacy settings, sandboxed frames): the chat then works unpersisted.
+function readKey(key) {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function writeKey(key, value) {
+  try {
+    if (value === null) localStorage.removeItem(key);
+    else localStorage.setItem(key, value);
+  } catch {
+    // not persisted
+  }
+}
+
 export class Connection extends EventTarget {
   constructor(gatewayUrl, storageKey) {
     super();
     this.storageKey = storageKey;
-    this.sessionId = localStorage.getItem(storageKey) || null;
+    this.sessionId = readKey(storageKey);
     this.socket = io(gatewayUrl, { transports: ["websocket", "polling"], reconnectionDelayMax: 5000 });
     this.socket.on("connect", () => {
       this.emitEvent("status", { connected: true });
@@ -20,7 +38,7 @@ export class Connection extends EventTarget {
       const id = typeof data === "string" ? data : data && data.session_id;
       if (id) {
         this.sessionId = id;
-        localStorage.setItem(storageKey, id);
+        writeKey(storageKey, id);
       }
       this.emitEvent("session", { sessionId: this.sessionId });
     });
@@ -52,7 +70,7 @@ export class Connection extends EventTarget {
 
   /** Forget this conversation: the next session_request starts a new one. */
   restart() {
-    localStorage.removeItem(this.storageKey);
+    writeKey(this.storageKey, null);
     this.sessionId = null;
     this.socket.emit("session_request", { session_id: null });
   }
