@@ -37,6 +37,8 @@ from voice.audio import MAX_BYTES, Audio, AudioError, decode, from_pcm16
 
 log = logging.getLogger("shopkeeper.gateway")
 MAX_MESSAGE_CHARS = 2000
+# Partial transcripts (when a client asks): at most one pass per this much new audio.
+PARTIAL_EVERY_S = 1.0
 AUDIO_FORMATS = ("pcm16", "wav", "flac", "ogg", "webm", "mp3", "m4a")
 
 
@@ -61,6 +63,8 @@ class Utterance:
     chunks: list[bytes] = field(default_factory=list)
     size: int = 0
     next_seq: int = 0
+    partial: bool = False  # the client wants transcripts while it speaks
+    partial_at: int = 0  # bytes received when the last partial pass started
 
 
 class SpeechService:
@@ -73,6 +77,7 @@ class SpeechService:
         self.error: str | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr")
         self._ready = threading.Event()
+        self.busy = 0  # passes queued or running on the worker
 
     def load(self) -> None:
         try:
@@ -101,7 +106,11 @@ class SpeechService:
         await loop.run_in_executor(None, self._ready.wait, 600)
         if self.recognizer is None:
             raise RuntimeError(f"speech recognition is unavailable ({self.error or 'still loading'})")
-        return await loop.run_in_executor(self._executor, self.recognizer.transcribe, audio.samples)
+        self.busy += 1
+        try:
+            return await loop.run_in_executor(self._executor, self.recognizer.transcribe, audio.samples)
+        finally:
+            self.busy -= 1
 
 
 def decode_utterance(utterance: Utterance) -> Audio:
@@ -109,6 +118,11 @@ def decode_utterance(utterance: Utterance) -> Audio:
     if utterance.format == "pcm16":
         return from_pcm16(data, utterance.sample_rate, utterance.channels)
     return decode(data)
+
+
+def transcript_event(transcript: Transcript, final: bool) -> dict[str, Any]:
+    return {"text": transcript.text, "final": final, "confidence": transcript.confidence,
+            "language": transcript.language, "duration_s": transcript.duration_s, "decode_s": transcript.decode_s}
 
 
 def create_app(settings: Settings | None = None) -> tuple[FastAPI, socketio.AsyncServer, Any]:
@@ -131,6 +145,7 @@ def create_app(settings: Settings | None = None) -> tuple[FastAPI, socketio.Asyn
                                max_http_buffer_size=MAX_BYTES + 1024 * 1024)
     sessions: dict[str, str] = {}  # socket id -> conversation (session) id
     utterances: dict[str, Utterance] = {}  # socket id -> audio being received
+    background: set[asyncio.Task[None]] = set()
 
     async def ask_rasa(sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
         response = await state["http"].post(f"{settings.rasa_url}/webhooks/rest/webhook",
@@ -209,7 +224,7 @@ def create_app(settings: Settings | None = None) -> tuple[FastAPI, socketio.Asyn
             if fmt not in AUDIO_FORMATS:
                 await error(sid, "bad_audio_format", f"Audio format {fmt!r} is not one of {', '.join(AUDIO_FORMATS)}.")
                 return
-            current = utterances[sid] = Utterance(fmt, rate, channels)
+            current = utterances[sid] = Utterance(fmt, rate, channels, partial=bool(data.get("partial")))
         if seq != current.next_seq:
             utterances.pop(sid, None)
             await error(sid, "audio_out_of_order",
@@ -222,6 +237,24 @@ def create_app(settings: Settings | None = None) -> tuple[FastAPI, socketio.Asyn
         if current.size > MAX_BYTES:
             utterances.pop(sid, None)
             await error(sid, "audio_too_large", f"The utterance is over {MAX_BYTES // 1_000_000} MB; it was dropped.")
+            return
+        # A partial pass only on an idle worker, so it never delays anyone's final transcript by
+        # more than the one pass already running; PCM only (no decoding of half a container).
+        second = current.sample_rate * current.channels * 2
+        if (current.partial and current.format == "pcm16" and speech.ready and speech.busy == 0
+                and current.size - current.partial_at >= PARTIAL_EVERY_S * second):
+            current.partial_at = current.size
+            task = asyncio.create_task(partial_transcript(sid, current))
+            background.add(task)  # the loop keeps only weak references to tasks
+            task.add_done_callback(background.discard)
+
+    async def partial_transcript(sid: str, utterance: Utterance) -> None:
+        try:
+            transcript = await speech.transcribe(decode_utterance(utterance))
+        except (AudioError, RuntimeError):
+            return  # the final pass reports problems
+        if utterances.get(sid) is utterance and transcript.text:  # still being spoken
+            await sio.emit("transcript", transcript_event(transcript, final=False), to=sid)
 
     @sio.event
     async def user_audio_end(sid: str, data: Any = None) -> None:
@@ -240,9 +273,7 @@ def create_app(settings: Settings | None = None) -> tuple[FastAPI, socketio.Asyn
         except RuntimeError as exc:
             await error(sid, "asr_unavailable", str(exc))
             return
-        await sio.emit("transcript", {"text": transcript.text, "final": True, "confidence": transcript.confidence,
-                                      "language": transcript.language, "duration_s": transcript.duration_s,
-                                      "decode_s": transcript.decode_s}, to=sid)
+        await sio.emit("transcript", transcript_event(transcript, final=True), to=sid)
         if not transcript.text:
             await error(sid, "no_speech", "No speech was heard; please try again, a little closer to the microphone.")
             return

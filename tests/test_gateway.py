@@ -82,6 +82,22 @@ def test_voice_turn_then_text_turn_in_one_conversation(services: Services, speak
 
 
 @needs_model
+def test_partial_transcripts_arrive_while_speaking_when_asked(services: Services,
+                                                              speak: Callable[..., Path]) -> None:
+    sentence = "do you have a blue rain jacket in medium"
+    samples = load_file(speak(sentence)).samples
+    with VoiceClient(services.gateway_url, timeout=120) as client:
+        asked = client.say_audio(samples, realtime=True, partials=True)
+        plain = client.say_audio(samples, realtime=True)
+    assert not asked.errors and asked.transcript and asked.transcript["final"] is True
+    assert asked.partials and all(p["final"] is False and p["text"] for p in asked.partials)
+    # A partial covers only the audio so far: never longer than the whole utterance.
+    assert all(p["duration_s"] < asked.transcript["duration_s"] for p in asked.partials)
+    assert wer(sentence, asked.transcript["text"]) <= 0.25
+    assert plain.partials == [] and plain.transcript
+
+
+@needs_model
 def test_browser_webm_recording_is_understood(services: Services, speak: Callable[..., Path]) -> None:
     samples = load_file(speak("where is my order")).samples
     webm = encode_with_av(samples, 16000, "webm", "libopus")

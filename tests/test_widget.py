@@ -159,6 +159,8 @@ def test_voice_turn_from_the_fake_microphone(playwright: Any, services: Services
         page.locator(".sk-card").first.wait_for(timeout=30000)
         colours = [c.get_attribute("aria-label") for c in page.locator(".sk-card .sk-swatches").all()]
         assert colours and all("black" in c for c in colours), colours
+        # Words appeared while the shopper was still speaking (partial transcripts), then the final.
+        assert page.evaluate("window.Shopkeeper.metrics.partials") >= 1
         turn = page.evaluate("window.Shopkeeper.metrics.voiceTurns[0]")
         record("voice_speech_end_to_transcript_ms", round(turn["transcriptAt"] - turn["speechEndAt"]))
         record("voice_speech_end_to_first_reply_ms", round(turn["replyAt"] - turn["speechEndAt"]))

@@ -30,6 +30,7 @@ CHUNK_S = 0.1
 @dataclass
 class TurnResult:
     transcript: dict[str, Any] | None = None
+    partials: list[dict[str, Any]] = field(default_factory=list)  # transcripts while audio arrived
     replies: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     first_reply_s: float | None = None  # from the end of the user's audio/text to the first reply
@@ -83,7 +84,9 @@ class VoiceClient:
         result = TurnResult()
         while True:
             name, data, at = self._next({"bot_uttered", "transcript", "error", "turn_end"})
-            if name == "transcript":
+            if name == "transcript" and data.get("final") is False:
+                result.partials.append(data)
+            elif name == "transcript":
                 result.transcript = data
                 result.transcript_s = at - sent_at
             elif name == "bot_uttered":
@@ -102,12 +105,13 @@ class VoiceClient:
                                        "metadata": metadata or {}})
         return self.collect(sent)
 
-    def say_audio(self, samples: np.ndarray, realtime: bool = True) -> TurnResult:
-        """Stream 16 kHz mono samples as PCM16 chunks, then end the utterance."""
+    def say_audio(self, samples: np.ndarray, realtime: bool = True, partials: bool = False) -> TurnResult:
+        """Stream 16 kHz mono samples as PCM16 chunks, then end the utterance; ``partials`` asks for
+        transcripts while the audio arrives."""
         started = time.perf_counter()
         for seq, chunk in enumerate(pcm16_chunks(samples)):
             self.sio.emit("user_audio", {"chunk": chunk, "session_id": self.session_id, "seq": seq,
-                                         "format": "pcm16", "sample_rate": SAMPLE_RATE})
+                                         "format": "pcm16", "sample_rate": SAMPLE_RATE, "partial": partials})
             if realtime:  # pace like a microphone would
                 time.sleep(max(0.0, started + (seq + 1) * CHUNK_S - time.perf_counter()))
         return self.say_encoded_end()

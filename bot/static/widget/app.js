@@ -48,7 +48,7 @@ class ChatWidget {
     this.unread = 0;
     this.waiting = 0;
     this.pendingVoice = null;
-    this.metrics = { readyAt: null, voiceTurns: [] };
+    this.metrics = { readyAt: null, voiceTurns: [], partials: 0 };
     this.speakReplies = store("shopkeeper.speak", false);
     this.handsFree = false;
     this.build();
@@ -373,7 +373,8 @@ class ChatWidget {
     // In hands-free mode the detector waited for the silence; the speech ended that long ago.
     const endedAt = performance.now() - (reason === "silence" ? 700 : 0);
     this.metrics.voiceTurns.push({ speechEndAt: endedAt, transcriptAt: null, replyAt: null });
-    this.setText(this.pendingVoice, "Transcribing…");
+    // Keep a partial transcript's words on screen until the final one replaces them.
+    if (this.pendingVoice?.querySelector(".sk-user-text")?.textContent === "…") this.setText(this.pendingVoice, "Transcribing…");
     this.voiceStatus.textContent = this.handsFree ? "Listening — just speak." : "";
     this.setWaiting(1);
   }
@@ -384,6 +385,7 @@ class ChatWidget {
     const bubble = this.pendingVoice;
     if (!bubble) return;
     if (detail.final === false) {
+      this.metrics.partials = (this.metrics.partials || 0) + 1;
       this.setText(bubble, detail.text || "…");
       return;
     }

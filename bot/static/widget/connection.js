@@ -59,9 +59,9 @@ export class Connection extends EventTarget {
     this.socket.emit("user_uttered", { message, session_id: this.sessionId, customData: RICH });
   }
 
-  /** One chunk of 16 kHz mono PCM16 audio for the utterance being spoken. */
+  /** One chunk of 16 kHz mono PCM16 audio for the utterance being spoken (partial transcripts wanted). */
   sendAudio(chunk, seq) {
-    this.socket.emit("user_audio", { chunk, seq, format: "pcm16", sample_rate: 16000, channels: 1 });
+    this.socket.emit("user_audio", { chunk, seq, format: "pcm16", sample_rate: 16000, channels: 1, partial: true });
   }
 
   endAudio() {
