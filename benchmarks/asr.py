@@ -220,22 +220,27 @@ def voice_turns(turns: int = 12) -> dict[str, float]:
             audio = load_file(synthesize(text, voice, Path(tmp) / f"{i}.wav")).samples
             pad = max(0, 3 * SAMPLE_RATE - len(audio))  # a 3-second utterance, trailing pause included
             samples.append(np.concatenate([audio, np.zeros(pad, np.float32)]))
-    first, transcript = [], []
+    measured: dict[bool, tuple[list[float], list[float]]] = {False: ([], []), True: ([], [])}
     with Services(actions_port=free_port(), rasa_port=free_port(), gateway_port=free_port(), db=str(db)) as svc:
         svc.start()
         with VoiceClient(svc.gateway_url) as client:
             client.say_audio(samples[0], realtime=False)  # warm-up turn, not counted
-            for i in range(turns):
-                result = client.say_audio(samples[i % len(samples)], realtime=True)
+            # Alternating with and without partial transcripts: what the widget's partials cost.
+            for i in range(2 * turns):
+                partials = i % 2 == 1
+                result = client.say_audio(samples[(i // 2) % len(samples)], realtime=True, partials=partials)
                 if result.first_reply_s is not None:
-                    first.append(result.first_reply_s)
-                    transcript.append(result.transcript_s or 0.0)
+                    measured[partials][0].append(result.first_reply_s)
+                    measured[partials][1].append(result.transcript_s or 0.0)
 
     def pct(values: list[float], q: float) -> float:
         return float(np.percentile(values, q)) if values else float("nan")
 
+    (first, transcript), (first_p, transcript_p) = measured[False], measured[True]
     return {"turns": len(first), "first_reply_p50": pct(first, 50), "first_reply_p95": pct(first, 95),
             "transcript_p50": pct(transcript, 50), "transcript_p95": pct(transcript, 95),
+            "partials_first_reply_p50": pct(first_p, 50), "partials_first_reply_p95": pct(first_p, 95),
+            "partials_transcript_p50": pct(transcript_p, 50), "partials_transcript_p95": pct(transcript_p, 95),
             "utterance_s": 3.0}
 
 
@@ -272,10 +277,15 @@ def report(rows: list[Result], loads: dict[str, float], latency: dict[str, float
         lines += ["", "## Voice turn through the gateway", "",
                   f"{latency['turns']} turns of a {latency['utterance_s']:.0f}-second utterance (flite slt, "
                   "streamed in real time as PCM16 chunks) through `bot.gateway` → Rasa → action server, default model, "
-                  "measured from the end of the audio:", "",
+                  "measured from the end of the audio; as many again asking for partial transcripts (as the widget "
+                  "does), alternating:", "",
                   "| | p50 s | p95 s |", "|---|---|---|",
                   f"| transcript event | {latency['transcript_p50']:.2f} | {latency['transcript_p95']:.2f} |",
-                  f"| first bot reply | {latency['first_reply_p50']:.2f} | {latency['first_reply_p95']:.2f} |"]
+                  f"| first bot reply | {latency['first_reply_p50']:.2f} | {latency['first_reply_p95']:.2f} |",
+                  f"| transcript event, partials on | {latency['partials_transcript_p50']:.2f} | "
+                  f"{latency['partials_transcript_p95']:.2f} |",
+                  f"| first bot reply, partials on | {latency['partials_first_reply_p50']:.2f} | "
+                  f"{latency['partials_first_reply_p95']:.2f} |"]
     lines += ["", "## Examples of errors", ""]
     for r in rows:
         for ref, hyp in r.examples[:2]:

@@ -169,6 +169,35 @@ def test_voice_turn_from_the_fake_microphone(playwright: Any, services: Services
         context.close()
 
 
+def test_push_to_talk_sends_what_was_said_between_two_presses(playwright: Any, services: Services, tmp_path: Path,
+                                                              speak: Callable[..., Path]) -> None:
+    from playwright.sync_api import expect
+
+    sentence = "where is my order"
+    speech = load_file(speak(sentence)).samples
+    wav = tmp_path / "fake-mic.wav"
+    sf.write(wav, np.concatenate([np.zeros(SAMPLE_RATE // 4, np.float32), speech,
+                                  np.zeros(2 * SAMPLE_RATE, np.float32)]), SAMPLE_RATE, subtype="PCM_16")
+    context = launch(playwright, tmp_path, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                     f"--use-file-for-fake-audio-capture={wav}%noloop")
+    try:
+        page = context.new_page()
+        open_widget(page, services, "/")
+        mic = page.get_by_role("button", name="Push to talk")
+        mic.click()  # a tap starts recording...
+        expect(mic).to_have_attribute("aria-pressed", "true")
+        assert page.locator(".sk-pending").count() == 1
+        page.wait_for_timeout(2500)
+        mic.click()  # ...and the next one sends it
+        expect(mic).to_have_attribute("aria-pressed", "false")
+        heard = page.locator(".sk-user:not(.sk-pending) .sk-user-text").first
+        heard.wait_for(timeout=30000)
+        assert wer(sentence, heard.inner_text()) <= 0.25, heard.inner_text()
+        page.locator(".sk-bot .sk-bubble", has_text="order").first.wait_for(timeout=30000)
+    finally:
+        context.close()
+
+
 def test_microphone_without_permission_gets_a_clear_message(browser: Any, services: Services) -> None:
     page = browser.new_page()  # no fake device and no permission: the browser refuses the microphone
     open_widget(page, services)
@@ -276,6 +305,12 @@ def test_keyboard_aria_and_screenshots_at_desktop_and_phone_width(browser: Any, 
     assert log.get_attribute("role") == "log" and log.get_attribute("aria-live") == "polite"
     page.keyboard.type("show me rain jackets")
     page.keyboard.press("Enter")
+    page.keyboard.press("Escape")  # closed before the answer: it is counted as unread
+    unread = page.locator(".sk-unread")
+    unread.wait_for(timeout=60000)
+    assert int(unread.inner_text()) >= 1 and "unread" in launcher.get_attribute("aria-label")
+    page.keyboard.press("Enter")  # focus went back to the bubble
+    assert unread.is_hidden()
     page.locator(".sk-card").first.wait_for(timeout=60000)
     page.wait_for_timeout(300)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
