@@ -106,6 +106,7 @@ class Recognizer:
         self.decoder = self.asr.mods.decoder
         self.language = getattr(self.whisper, "language", None) or "en"
         self.window_s = min(max(window_s, 1.0), FULL_WINDOW_S)
+        self.fallback = True  # redo a degenerate short-window transcript with the full window
         encoder = self.whisper.model.encoder
         self._positions = encoder.embed_positions.weight.detach().clone()  # the full 30 s table
         self._prompt_tokens = self._encode_prompt(prompt)
@@ -134,7 +135,7 @@ class Recognizer:
             window = self._window_for(speech_s)
             ids, scores = self._decode(wavs, window)
             raw = self.whisper.tokenizer.decode(ids, skip_special_tokens=True).strip()
-            if window < FULL_WINDOW_S and looks_degenerate(raw, speech_s):
+            if self.fallback and window < FULL_WINDOW_S and looks_degenerate(raw, speech_s):
                 # Short windows in heavy noise sometimes loop on a phrase; the full window rarely does.
                 ids, scores = self._decode(wavs, FULL_WINDOW_S)
                 raw = self.whisper.tokenizer.decode(ids, skip_special_tokens=True).strip()

@@ -1,0 +1,82 @@
+"""How long an audio window Whisper's encoder gets: WER and decode time per window length.
+
+    python benchmarks/asr_window.py [--model tiny.en] [--windows 30,20,15,10]
+
+Whisper is trained on 30 s windows; the encoder's cost is fixed by the window, not by the speech
+in it. Shorter windows (the speech padded to N seconds, N × 50 position embeddings) cost less; this
+measures what they cost in accuracy, raw and with the product's fallback to 30 s for degenerate
+transcripts. Sets as in benchmarks/asr.py (TTS held-out and tuning, real clean, real at 5 dB).
+Results: benchmarks/results/asr_window.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _asr_benchmark():  # noqa: ANN202 - the sibling script, loaded by path (its name shadows nothing then)
+    spec = importlib.util.spec_from_file_location("asr_benchmark", Path(__file__).with_name("asr.py"))
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules["asr_benchmark"] = module
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="tiny.en")
+    parser.add_argument("--windows", default="30,20,15,10")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "asr_window.md")
+    args = parser.parse_args()
+    from tqdm import tqdm
+
+    from voice import asr
+    from voice.wer import ErrorCount
+
+    bench = _asr_benchmark()
+    started = time.time()
+    clean = bench.real_items()
+    sets = {**bench.tts_items("test"), **bench.tts_items("tune"),
+            "real, clean": clean, "real + room + noise 5 dB": bench.noisy_items(clean, 5)}
+    recognizer = asr.Recognizer(args.model, threads=2)
+    rows = []
+    for window in [float(w) for w in args.windows.split(",")]:
+        recognizer.window_s = window
+        for fallback in (False, True):
+            if fallback and window >= asr.FULL_WINDOW_S:
+                continue
+            recognizer.fallback = fallback
+            cells, times = [], []
+            for group, items in sets.items():
+                count = ErrorCount()
+                for item in tqdm(items, desc=f"{window:.0f} s{' + fallback' if fallback else ''} {group}",
+                                 leave=False, unit="utt"):
+                    transcript = recognizer.transcribe(item.samples)
+                    count.add(item.text, transcript.raw_text)
+                    times.append(transcript.decode_s)
+                cells.append(f"{100 * count.wer:.1f}")
+            label = f"{window:.0f} s" + (" + fallback to 30 s" if fallback else "")
+            rows.append(f"| {label} | " + " | ".join(cells) + f" | {statistics.median(times):.2f} |")
+            print(rows[-1], flush=True)
+    lines = ["# Whisper window length", "",
+             f"`python benchmarks/asr_window.py --model {args.model}` on {platform.machine()}, 2 torch threads; "
+             f"took {(time.time() - started) / 60:.0f} min. Raw WER % (no catalogue correction); decode time "
+             "is the median per utterance over all sets. Speech longer than the window minus 1 s always gets "
+             "the full 30 s window.", "",
+             "| window | " + " | ".join(sets) + " | decode p50 s |", "|---|" + "---|" * (len(sets) + 1), *rows]
+    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
