@@ -194,6 +194,9 @@ Shopkeeper is running.
   Logs          {services.log_dir}
 
 Talk to it:
+  {services.gateway_url}/  the chat in a browser (type, or press the microphone)
+  {services.gateway_url}/demo  a shop page with the chat bubble
+  on any page: <script src="{services.gateway_url}/widget.js"></script>
   python -m voice.client --url {services.gateway_url} --text "hi" --file my_question.wav
   make shell                      (a chat in this terminal; run it in a second terminal)
   curl -s {services.rasa_url}/webhooks/rest/webhook -d '{{"sender": "me", "message": "red running shoes under 100"}}'
