@@ -7,7 +7,8 @@ voice: audio chunks in, a transcript out, then the bot's replies. Text goes to R
 webhook with metadata (modality, ASR confidence, language); replies come back in the format
 Rasa's own socketio channel emits. Speech recognition runs on one worker thread (torch uses
 both cores inside it), so the event loop keeps serving other sessions while a turn decodes.
-Events and endpoints are documented in the README ("Talking to Shopkeeper").
+Clients may ask for partial transcripts while they speak. The same app serves the chat widget
+(bot/web.py). Events and endpoints are documented in the README ("Socket.io events").
 """
 
 from __future__ import annotations
