@@ -61,7 +61,8 @@ class ChatWidget {
       onEnd: (reason, chunks) => this.voiceEnded(reason, chunks),
       onChunk: (chunk, seq) => this.connection.sendAudio(chunk, seq),
     });
-    this.setOpen(this.options.open || this.options.fullPage || store("shopkeeper.open", false));
+    // Opening on load does not take the focus from the shop's page.
+    this.setOpen(this.options.open || this.options.fullPage || store("shopkeeper.open", false), false);
   }
 
   // -- layout ---------------------------------------------------------------------------------
@@ -140,7 +141,7 @@ class ChatWidget {
     return !this.panel.hidden;
   }
 
-  setOpen(open) {
+  setOpen(open, focus = true) {
     this.panel.hidden = !open;
     this.launcher.setAttribute("aria-expanded", String(open));
     this.launcher.setAttribute("aria-label", `${open ? "Close" : "Open"} ${this.options.title} chat`);
@@ -150,7 +151,7 @@ class ChatWidget {
       this.unread = 0;
       this.showUnread();
       this.scrollDown();
-      this.input.focus();
+      if (focus) this.input.focus();
     } else if (this.launcher.isConnected && this.host.shadowRoot.activeElement) {
       this.launcher.focus();
     }
