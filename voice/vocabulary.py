@@ -51,6 +51,8 @@ class ShopCorrector:
             if not vocabulary.brands:
                 raise FileNotFoundError(f"the shop database {db or 'catalog/shop.db'} has no products")
             self._corrector = shop_corrector(store, vocabulary, set(english_words()))
+            # The names decoding is biased towards (voice/biasing.py).
+            self.terms = sorted(set(vocabulary.brands) | set(vocabulary.product_types))
         finally:
             store.close()
 
