@@ -128,6 +128,14 @@ def tts_items(part: str) -> dict[str, list[Item]]:
     return groups
 
 
+def sweep_sets() -> dict[str, list[Item]]:
+    """The sets the setting sweeps (asr_window.py, asr_biasing.py) score: TTS tuning and held-out,
+    real clean, and real at 5 dB, where a setting's failures show first."""
+    clean = real_items()
+    return {**tts_items("tune"), **tts_items("test"), "real, clean": clean,
+            "real + room + noise 5 dB": noisy_items(clean, 5)}
+
+
 # -- systems -----------------------------------------------------------------------------------
 @dataclass
 class Result:

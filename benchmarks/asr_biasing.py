@@ -10,7 +10,6 @@ WER % after catalogue correction, as the product runs. Results: benchmarks/resul
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import platform
 import sys
 import time
@@ -18,15 +17,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from asr import sweep_sets  # noqa: E402 - the sibling benchmark (ROOT has no asr module to shadow it)
+
 SETTINGS = [(0.0, 0.0), (0.0, 2.0), (0.0, 4.0), (1.0, 2.0), (1.5, 4.0), (2.0, 3.0)]  # (start, continue)
-
-
-def _asr_benchmark():  # noqa: ANN202 - the sibling script, loaded by path
-    spec = importlib.util.spec_from_file_location("asr_benchmark", Path(__file__).with_name("asr.py"))
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules["asr_benchmark"] = module
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
 
 
 def main() -> int:
@@ -41,11 +35,8 @@ def main() -> int:
     from voice.vocabulary import ShopCorrector
     from voice.wer import ErrorCount
 
-    bench = _asr_benchmark()
     started = time.time()
-    clean = bench.real_items()
-    sets = {**bench.tts_items("tune"), **bench.tts_items("test"),
-            "real, clean": clean, "real + room + noise 5 dB": bench.noisy_items(clean, 5)}
+    sets = sweep_sets()
     corrector = ShopCorrector(ROOT / "catalog" / "shop.db")
     recognizer = Recognizer(args.model, threads=2, corrector=corrector, bias=False)
     bias = CatalogueBias(lambda text: recognizer.whisper.tokenizer.encode(text, add_special_tokens=False),

@@ -12,7 +12,6 @@ Results: benchmarks/results/asr_window.md.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import platform
 import statistics
 import sys
@@ -22,13 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def _asr_benchmark():  # noqa: ANN202 - the sibling script, loaded by path (its name shadows nothing then)
-    spec = importlib.util.spec_from_file_location("asr_benchmark", Path(__file__).with_name("asr.py"))
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules["asr_benchmark"] = module
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
+from asr import sweep_sets  # noqa: E402 - the sibling benchmark (ROOT has no asr module to shadow it)
 
 
 def main() -> int:
@@ -42,11 +35,8 @@ def main() -> int:
     from voice import asr
     from voice.wer import ErrorCount
 
-    bench = _asr_benchmark()
     started = time.time()
-    clean = bench.real_items()
-    sets = {**bench.tts_items("test"), **bench.tts_items("tune"),
-            "real, clean": clean, "real + room + noise 5 dB": bench.noisy_items(clean, 5)}
+    sets = sweep_sets()
     recognizer = asr.Recognizer(args.model, threads=2)
     rows = []
     for window in [float(w) for w in args.windows.split(",")]:
