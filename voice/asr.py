@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL = os.environ.get("SHOPKEEPER_ASR_MODEL", "tiny.en")
 # Whisper is trained on 30 s windows, but its encoder costs the same for 3 s of speech padded to
-# 30 s. A 15 s window halves that cost with no loss on our speech sets (benchmarks/results/asr.md);
-# 10 s starts to hallucinate. Utterances longer than the window fall back to the full 30 s.
+# 30 s. A 15 s window halves that cost with no loss on our speech sets
+# (benchmarks/results/asr_window.md); 10 s starts to hallucinate. Utterances longer than the window
+# fall back to the full 30 s.
 DEFAULT_WINDOW_S = float(os.environ.get("SHOPKEEPER_ASR_WINDOW_S", "15"))
 FULL_WINDOW_S = 30.0
 # Shop names can get a bonus during decoding (voice/biasing.py; needs a catalogue corrector).
@@ -118,8 +119,8 @@ class Recognizer:
 
             CatalogueBias(lambda text: self.whisper.tokenizer.encode(text, add_special_tokens=False),
                           terms).attach(self.decoder)
-        encoder = self.whisper.model.encoder
-        self._positions = encoder.embed_positions.weight.detach().clone()  # the full 30 s table
+        full = self.whisper.model.encoder.embed_positions
+        self._embeddings = {full.num_embeddings: full}  # position table per window length, made once
         self._prompt_tokens = self._encode_prompt(prompt)
         self._lock = threading.Lock()
         self.load_s = time.perf_counter() - started
@@ -144,12 +145,10 @@ class Recognizer:
             wavs = torch.from_numpy(np.ascontiguousarray(speech, dtype=np.float32)).unsqueeze(0)
             speech_s = len(speech) / SAMPLE_RATE
             window = self._window_for(speech_s)
-            ids, scores = self._decode(wavs, window)
-            raw = self.whisper.tokenizer.decode(ids, skip_special_tokens=True).strip()
+            ids, scores, raw = self._decode(wavs, window)
             if self.fallback and window < FULL_WINDOW_S and looks_degenerate(raw, speech_s):
                 # Short windows in heavy noise sometimes loop on a phrase; the full window rarely does.
-                ids, scores = self._decode(wavs, FULL_WINDOW_S)
-                raw = self.whisper.tokenizer.decode(ids, skip_special_tokens=True).strip()
+                ids, scores, raw = self._decode(wavs, FULL_WINDOW_S)
         elapsed = time.perf_counter() - started
         confidence = math.exp(float(scores.reshape(-1)[0]) / (len(ids) + 1)) if ids else 0.0
         text, corrections = raw, []
@@ -157,7 +156,7 @@ class Recognizer:
             text, found = self.corrector.correct(raw)  # type: ignore[attr-defined]
             corrections = [(c.heard, c.meant) for c in found]
         return Transcript(text, round(confidence, 3), self.language, round(duration, 3),
-                          round(len(speech) / SAMPLE_RATE, 3), round(elapsed, 3), raw, corrections)
+                          round(speech_s, 3), round(elapsed, 3), raw, corrections)
 
     def warm_up(self) -> None:
         """One decode of quiet noise, so the first shopper does not pay torch's first-call setup."""
@@ -168,11 +167,13 @@ class Recognizer:
             self.decoder.set_prompt(None)
             self._decode(torch.from_numpy(noise).unsqueeze(0), self.window_s)
 
-    def _decode(self, wavs: torch.Tensor, window_s: float) -> tuple[list[int], torch.Tensor]:
+    def _decode(self, wavs: torch.Tensor, window_s: float) -> tuple[list[int], torch.Tensor, str]:
+        """(token ids, scores, text) of one greedy pass over a ``window_s`` window."""
         import torch
 
         hyps, _, scores, _ = self.decoder(self._encode(wavs, window_s), torch.ones(1))
-        return [int(t) for t in hyps[0]], scores
+        ids = [int(t) for t in hyps[0]]
+        return ids, scores, self.whisper.tokenizer.decode(ids, skip_special_tokens=True).strip()
 
     def _window_for(self, speech_s: float) -> float:
         # Keep a second of padding after the speech: Whisper expects to see where speech ends.
@@ -187,8 +188,11 @@ class Recognizer:
         if encoder.embed_positions.num_embeddings != positions:
             # HF's encoder checks its input length against config.max_source_positions and adds
             # every row of embed_positions, so both follow the window.
+            if positions not in self._embeddings:
+                full = self._embeddings[max(self._embeddings)].weight
+                self._embeddings[positions] = torch.nn.Embedding.from_pretrained(full[:positions].detach().clone())
             encoder.config.max_source_positions = positions
-            encoder.embed_positions = torch.nn.Embedding.from_pretrained(self._positions[:positions].clone())
+            encoder.embed_positions = self._embeddings[positions]
         samples = positions * 2 * self.whisper._hop_length
         mel = self.whisper.log_mel_spectrogram(self.whisper.pad_or_trim(wavs, samples))
         return self.whisper.forward_encoder(mel)
