@@ -13,7 +13,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import store, text_only
+from actions.common import cart_products, cart_totals, text_only
 from catalog.models import Product
 from catalog.policies import money
 
@@ -50,12 +50,12 @@ def send_products(dispatcher: CollectingDispatcher, tracker: Tracker, products: 
 
 
 def cart_payload(items: list[dict[str, Any]]) -> dict[str, Any]:
-    products = {p.id: p for p in store().products([i["id"] for i in items])}
-    lines = [{"id": i["id"], "name": products[i["id"]].name, "qty": int(i["qty"]),
-              "price": products[i["id"]].price} for i in items if i["id"] in products]
-    total = round(sum(line["qty"] * line["price"] for line in lines), 2)
-    return {"type": "cart", "count": sum(line["qty"] for line in lines), "total": total,
-            "total_text": money(total), "items": lines}
+    contents = cart_products(items)
+    lines = [{"id": item["id"], "name": product.name, "qty": int(item["qty"]), "price": product.price}
+             for item, product in contents if product]
+    total, count = cart_totals(contents)
+    total = round(total, 2)
+    return {"type": "cart", "count": count, "total": total, "total_text": money(total), "items": lines}
 
 
 def send_cart(dispatcher: CollectingDispatcher, tracker: Tracker, items: list[dict[str, Any]]) -> None:

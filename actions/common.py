@@ -165,19 +165,29 @@ def cart_items(tracker: Tracker) -> list[dict[str, Any]]:
     return [dict(item) for item in cart] if isinstance(cart, list) else []
 
 
+def cart_products(items: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Product | None]]:
+    """Each cart line with its product (None for a product that is no longer sold)."""
+    products = {p.id: p for p in store().products([i["id"] for i in items])}
+    return [(item, products.get(item["id"])) for item in items]
+
+
+def cart_totals(lines: list[tuple[dict[str, Any], Product | None]]) -> tuple[float, int]:
+    """(total price, number of items) of the lines whose product is still sold."""
+    sold = [(item, product) for item, product in lines if product]
+    return (sum(product.price * item["qty"] for item, product in sold),
+            sum(item["qty"] for item, _ in sold))
+
+
 def cart_summary(items: list[dict[str, Any]]) -> str:
     if not items:
         return "Your cart is empty."
-    products = {p.id: p for p in store().products([i["id"] for i in items])}
-    lines, total, count = [], 0.0, 0
-    for n, item in enumerate(items, 1):
-        product = products.get(item["id"])
+    lines = []
+    contents = cart_products(items)
+    for n, (item, product) in enumerate(contents, 1):
         if not product:
             lines.append(f"{n}. (a product that is no longer sold)")
             continue
-        subtotal = product.price * item["qty"]
-        total += subtotal
-        count += item["qty"]
-        lines.append(f"{n}. {item['qty']} x {product.name} - {money(subtotal)}")
+        lines.append(f"{n}. {item['qty']} x {product.name} - {money(product.price * item['qty'])}")
+    total, count = cart_totals(contents)
     noun = "item" if count == 1 else "items"
     return "Your cart:\n" + "\n".join(lines) + f"\nTotal: {money(total)} for {count} {noun}."
