@@ -66,10 +66,15 @@ def browser(playwright: Any, tmp_path: Path) -> Iterator[Any]:
     context.close()
 
 
+def wait_ready(page: Any) -> None:
+    """Until the widget has its socket.io session."""
+    page.wait_for_function("window.Shopkeeper && window.Shopkeeper.metrics.readyAt !== null", timeout=15000)
+
+
 def open_widget(page: Any, services: Services, path: str = "/demo") -> float:
     """Load a page with the widget, wait for its session, open it; returns load time in ms."""
     page.goto(services.gateway_url + path)
-    page.wait_for_function("window.Shopkeeper && window.Shopkeeper.metrics.readyAt !== null", timeout=15000)
+    wait_ready(page)
     ready_ms = page.evaluate("window.Shopkeeper.metrics.readyAt")
     if path == "/demo" and page.locator(".sk-panel").is_hidden():
         page.locator(".sk-launcher").click()
@@ -275,7 +280,7 @@ def test_one_script_tag_embeds_the_bubble_on_another_sites_page(browser: Any, se
     try:
         page = browser.new_page()
         page.goto(f"http://127.0.0.1:{server.server_address[1]}/")  # another origin than the gateway
-        page.wait_for_function("window.Shopkeeper && window.Shopkeeper.metrics.readyAt !== null", timeout=15000)
+        wait_ready(page)
         assert page.locator(".sk-title").inner_text() == "Corner Store"
         assert page.locator(".sk-panel").is_visible()  # data-open
         header = page.locator(".sk-header").evaluate("el => getComputedStyle(el).backgroundColor")
@@ -293,7 +298,7 @@ def test_one_script_tag_embeds_the_bubble_on_another_sites_page(browser: Any, se
 def test_keyboard_aria_and_screenshots_at_desktop_and_phone_width(browser: Any, services: Services) -> None:
     page = browser.new_page()
     page.goto(services.gateway_url + "/demo")
-    page.wait_for_function("window.Shopkeeper && window.Shopkeeper.metrics.readyAt !== null", timeout=15000)
+    wait_ready(page)
     if page.locator(".sk-panel").is_visible():
         page.locator(".sk-close").click()
     launcher = page.locator(".sk-launcher")
