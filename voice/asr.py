@@ -26,6 +26,8 @@ from voice.prepare import WHEELS, prepare
 if TYPE_CHECKING:
     import torch
 
+    from voice.biasing import CatalogueBias
+
 DEFAULT_MODEL = os.environ.get("SHOPKEEPER_ASR_MODEL", "tiny.en")
 # Whisper is trained on 30 s windows, but its encoder costs the same for 3 s of speech padded to
 # 30 s. A 15 s window halves that cost with no loss on our speech sets
@@ -33,10 +35,9 @@ DEFAULT_MODEL = os.environ.get("SHOPKEEPER_ASR_MODEL", "tiny.en")
 # fall back to the full 30 s.
 DEFAULT_WINDOW_S = float(os.environ.get("SHOPKEEPER_ASR_WINDOW_S", "15"))
 FULL_WINDOW_S = 30.0
-# Shop names can get a bonus during decoding (voice/biasing.py; needs a catalogue corrector).
-# Off by default: it fixes brand names (held-out TTS WER 17.2 -> 12.0 %) but puts names into
-# ordinary speech (real clean 15.1 -> 17.0 %), benchmarks/results/asr_biasing.md.
-BIAS_DEFAULT = os.environ.get("SHOPKEEPER_ASR_BIAS", "0") == "1"
+# Shop names get a bonus during decoding, kept only where unbiased Whisper agrees it could have
+# heard them (voice/biasing.py; needs a catalogue corrector). SHOPKEEPER_ASR_BIAS=0 turns it off.
+BIAS_DEFAULT = os.environ.get("SHOPKEEPER_ASR_BIAS", "1") == "1"
 ENCODER_FRAMES_PER_S = 50  # 100 mel frames per second, halved by the encoder's strided conv
 
 
@@ -50,6 +51,8 @@ class Transcript:
     decode_s: float
     raw_text: str = ""  # what Whisper wrote, before correction
     corrections: list[tuple[str, str]] = field(default_factory=list)
+    biased_text: str = ""  # what the catalogue bonus proposed, when it differed from the plain decode
+    bias_cost: float | None = None  # how much less likely plain Whisper found the proposal (nats)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -114,11 +117,13 @@ class Recognizer:
         self.window_s = min(max(window_s, 1.0), FULL_WINDOW_S)
         self.fallback = True  # redo a degenerate short-window transcript with the full window
         terms = getattr(corrector, "terms", None)
+        self.bias: CatalogueBias | None = None
         if bias and terms:
             from voice.biasing import CatalogueBias
 
-            CatalogueBias(lambda text: self.whisper.tokenizer.encode(text, add_special_tokens=False),
-                          terms).attach(self.decoder)
+            self.bias = CatalogueBias(lambda text: self.whisper.tokenizer.encode(text, add_special_tokens=False),
+                                      terms)
+            self.bias.attach(self.decoder)
         full = self.whisper.model.encoder.embed_positions
         self._embeddings = {full.num_embeddings: full}  # position table per window length, made once
         self._prompt_tokens = self._encode_prompt(prompt)
@@ -145,18 +150,57 @@ class Recognizer:
             wavs = torch.from_numpy(np.ascontiguousarray(speech, dtype=np.float32)).unsqueeze(0)
             speech_s = len(speech) / SAMPLE_RATE
             window = self._window_for(speech_s)
-            ids, scores, raw = self._decode(wavs, window)
+            encoded = self._encode(wavs, window)
+            ids, scores, raw = self._decode(encoded)
             if self.fallback and window < FULL_WINDOW_S and looks_degenerate(raw, speech_s):
                 # Short windows in heavy noise sometimes loop on a phrase; the full window rarely does.
-                ids, scores, raw = self._decode(wavs, FULL_WINDOW_S)
+                encoded = self._encode(wavs, FULL_WINDOW_S)
+                ids, scores, raw = self._decode(encoded)
+            log_prob = float(scores.reshape(-1)[0])
+            biased_text, bias_cost = "", None
+            if self.bias is not None and raw:
+                biased = self._biased_decode(encoded, ids, speech_s)
+                if biased is not None:
+                    biased_ids, biased_text, biased_log_prob, bias_cost = biased
+                    if bias_cost <= self.bias.max_cost:
+                        ids, raw, log_prob = biased_ids, biased_text, biased_log_prob
         elapsed = time.perf_counter() - started
-        confidence = math.exp(float(scores.reshape(-1)[0]) / (len(ids) + 1)) if ids else 0.0
+        confidence = math.exp(log_prob / (len(ids) + 1)) if ids else 0.0
         text, corrections = raw, []
         if self.corrector is not None and raw:
             text, found = self.corrector.correct(raw)  # type: ignore[attr-defined]
             corrections = [(c.heard, c.meant) for c in found]
-        return Transcript(text, round(confidence, 3), self.language, round(duration, 3),
-                          round(speech_s, 3), round(elapsed, 3), raw, corrections)
+        return Transcript(text, round(confidence, 3), self.language, round(duration, 3), round(speech_s, 3),
+                          round(elapsed, 3), raw, corrections, biased_text,
+                          None if bias_cost is None else round(bias_cost, 3))
+
+    def _biased_decode(self, encoded: torch.Tensor, plain_ids: list[int],
+                       speech_s: float) -> tuple[list[int], str, float, float] | None:
+        """The catalogue-biased decode of the same audio, as (ids, text, log-probability, cost), where
+        cost is how much less likely the unbiased model finds it than its own ``plain_ids``;
+        None when the bias changed nothing or produced a degenerate transcript."""
+        assert self.bias is not None
+        self.bias.active = True
+        try:
+            ids, _, text = self._decode(encoded)
+        finally:
+            self.bias.active = False
+        if ids == plain_ids or not text or looks_degenerate(text, speech_s):
+            return None
+        log_prob = self._log_prob(encoded, ids)
+        return ids, text, log_prob, self._log_prob(encoded, plain_ids) - log_prob
+
+    def _log_prob(self, encoded: torch.Tensor, ids: list[int]) -> float:
+        """Log-probability of the transcript ``ids`` (then end of text) under the unbiased model:
+        one decoder pass over the whole sequence."""
+        import torch
+
+        start = list(self.decoder.initial_tokens)
+        sequence = start + [i for i in ids if i != self.whisper.eos] + [self.whisper.eos]
+        logits, _, _ = self.whisper.forward_decoder(encoded, torch.tensor([sequence[:-1]]), use_cache=False)
+        log_probs = torch.log_softmax(logits[0, len(start) - 1:].float(), dim=-1)
+        targets = torch.tensor(sequence[len(start):]).unsqueeze(1)
+        return float(log_probs.gather(1, targets).sum())
 
     def warm_up(self) -> None:
         """One decode of quiet noise, so the first shopper does not pay torch's first-call setup."""
@@ -165,13 +209,15 @@ class Recognizer:
         noise = np.random.default_rng(0).normal(0, 1e-3, SAMPLE_RATE).astype(np.float32)
         with self._lock, torch.inference_mode():
             self.decoder.set_prompt(None)
-            self._decode(torch.from_numpy(noise).unsqueeze(0), self.window_s)
+            encoded = self._encode(torch.from_numpy(noise).unsqueeze(0), self.window_s)
+            self._decode(encoded)
+            self._log_prob(encoded, [])
 
-    def _decode(self, wavs: torch.Tensor, window_s: float) -> tuple[list[int], torch.Tensor, str]:
-        """(token ids, scores, text) of one greedy pass over a ``window_s`` window."""
+    def _decode(self, encoded: torch.Tensor) -> tuple[list[int], torch.Tensor, str]:
+        """(token ids, scores, text) of one greedy pass over the encoder's output."""
         import torch
 
-        hyps, _, scores, _ = self.decoder(self._encode(wavs, window_s), torch.ones(1))
+        hyps, _, scores, _ = self.decoder(encoded, torch.ones(1))
         ids = [int(t) for t in hyps[0]]
         return ids, scores, self.whisper.tokenizer.decode(ids, skip_special_tokens=True).strip()
 

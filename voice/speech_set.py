@@ -1,7 +1,7 @@
 """A synthetic shopping speech set: Shopkeeper's own sentences spoken by Debian TTS voices.
 
 Two disjoint parts, so what tunes speech biasing never scores it:
-- ``tune``: TUNE_SENTENCES spoken by TUNE_VOICES (used to choose correction and prompt settings);
+- ``tune``: TUNE_SENTENCES spoken by TUNE_VOICES (used to choose correction and biasing settings);
 - ``test``: TEST_SENTENCES spoken by held-out voices, the natural-sounding ones reported against
   the WER target and the robotic ones reported apart.
 
@@ -37,6 +37,23 @@ TUNE_SENTENCES = [
     "show me green tea from Riverbend Organics",
     "my payment was declined twice",
     "I want to talk to a human",
+    # Added when the tuning part had to choose between biasing settings that tied on the 16 above.
+    "do you have Coregrit yoga mats",
+    "show me Aurelia earrings under forty dollars",
+    "I'm after a Calmora throw blanket in grey",
+    "add the Copperleaf blender to my cart",
+    "how much is the Deskwise fountain pen",
+    "is my refund for order one zero zero three eight done",
+    "do you have Dewdrop shampoo",
+    "show me Fernleigh jeans in size thirty two",
+    "what's the cheapest Brightblock board game",
+    "I need a new bicycle helmet",
+    "remove the necklace from my cart",
+    "can I pay with a gift card",
+    "recommend something for my sister's birthday",
+    "do you deliver on Saturdays",
+    "my parcel arrived damaged",
+    "show me the next page",
 ]
 
 TEST_SENTENCES = [

@@ -20,6 +20,18 @@ SHOP_PROMPT = "A shopper talks to an online shop about products, the cart, order
 
 # Three or more single digits separated by hyphens or spaces: an id read digit by digit.
 _DIGIT_RUN = re.compile(r"\b\d(?:[\s-]\d){2,}\b")
+# Whisper writes "cart" as "card" ("add it to my card"). Something goes *to, in, into* or *from*
+# a cart; a payment card is what one pays, is charged or refunded with, so those words keep it.
+_CARD_AS_CART = re.compile(r"\b(to|in|into|from)( my| the| your) card\b", re.IGNORECASE)
+_PAYMENT_WORDS = re.compile(r"\b(pay|paid|paying|payment|charged?|refund(ed)?|credit|debit|bank|declined|"
+                            r"bill(ed)?|visa|mastercard|expired?|number|details|pin|money)\b", re.IGNORECASE)
+
+
+def card_as_cart(text: str) -> str:
+    """'what's in my card' -> 'what's in my cart', unless the sentence is about paying."""
+    if _PAYMENT_WORDS.search(text):
+        return text
+    return _CARD_AS_CART.sub(lambda m: f"{m.group(1)}{m.group(2)} cart", text)
 
 
 def join_spoken_digits(text: str) -> str:
@@ -38,7 +50,8 @@ def english_words() -> frozenset[str]:
 
 
 class ShopCorrector:
-    """Catalogue correction plus digit joining, behind ``correct(text) -> (text, corrections)``."""
+    """Catalogue correction, "card" heard for "cart" and digit joining, behind
+    ``correct(text) -> (text, corrections)``."""
 
     def __init__(self, db: str | os.PathLike[str] | None = None) -> None:
         from catalog.hybrid import shop_corrector
@@ -58,7 +71,7 @@ class ShopCorrector:
 
     def correct(self, text: str) -> tuple[str, list]:
         corrected, corrections = self._corrector.correct(text)
-        return join_spoken_digits(corrected), corrections
+        return join_spoken_digits(card_as_cart(corrected)), corrections
 
 
 def shop_corrector(db: str | os.PathLike[str] | None = None) -> ShopCorrector | None:
