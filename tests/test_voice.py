@@ -176,6 +176,23 @@ def test_digits_read_one_by_one_are_joined_and_other_numbers_left() -> None:
     assert join_spoken_digits("2 of the 5 pans") == "2 of the 5 pans"
 
 
+def test_brands_heard_as_english_words_are_put_back_only_where_a_brand_belongs() -> None:
+    from voice.sound_alike import BrandSoundAlikes
+
+    fix = BrandSoundAlikes(["Kinetix", "Tumblewick", "Bluefin Athletics"],
+                           ["smartwatch", "scented candle", "rain jacket"],
+                           known_words={"a", "the", "from", "blue", "black", "for", "looking", "i'm"})
+    text, found = fix.correct("I'm looking for a context smartwatch.")
+    assert text == "I'm looking for a Kinetix smartwatch."
+    assert [(c.heard, c.meant) for c in found] == [("context", "Kinetix")]
+    assert fix.correct("a scented candle from Timberlake?")[0] == "a scented candle from Tumblewick?"
+    # The same word with no product type after it and no "from" before it is left as heard.
+    assert fix.correct("I need some context for this")[0] == "I need some context for this"
+    # Shop words before a type (a colour) are never taken for a brand, nor is a brand already said.
+    assert fix.correct("the blue rain jacket")[0] == "the blue rain jacket"
+    assert fix.correct("the Kinetix smartwatch")[1] == []
+
+
 def test_card_heard_for_cart_is_a_cart_unless_the_shopper_talks_payment(demo_db: Path) -> None:
     corrector = ShopCorrector(demo_db)
     assert corrector.correct("Add the second one to my card.")[0] == "Add the second one to my cart."

@@ -13,6 +13,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from voice.sound_alike import BrandSoundAlikes
+
 # An optional initial prompt for Whisper (SHOPKEEPER_ASR_PROMPT=shop). It lowered WER on the tuning
 # part of the speech set (a list of brand names as the prompt made things worse), but did not help
 # on the held-out voices and hurt on real speech (benchmarks/results/asr.md), so it is off by default.
@@ -50,11 +52,12 @@ def english_words() -> frozenset[str]:
 
 
 class ShopCorrector:
-    """Catalogue correction, "card" heard for "cart" and digit joining, behind
+    """Catalogue correction, brands heard as other words, "card" heard for "cart" and digit joining, behind
     ``correct(text) -> (text, corrections)``."""
 
     def __init__(self, db: str | os.PathLike[str] | None = None) -> None:
         from catalog.hybrid import shop_corrector
+        from catalog.query import STOP_WORDS
         from catalog.search import LexicalSearch
         from catalog.store import Store
 
@@ -64,6 +67,10 @@ class ShopCorrector:
             if not vocabulary.brands:
                 raise FileNotFoundError(f"the shop database {db or 'catalog/shop.db'} has no products")
             self._corrector = shop_corrector(store, vocabulary, set(english_words()))
+            v = vocabulary
+            shop_words = {w for t in (*v.colors, *v.materials, *v.sizes, *v.categories, *v.product_types)
+                          for w in t.lower().split()}
+            self.sound_alikes = BrandSoundAlikes(v.brands, v.product_types, shop_words | STOP_WORDS)
             # The names decoding is biased towards (voice/biasing.py).
             self.terms = sorted(set(vocabulary.brands) | set(vocabulary.product_types))
         finally:
@@ -71,7 +78,8 @@ class ShopCorrector:
 
     def correct(self, text: str) -> tuple[str, list]:
         corrected, corrections = self._corrector.correct(text)
-        return join_spoken_digits(card_as_cart(corrected)), corrections
+        corrected, sound_alikes = self.sound_alikes.correct(corrected)
+        return join_spoken_digits(card_as_cart(corrected)), [*corrections, *sound_alikes]
 
 
 def shop_corrector(db: str | os.PathLike[str] | None = None) -> ShopCorrector | None:
