@@ -102,14 +102,14 @@ class SpeechService:
     def ready(self) -> bool:
         return self.recognizer is not None
 
-    async def transcribe(self, audio: Audio) -> Transcript:
+    async def transcribe(self, audio: Audio, biased: bool = True) -> Transcript:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self._ready.wait, 600)
         if self.recognizer is None:
             raise RuntimeError(f"speech recognition is unavailable ({self.error or 'still loading'})")
         self.busy += 1
         try:
-            return await loop.run_in_executor(self._executor, self.recognizer.transcribe, audio.samples)
+            return await loop.run_in_executor(self._executor, self.recognizer.transcribe, audio.samples, None, biased)
         finally:
             self.busy -= 1
 
@@ -251,7 +251,8 @@ def create_app(settings: Settings | None = None) -> tuple[FastAPI, socketio.Asyn
 
     async def partial_transcript(sid: str, utterance: Utterance) -> None:
         try:
-            transcript = await speech.transcribe(decode_utterance(utterance))
+            # Unbiased: a preview should cost one decode; the final pass adds the catalogue's names.
+            transcript = await speech.transcribe(decode_utterance(utterance), biased=False)
         except (AudioError, RuntimeError):
             return  # the final pass reports problems
         if utterances.get(sid) is utterance and transcript.text:  # still being spoken

@@ -38,6 +38,7 @@ FULL_WINDOW_S = 30.0
 # Shop names get a bonus during decoding, kept only where unbiased Whisper agrees it could have
 # heard them (voice/biasing.py; needs a catalogue corrector). SHOPKEEPER_ASR_BIAS=0 turns it off.
 BIAS_DEFAULT = os.environ.get("SHOPKEEPER_ASR_BIAS", "1") == "1"
+EXTRA_BIASED_TOKENS = 8  # how much longer than the plain decode a biased one may run
 ENCODER_FRAMES_PER_S = 50  # 100 mel frames per second, halved by the encoder's strided conv
 
 
@@ -135,8 +136,9 @@ class Recognizer:
             return []
         return list(self.whisper.tokenizer.encode(" " + prompt.strip(), add_special_tokens=False))
 
-    def transcribe(self, samples: np.ndarray, prompt: str | None = None) -> Transcript:
-        """16 kHz mono float32 → text. Silence around the speech is trimmed first."""
+    def transcribe(self, samples: np.ndarray, prompt: str | None = None, biased: bool = True) -> Transcript:
+        """16 kHz mono float32 → text. Silence around the speech is trimmed first. ``biased=False``
+        skips the catalogue-biased second decode (a partial transcript is only a preview)."""
         import torch
 
         duration = len(samples) / SAMPLE_RATE
@@ -158,7 +160,7 @@ class Recognizer:
                 ids, scores, raw = self._decode(encoded)
             log_prob = float(scores.reshape(-1)[0])
             biased_text, bias_cost = "", None
-            if self.bias is not None and raw:
+            if biased and self.bias is not None and raw and not looks_degenerate(raw, speech_s):
                 biased = self._biased_decode(encoded, ids, speech_s)
                 if biased is not None:
                     biased_ids, biased_text, biased_log_prob, bias_cost = biased
@@ -180,11 +182,15 @@ class Recognizer:
         cost is how much less likely the unbiased model finds it than its own ``plain_ids``;
         None when the bias changed nothing or produced a degenerate transcript."""
         assert self.bias is not None
+        ratio = self.decoder.max_decode_ratio
+        # A name adds a few tokens; a proposal much longer than the plain transcript is a loop.
+        self.decoder.max_decode_ratio = (len(plain_ids) + EXTRA_BIASED_TOKENS + 0.5) / encoded.shape[1]
         self.bias.active = True
         try:
             ids, _, text = self._decode(encoded)
         finally:
             self.bias.active = False
+            self.decoder.max_decode_ratio = ratio
         if ids == plain_ids or not text or looks_degenerate(text, speech_s):
             return None
         log_prob = self._log_prob(encoded, ids)
