@@ -161,9 +161,9 @@ class Recognizer:
             log_prob = float(scores.reshape(-1)[0])
             biased_text, bias_cost = "", None
             if biased and self.bias is not None and raw and not looks_degenerate(raw, speech_s):
-                biased = self._biased_decode(encoded, ids, speech_s)
-                if biased is not None:
-                    biased_ids, biased_text, biased_log_prob, bias_cost = biased
+                proposal = self._biased_decode(encoded, ids, speech_s)
+                if proposal is not None:
+                    biased_ids, biased_text, biased_log_prob, bias_cost = proposal
                     if bias_cost <= self.bias.max_cost:
                         ids, raw, log_prob = biased_ids, biased_text, biased_log_prob
         elapsed = time.perf_counter() - started
