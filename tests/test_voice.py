@@ -179,9 +179,9 @@ def test_digits_read_one_by_one_are_joined_and_other_numbers_left() -> None:
 def test_brands_heard_as_english_words_are_put_back_only_where_a_brand_belongs() -> None:
     from voice.sound_alike import BrandSoundAlikes
 
-    fix = BrandSoundAlikes(["Kinetix", "Tumblewick", "Bluefin Athletics"],
-                           ["smartwatch", "scented candle", "rain jacket"],
-                           known_words={"a", "the", "from", "blue", "black", "for", "looking", "i'm"})
+    fix = BrandSoundAlikes(["Kinetix", "Tumblewick", "Bluefin Athletics", "Carrow", "Aurelia"],
+                           ["smartwatch", "scented candle", "rain jacket", "cat scratcher"],
+                           known_words={"a", "the", "from", "blue", "black", "for", "looking", "i'm", "by"})
     text, found = fix.correct("I'm looking for a context smartwatch.")
     assert text == "I'm looking for a Kinetix smartwatch."
     assert [(c.heard, c.meant) for c in found] == [("context", "Kinetix")]
@@ -191,6 +191,9 @@ def test_brands_heard_as_english_words_are_put_back_only_where_a_brand_belongs()
     # Shop words before a type (a colour) are never taken for a brand, nor is a brand already said.
     assert fix.correct("the blue rain jacket")[0] == "the blue rain jacket"
     assert fix.correct("the Kinetix smartwatch")[1] == []
+    # A verb after "you" is not a brand, and "by" introduces no brand ("by email").
+    assert fix.correct("do you carry cat scratchers")[1] == []
+    assert fix.correct("send offers by email")[1] == []
 
 
 def test_card_heard_for_cart_is_a_cart_unless_the_shopper_talks_payment(demo_db: Path) -> None:

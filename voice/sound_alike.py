@@ -2,9 +2,10 @@
 
 Spelling correction leaves real English words alone, and a brand misheard as English is exactly
 that. Here words are compared by how they sound: the catalogue's phonetic key (a consonant
-skeleton, catalog.fuzzy.phonetic_key) and the edit similarity between keys. Only where a brand
+skeleton, catalog.fuzzy.phonetic_key) and the edit similarity between keys, which must start
+with the same sound. Only where a brand
 is expected is a sound-alike replaced: the one to three words right before a product type
-("... smartwatch") or right after "from" / "by". The similarity threshold was chosen on the
+("... smartwatch", but not right after "I" or "you") or right after "from". The similarity threshold was chosen on the
 tuning part of the speech set.
 """
 
@@ -17,14 +18,16 @@ from rapidfuzz.distance import Levenshtein
 
 from catalog.fuzzy import Correction, phonetic_key
 
-# Words that introduce a brand: "boots from Trailhawk", "a novel by Quillstone Press".
-BRAND_AFTER = {"from", "by"}
+# The word that introduces a brand: "boots from Trailhawk". ("by" is not one: "by email", "by Friday".)
+BRAND_AFTER = {"from"}
+# After these comes a verb, not a brand: "do you carry cat scratchers" keeps "carry" (not Carrow).
+SUBJECTS = {"i", "you", "we", "they"}
 LONGEST_HEARD = 3  # a brand can be heard as up to three words ("next we dot" for "Nestwood")
 
 
 class BrandSoundAlikes:
     def __init__(self, brands: Iterable[str], product_types: Iterable[str], known_words: Iterable[str],
-                 threshold: float = 0.8) -> None:
+                 threshold: float = 0.65) -> None:
         self.brands = {phonetic_key(b): b for b in brands}
         self.brand_words = {w for b in self.brands.values() for w in b.lower().split()}
         # Longest first, so "running shoes" is found before "shoes".
@@ -42,8 +45,12 @@ class BrandSoundAlikes:
                 start = end - length
                 if start < 0 or any(self._not_a_brand(w) for w in bare[start:end]):
                     break
+                if start > 0 and bare[start - 1] in SUBJECTS:
+                    continue
                 key = phonetic_key("".join(bare[start:end]))
                 for brand_key, brand in self.brands.items():
+                    if key[:1] != brand_key[:1]:  # the first sound is the one heard best: "person" is no Greystone
+                        continue
                     score = Levenshtein.normalized_similarity(key, brand_key)
                     if score >= self.threshold and (best is None or score > best[0]):
                         best = (score, start, brand)
@@ -61,7 +68,7 @@ class BrandSoundAlikes:
         return word in self.known or word in self.brand_words or not re.search(r"[a-z]", word)
 
     def _brand_slots(self, bare: list[str]) -> set[int]:
-        """Word positions a brand ends just before: a product type starts there, or "from" was just said."""
+        """Word positions a brand ends just before: a product type starts there, or "from" came before."""
         slots = set()
         for i in range(len(bare)):
             for t in self.types:
