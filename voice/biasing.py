@@ -24,7 +24,7 @@ LONGEST_NAME_TOKENS = 8
 
 class CatalogueBias:
     def __init__(self, encode: Callable[[str], list[int]], terms: Iterable[str],
-                 start_bonus: float = 2.0, continue_bonus: float = 3.0, max_cost: float = 1.0) -> None:
+                 start_bonus: float = 1.0, continue_bonus: float = 2.0, max_cost: float = 1.0) -> None:
         self.start_bonus = start_bonus
         self.continue_bonus = continue_bonus
         self.max_cost = max_cost  # nats of unbiased log-probability a biased transcript may lose
