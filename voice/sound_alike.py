@@ -3,10 +3,9 @@
 Spelling correction leaves real English words alone, and a brand misheard as English is exactly
 that. Here words are compared by how they sound: the catalogue's phonetic key (a consonant
 skeleton, catalog.fuzzy.phonetic_key) and the edit similarity between keys, which must start
-with the same sound. Only where a brand
-is expected is a sound-alike replaced: the one to three words right before a product type
-("... smartwatch", but not right after "I" or "you") or right after "from". The similarity threshold was chosen on the
-tuning part of the speech set.
+with the same sound. A sound-alike is replaced only where a brand is expected: the one to three
+words right before a product type ("... smartwatch", but not right after "I" or "you"), or right
+after "from". The threshold was chosen on the tuning parts (benchmarks/asr_sound_alike.py).
 """
 
 from __future__ import annotations
