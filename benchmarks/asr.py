@@ -153,6 +153,14 @@ def sweep_sets() -> dict[str, list[Item]]:
             "real + room + noise 5 dB": noisy_items(clean, 5)}
 
 
+def sweep_parser(doc: str | None, result: str) -> argparse.ArgumentParser:
+    """The command line the setting sweeps share: --model, and --out defaulting to results/``result``."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="tiny.en")
+    parser.add_argument("--out", type=Path, default=RESULTS / result)
+    return parser
+
+
 # -- systems -----------------------------------------------------------------------------------
 @dataclass
 class Result:
@@ -174,12 +182,10 @@ class Whisper:
 
         # Correction is applied by evaluate(), so both the raw and corrected text come from one decode.
         self.recognizer = Recognizer(size, threads=2, corrector=corrector, bias=True)
-        self.shop_bias = self.recognizer.bias
         self.name = f"whisper {size}"
 
     def run(self, samples: np.ndarray, biased: bool = False) -> tuple[str, float]:
-        self.recognizer.bias = self.shop_bias if biased else None
-        transcript = self.recognizer.transcribe(samples)
+        transcript = self.recognizer.transcribe(samples, biased=biased)
         return transcript.raw_text, transcript.decode_s
 
 

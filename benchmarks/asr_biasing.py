@@ -13,7 +13,6 @@ WER % after catalogue correction, as the product runs. Results: benchmarks/resul
 
 from __future__ import annotations
 
-import argparse
 import math
 import platform
 import sys
@@ -23,16 +22,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from asr import real_tuning_items, sweep_sets  # noqa: E402 - the sibling benchmark
+from asr import real_tuning_items, sweep_parser, sweep_sets  # noqa: E402 - the sibling benchmark
 
 BONUSES = [(1.0, 2.0), (2.0, 3.0), (3.0, 4.0)]  # (start, continue)
 COSTS = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, math.inf]  # accepted cost, nats; inf = the bonus alone
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="tiny.en")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "asr_biasing.md")
+    parser = sweep_parser(__doc__, "asr_biasing.md")
     args = parser.parse_args()
     from tqdm import tqdm
 
@@ -48,7 +45,7 @@ def main() -> int:
     recognizer = Recognizer(args.model, threads=2, corrector=corrector, bias=True)
     assert recognizer.bias is not None
     recognizer.bias.max_cost = -math.inf  # keep the plain transcript; the proposal and its cost come alongside
-    rows: list[tuple[str, dict[str, float]]] = []
+    rows: list[tuple[str, dict[str, float], int]] = []  # (setting, WER per set, errors on the tuning parts)
     plain: dict[str, float] = {}
     for start, cont in BONUSES:
         recognizer.bias.start_bonus, recognizer.bias.continue_bonus = start, cont
@@ -58,24 +55,22 @@ def main() -> int:
                 t = recognizer.transcribe(item.samples)
                 heard.setdefault(group, []).append((item.text, t.raw_text, t.biased_text, t.bias_cost))
         for cost in [None, *COSTS]:
-            wers = {}
+            wers, tuning_errors = {}, 0
             for group, results in heard.items():
                 count = ErrorCount()
                 for reference, raw, biased, bias_cost in results:
                     keep = cost is not None and bias_cost is not None and bias_cost <= cost
                     count.add(reference, corrector.correct(biased if keep else raw)[0])
                 wers[group] = count.errors / count.words
-                if group in tuning_groups:
-                    wers.setdefault("_tuning_errors", 0.0)
-                    wers["_tuning_errors"] += count.errors
+                tuning_errors += count.errors if group in tuning_groups else 0
             if cost is None:
                 plain = wers
             else:
                 label = f"start {start:g}, continue {cont:g}, cost ≤ {'any' if math.isinf(cost) else f'{cost:g}'}"
-                rows.append((label, wers))
-                print(label, {g: f"{100 * w:.1f}" for g, w in wers.items() if not g.startswith("_")}, flush=True)
-    chosen = min(rows, key=lambda row: row[1]["_tuning_errors"])[0]  # the first of equals: rows go from mild to strong
-    table = [("off", plain), *rows]
+                rows.append((label, wers, tuning_errors))
+                print(label, {g: f"{100 * w:.1f}" for g, w in wers.items()}, flush=True)
+    chosen = min(rows, key=lambda row: row[2])[0]  # the first of equals: rows go from mild to strong
+    table = [("off", plain), *((label, wers) for label, wers, _ in rows)]
     lines = ["# Catalogue biasing during decoding", "",
              f"`python benchmarks/asr_biasing.py --model {args.model}` on {platform.machine()}, 2 torch threads; "
              f"took {(time.time() - started) / 60:.0f} min. WER % after catalogue correction; "

@@ -12,7 +12,6 @@ benchmarks/results/asr_sound_alike.md.
 
 from __future__ import annotations
 
-import argparse
 import platform
 import sys
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from asr import real_items, real_tuning_items, tts_items  # noqa: E402 - the sibling benchmark
+from asr import real_items, real_tuning_items, sweep_parser, tts_items  # noqa: E402 - the sibling benchmark
 
 THRESHOLDS = [0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9]
 
@@ -33,9 +32,7 @@ def nlu_sentences() -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="tiny.en")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "asr_sound_alike.md")
+    parser = sweep_parser(__doc__, "asr_sound_alike.md")
     args = parser.parse_args()
     from tqdm import tqdm
 

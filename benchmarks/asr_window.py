@@ -11,7 +11,6 @@ Results: benchmarks/results/asr_window.md.
 
 from __future__ import annotations
 
-import argparse
 import platform
 import statistics
 import sys
@@ -21,14 +20,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from asr import sweep_sets  # noqa: E402 - the sibling benchmark (ROOT has no asr module to shadow it)
+from asr import sweep_parser, sweep_sets  # noqa: E402 - the sibling benchmark (ROOT has no asr module to shadow it)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="tiny.en")
+    parser = sweep_parser(__doc__, "asr_window.md")
     parser.add_argument("--windows", default="30,20,15,10")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "asr_window.md")
     args = parser.parse_args()
     from tqdm import tqdm
 

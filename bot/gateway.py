@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import inspect
 import logging
 import os
@@ -109,7 +110,8 @@ class SpeechService:
             raise RuntimeError(f"speech recognition is unavailable ({self.error or 'still loading'})")
         self.busy += 1
         try:
-            return await loop.run_in_executor(self._executor, self.recognizer.transcribe, audio.samples, None, biased)
+            job = functools.partial(self.recognizer.transcribe, audio.samples, biased=biased)
+            return await loop.run_in_executor(self._executor, job)
         finally:
             self.busy -= 1
 

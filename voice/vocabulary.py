@@ -72,7 +72,7 @@ class ShopCorrector:
                           for w in t.lower().split()}
             self.sound_alikes = BrandSoundAlikes(v.brands, v.product_types, shop_words | STOP_WORDS)
             # The names decoding is biased towards (voice/biasing.py).
-            self.terms = sorted(set(vocabulary.brands) | set(vocabulary.product_types))
+            self.terms = sorted(set(v.brands) | set(v.product_types))
         finally:
             store.close()
 
