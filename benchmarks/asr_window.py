@@ -1,11 +1,12 @@
 """How long an audio window Whisper's encoder gets: WER and decode time per window length.
 
-    python benchmarks/asr_window.py [--model tiny.en] [--windows 30,20,15,10]
+    python benchmarks/asr_window.py [--model tiny.en] [--windows 30,20,15,10,+3]
 
 Whisper is trained on 30 s windows; the encoder's cost is fixed by the window, not by the speech
 in it. Shorter windows (the speech padded to N seconds, N × 50 position embeddings) cost less; this
 measures what they cost in accuracy, raw and with the product's fallback to 30 s for degenerate
-transcripts. Sets as in benchmarks/asr.py (TTS held-out and tuning, real clean, real at 5 dB).
+transcripts. "+N" fits the window to each utterance: its speech plus N seconds, at most 15 s.
+Sets as in benchmarks/asr.py (TTS held-out and tuning, real clean, real at 5 dB).
 Results: benchmarks/results/asr_window.md.
 """
 
@@ -25,7 +26,7 @@ from asr import sweep_parser, sweep_sets  # noqa: E402 - the sibling benchmark (
 
 def main() -> int:
     parser = sweep_parser(__doc__, "asr_window.md")
-    parser.add_argument("--windows", default="30,20,15,10")
+    parser.add_argument("--windows", default="30,20,15,10,+2,+3,+4")
     args = parser.parse_args()
     from tqdm import tqdm
 
@@ -36,8 +37,11 @@ def main() -> int:
     sets = sweep_sets()
     recognizer = asr.Recognizer(args.model, threads=2)
     rows = []
-    for window in [float(w) for w in args.windows.split(",")]:
-        recognizer.window_s = window
+    for spec in args.windows.split(","):
+        margin = float(spec[1:]) if spec.startswith("+") else None
+        window = asr.DEFAULT_WINDOW_S if margin is not None else float(spec)
+        recognizer.window_s, recognizer.margin_s = window, margin
+        name = f"speech + {margin:g} s (≤ {window:g} s)" if margin is not None else f"{window:g} s"
         for fallback in (False, True):
             if fallback and window >= asr.FULL_WINDOW_S:
                 continue
@@ -45,13 +49,13 @@ def main() -> int:
             cells, times = [], []
             for group, items in sets.items():
                 count = ErrorCount()
-                for item in tqdm(items, desc=f"{window:.0f} s{' + fallback' if fallback else ''} {group}",
+                for item in tqdm(items, desc=f"{name}{' + fallback' if fallback else ''} {group}",
                                  leave=False, unit="utt"):
                     transcript = recognizer.transcribe(item.samples)
                     count.add(item.text, transcript.raw_text)
                     times.append(transcript.decode_s)
                 cells.append(f"{100 * count.wer:.1f}")
-            label = f"{window:.0f} s" + (" + fallback to 30 s" if fallback else "")
+            label = name + (" + fallback to 30 s" if fallback else "")
             rows.append(f"| {label} | " + " | ".join(cells) + f" | {statistics.median(times):.2f} |")
             print(rows[-1], flush=True)
     lines = ["# Whisper window length", "",

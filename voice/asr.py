@@ -34,6 +34,10 @@ DEFAULT_MODEL = os.environ.get("SHOPKEEPER_ASR_MODEL", "tiny.en")
 # (benchmarks/results/asr_window.md); 10 s starts to hallucinate. Utterances longer than the window
 # fall back to the full 30 s.
 DEFAULT_WINDOW_S = float(os.environ.get("SHOPKEEPER_ASR_WINDOW_S", "15"))
+# Within that, the window can shrink to fit the speech plus a margin: a 3 s request then costs
+# the encoder 6 s, not 15. SHOPKEEPER_ASR_MARGIN_S=off keeps the whole window for every utterance.
+_MARGIN = os.environ.get("SHOPKEEPER_ASR_MARGIN_S", "off")
+DEFAULT_MARGIN_S = None if _MARGIN == "off" else float(_MARGIN)
 FULL_WINDOW_S = 30.0
 # Shop names get a bonus during decoding, kept only where unbiased Whisper agrees it could have
 # heard them (voice/biasing.py; needs a catalogue corrector). SHOPKEEPER_ASR_BIAS=0 turns it off.
@@ -95,7 +99,7 @@ class Recognizer:
 
     def __init__(self, model: str = DEFAULT_MODEL, threads: int | None = None, prompt: str | None = None,
                  corrector: object | None = None, window_s: float = DEFAULT_WINDOW_S,
-                 bias: bool = BIAS_DEFAULT) -> None:
+                 bias: bool = BIAS_DEFAULT, margin_s: float | None = DEFAULT_MARGIN_S) -> None:
         import torch
         from speechbrain.inference.ASR import WhisperASR
 
@@ -116,6 +120,7 @@ class Recognizer:
         self.decoder = self.asr.mods.decoder
         self.language = getattr(self.whisper, "language", None) or "en"
         self.window_s = min(max(window_s, 1.0), FULL_WINDOW_S)
+        self.margin_s = margin_s  # None: every utterance gets the whole window_s
         self.fallback = True  # redo a degenerate short-window transcript with the full window
         terms = getattr(corrector, "terms", None)
         self.bias: CatalogueBias | None = None
@@ -180,17 +185,28 @@ class Recognizer:
                        speech_s: float) -> tuple[list[int], str, float, float] | None:
         """The catalogue-biased decode of the same audio, as (ids, text, log-probability, cost), where
         cost is how much less likely the unbiased model finds it than its own ``plain_ids``;
-        None when the bias changed nothing or produced a degenerate transcript."""
+        None when the bias changes nothing or produces a degenerate transcript."""
         assert self.bias is not None
-        ratio = self.decoder.max_decode_ratio
+        flip = self.bias.flip_at
+        if flip is None:  # the plain decode never saw the bonus change its choice
+            return None
+        # Up to the flip the biased decode is the plain one: resume from there, not from the start.
+        prefix = [i for i in plain_ids[:flip] if i != self.whisper.eos]
+        ratio, prompt = self.decoder.max_decode_ratio, self.decoder.prompt
         # A name adds a few tokens; a proposal much longer than the plain transcript is a loop.
-        self.decoder.max_decode_ratio = (len(plain_ids) + EXTRA_BIASED_TOKENS + 0.5) / encoded.shape[1]
+        self.decoder.max_decode_ratio = (len(plain_ids) - len(prefix) + EXTRA_BIASED_TOKENS + 0.5) / encoded.shape[1]
+        self.decoder.prefix = prefix or None
+        self.decoder.set_prompt(prompt)  # rebuilds the initial tokens, now ending with the prefix
         self.bias.active = True
         try:
-            ids, _, text = self._decode(encoded)
+            tail, _, _ = self._decode(encoded)
         finally:
             self.bias.active = False
             self.decoder.max_decode_ratio = ratio
+            self.decoder.prefix = None
+            self.decoder.set_prompt(prompt)
+        ids = prefix + tail
+        text = self.whisper.tokenizer.decode(ids, skip_special_tokens=True).strip()
         if ids == plain_ids or not text or looks_degenerate(text, speech_s):
             return None
         log_prob = self._log_prob(encoded, ids)
@@ -223,13 +239,21 @@ class Recognizer:
         """(token ids, scores, text) of one greedy pass over the encoder's output."""
         import torch
 
+        if self.bias is not None and not self.bias.active:
+            self.bias.flip_at = None  # watched afresh on every plain decode
         hyps, _, scores, _ = self.decoder(encoded, torch.ones(1))
         ids = [int(t) for t in hyps[0]]
         return ids, scores, self.whisper.tokenizer.decode(ids, skip_special_tokens=True).strip()
 
     def _window_for(self, speech_s: float) -> float:
-        # Keep a second of padding after the speech: Whisper expects to see where speech ends.
-        return self.window_s if speech_s <= self.window_s - 1.0 else FULL_WINDOW_S
+        """Seconds of audio the encoder reads: the speech plus ``margin_s`` (whole seconds), at most
+        ``window_s``; speech that does not fit with a second to spare gets Whisper's full 30 s."""
+        # Keep a second of padding after the speech at least: Whisper expects to see where speech ends.
+        if speech_s > self.window_s - 1.0:
+            return FULL_WINDOW_S
+        if self.margin_s is None:
+            return self.window_s
+        return min(self.window_s, float(math.ceil(speech_s + max(self.margin_s, 1.0))))
 
     def _encode(self, wavs: torch.Tensor, window_s: float) -> torch.Tensor:
         """Log-mel of ``window_s`` seconds through the encoder, using that many position embeddings."""

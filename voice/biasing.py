@@ -11,6 +11,10 @@ A bonus alone also writes names into speech that has none ("eight" -> "A.", "two
 So the biased transcript is only a proposal: ``voice.asr.Recognizer`` keeps it when the unbiased
 model finds it at most ``max_cost`` nats less likely than its own transcript. Bonuses and cost
 were chosen on the tuning parts only (benchmarks/results/asr_biasing.md).
+
+Most utterances would decode the same with the bonus. So during the plain decode the bonus is only
+watched: ``flip_at`` notes the first step where it would have changed the greedy choice. With no
+such step the biased decode is skipped; with one, it resumes from the tokens before it.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ class CatalogueBias:
         self.continue_bonus = continue_bonus
         self.max_cost = max_cost  # nats of unbiased log-probability a biased transcript may lose
         self.active = False  # the bonus applies only to decodes run while this is set
+        self.flip_at: int | None = None  # first step of the last plain decode the bonus would change
         self.trie: dict[int, dict] = {}
         for term in terms:
             for variant in {term, term.lower(), term.title()}:
@@ -55,26 +60,31 @@ class CatalogueBias:
         return out
 
     def attach(self, searcher: Any) -> None:
-        """Wraps a SpeechBrain Whisper greedy searcher's ``forward_step`` to add the bonuses while active."""
+        """Wraps a SpeechBrain Whisper greedy searcher's ``forward_step``: adds the bonuses while
+        active, otherwise notes in ``flip_at`` where they would have changed the greedy choice.
+        Tokens given to the searcher as ``prefix`` count as generated (a resumed decode)."""
         import torch
 
         step = searcher.forward_step
         starts: dict[tuple[int, float], torch.Tensor] = {}  # the start bonus over the vocabulary, made once
 
-        def biased_step(inp_tokens: Any, memory: Any, enc_states: Any, enc_lens: Any,
-                        attention_mask: Any = None) -> Any:
+        def bonus_step(inp_tokens: Any, memory: Any, enc_states: Any, enc_lens: Any,
+                       attention_mask: Any = None) -> Any:
             logits, tokens, attn = step(inp_tokens, memory, enc_states, enc_lens, attention_mask)
-            if not self.active:
-                return logits, tokens, attn
             key = (logits.shape[-1], self.start_bonus)
             if key not in starts:
                 starts[key] = torch.zeros(logits.shape[-1], dtype=logits.dtype, device=logits.device)
                 starts[key][list(self.trie)] = self.start_bonus
-            logits += starts[key]
+            biased = logits + starts[key]
+            begin = searcher.sample_begin - len(searcher.prefix or ())
             for row in range(logits.shape[0]):
-                ids = list(self.continuations(tokens[row, searcher.sample_begin:].tolist()))
+                ids = list(self.continuations(tokens[row, begin:].tolist()))
                 if ids:  # a continuation gets the larger of the two bonuses, not both
-                    logits[row, ids] += (self.continue_bonus - starts[key][ids]).clamp(min=0)
+                    biased[row, ids] += (self.continue_bonus - starts[key][ids]).clamp(min=0)
+            if self.active:
+                return biased, tokens, attn
+            if self.flip_at is None and bool((biased.argmax(-1) != logits.argmax(-1)).any()):
+                self.flip_at = tokens.shape[1] - begin
             return logits, tokens, attn
 
-        searcher.forward_step = biased_step
+        searcher.forward_step = bonus_step
