@@ -298,10 +298,16 @@ def test_bias_trie_boosts_name_starts_and_continuations() -> None:
     assert set(bias.bonuses(encode(" Kinetix"))) == {ord(" ")}  # a finished name boosts nothing more
 
 
-def test_biased_proposal_is_kept_only_when_plain_whisper_agrees(demo_db: Path, speak: Callable[..., Path]) -> None:
+@pytest.fixture()
+def shop_recognizer(demo_db: Path) -> Recognizer:
+    return Recognizer("tiny.en", threads=2, corrector=ShopCorrector(demo_db))  # biased by default
+
+
+def test_biased_proposal_is_kept_only_when_plain_whisper_agrees(shop_recognizer: Recognizer,
+                                                                speak: Callable[..., Path]) -> None:
     sentence = "do you have Brightwave earbuds in black"
     audio = load_file(speak(sentence)).samples
-    recognizer = Recognizer("tiny.en", threads=2, corrector=ShopCorrector(demo_db))  # biased by default
+    recognizer = shop_recognizer
     assert recognizer.bias is not None
     heard = recognizer.transcribe(audio)
     # Plain Whisper writes "brightwave your buds"; the bonus proposes the product type "earbuds",
@@ -313,3 +319,41 @@ def test_biased_proposal_is_kept_only_when_plain_whisper_agrees(demo_db: Path, s
     plain = recognizer.transcribe(audio)
     assert "earbuds" not in plain.raw_text.lower(), plain
     assert plain.biased_text == heard.raw_text and plain.bias_cost == heard.bias_cost
+
+
+def test_biased_decode_resumes_where_the_bonus_first_changes_a_choice(shop_recognizer: Recognizer,
+                                                                      speak: Callable[..., Path]) -> None:
+    import torch
+
+    from voice.audio import trim_silence
+
+    recognizer = shop_recognizer
+    assert recognizer.bias is not None
+    audio = trim_silence(load_file(speak("do you have Brightwave earbuds in black")).samples)
+    heard = recognizer.transcribe(audio)
+    flip = recognizer.bias.flip_at
+    assert flip is not None and flip > 0, "'do you have' is decoded once, shared by both passes"
+    # The biased decode run from the first token gives the very transcript the resumed one kept.
+    with torch.inference_mode():
+        encoded = recognizer._encode(torch.from_numpy(audio).unsqueeze(0), recognizer._window_for(heard.speech_s))
+        recognizer.bias.active = True
+        try:
+            _, _, from_start = recognizer._decode(encoded)
+        finally:
+            recognizer.bias.active = False
+    assert from_start == heard.raw_text
+    # Without a bonus no step changes, so there is no second decode and no proposal.
+    recognizer.bias.start_bonus = recognizer.bias.continue_bonus = 0.0
+    unbiased = recognizer.transcribe(audio)
+    assert recognizer.bias.flip_at is None and unbiased.biased_text == "" and unbiased.bias_cost is None
+
+
+def test_a_window_fitted_to_the_speech_is_only_as_long_as_asked(recognizer: Recognizer) -> None:
+    assert recognizer.margin_s is None and recognizer._window_for(2.2) == recognizer.window_s  # the product's
+    recognizer.margin_s = 3.0  # as benchmarks/asr_window.py sweeps it
+    try:
+        assert recognizer._window_for(2.2) == 6.0  # whole seconds, so few position tables are made
+        assert recognizer._window_for(12.5) == recognizer.window_s == 15.0
+        assert recognizer._window_for(14.5) == 30.0
+    finally:
+        recognizer.margin_s = None

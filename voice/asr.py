@@ -34,10 +34,6 @@ DEFAULT_MODEL = os.environ.get("SHOPKEEPER_ASR_MODEL", "tiny.en")
 # (benchmarks/results/asr_window.md); 10 s starts to hallucinate. Utterances longer than the window
 # fall back to the full 30 s.
 DEFAULT_WINDOW_S = float(os.environ.get("SHOPKEEPER_ASR_WINDOW_S", "15"))
-# Within that, the window can shrink to fit the speech plus a margin: a 3 s request then costs
-# the encoder 6 s, not 15. SHOPKEEPER_ASR_MARGIN_S=off keeps the whole window for every utterance.
-_MARGIN = os.environ.get("SHOPKEEPER_ASR_MARGIN_S", "off")
-DEFAULT_MARGIN_S = None if _MARGIN == "off" else float(_MARGIN)
 FULL_WINDOW_S = 30.0
 # Shop names get a bonus during decoding, kept only where unbiased Whisper agrees it could have
 # heard them (voice/biasing.py; needs a catalogue corrector). SHOPKEEPER_ASR_BIAS=0 turns it off.
@@ -99,7 +95,7 @@ class Recognizer:
 
     def __init__(self, model: str = DEFAULT_MODEL, threads: int | None = None, prompt: str | None = None,
                  corrector: object | None = None, window_s: float = DEFAULT_WINDOW_S,
-                 bias: bool = BIAS_DEFAULT, margin_s: float | None = DEFAULT_MARGIN_S) -> None:
+                 bias: bool = BIAS_DEFAULT) -> None:
         import torch
         from speechbrain.inference.ASR import WhisperASR
 
@@ -120,7 +116,9 @@ class Recognizer:
         self.decoder = self.asr.mods.decoder
         self.language = getattr(self.whisper, "language", None) or "en"
         self.window_s = min(max(window_s, 1.0), FULL_WINDOW_S)
-        self.margin_s = margin_s  # None: every utterance gets the whole window_s
+        # A window fitted to the speech (plus margin_s) halves base's time but loops and loses WER
+        # (benchmarks/results/asr_window_base.md); kept for that sweep, off in the product.
+        self.margin_s: float | None = None
         self.fallback = True  # redo a degenerate short-window transcript with the full window
         terms = getattr(corrector, "terms", None)
         self.bias: CatalogueBias | None = None
@@ -246,8 +244,9 @@ class Recognizer:
         return ids, scores, self.whisper.tokenizer.decode(ids, skip_special_tokens=True).strip()
 
     def _window_for(self, speech_s: float) -> float:
-        """Seconds of audio the encoder reads: the speech plus ``margin_s`` (whole seconds), at most
-        ``window_s``; speech that does not fit with a second to spare gets Whisper's full 30 s."""
+        """Seconds of audio the encoder reads: ``window_s``, or the speech plus ``margin_s`` (whole
+        seconds) when set, at most ``window_s``; speech that does not fit with a second to spare
+        gets Whisper's full 30 s."""
         # Keep a second of padding after the speech at least: Whisper expects to see where speech ends.
         if speech_s > self.window_s - 1.0:
             return FULL_WINDOW_S
