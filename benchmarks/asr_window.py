@@ -59,7 +59,8 @@ def main() -> int:
             rows.append(f"| {label} | " + " | ".join(cells) + f" | {statistics.median(times):.2f} |")
             print(rows[-1], flush=True)
     lines = ["# Whisper window length", "",
-             f"`python benchmarks/asr_window.py --model {args.model} --windows {args.windows}` on {platform.machine()}, 2 torch threads; "
+             f"`python benchmarks/asr_window.py --model {args.model} --windows {args.windows}` on "
+             f"{platform.machine()}, 2 torch threads; "
              f"took {(time.time() - started) / 60:.0f} min. Raw WER % (no catalogue correction); decode time "
              "is the median per utterance over all sets. Speech longer than the window minus 1 s always gets "
              "the full 30 s window.", "",

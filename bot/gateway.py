@@ -7,7 +7,9 @@ voice: audio chunks in, a transcript out, then the bot's replies. Text goes to R
 webhook with metadata (modality, ASR confidence, language); replies come back in the format
 Rasa's own socketio channel emits. Speech recognition runs on one worker thread (torch uses
 both cores inside it), so the event loop keeps serving other sessions while a turn decodes.
-Clients may ask for partial transcripts while they speak. The same app serves the chat widget
+Clients may ask for partial transcripts while they speak. Streamed PCM is watched for the end
+of speech: once the speech is followed by silence, the final transcript starts while the client
+is still sending that silence. The same app serves the chat widget
 (bot/web.py). Events and endpoints are documented in the README ("Socket.io events").
 """
 
@@ -34,13 +36,17 @@ from fastapi import FastAPI, File, HTTPException, UploadFile
 
 from bot.replies import to_socketio
 from bot.web import add_widget_routes
-from voice.asr import DEFAULT_MODEL, Recognizer, Transcript
-from voice.audio import MAX_BYTES, Audio, AudioError, decode, from_pcm16
+from voice.asr import DEFAULT_MODEL, Interrupted, Recognizer, Transcript
+from voice.audio import MAX_BYTES, SAMPLE_RATE, Audio, AudioError, decode, from_pcm16, speech_bounds
 
 log = logging.getLogger("shopkeeper.gateway")
 MAX_MESSAGE_CHARS = 2000
 # Partial transcripts (when a client asks): at most one pass per this much new audio.
 PARTIAL_EVERY_S = 1.0
+# Silence after the detected speech end (which already keeps 0.2 s of margin) before the final
+# transcript starts early; looked for at most once per ENDPOINT_EVERY_S of new audio.
+ENDPOINT_SILENCE_S = 0.3
+ENDPOINT_EVERY_S = 0.1
 AUDIO_FORMATS = ("pcm16", "wav", "flac", "ogg", "webm", "mp3", "m4a")
 
 
@@ -56,6 +62,15 @@ class Settings:
 
 
 @dataclass
+class EarlyFinal:
+    """A final transcript started while the client still streams the silence after the speech."""
+
+    task: asyncio.Task[Transcript]
+    samples: int  # 16 kHz samples of audio it was given
+    stop: threading.Event  # set when the shopper speaks again: the transcript would be stale
+
+
+@dataclass
 class Utterance:
     """Audio chunks of one spoken turn as they arrive."""
 
@@ -67,6 +82,8 @@ class Utterance:
     next_seq: int = 0
     partial: bool = False  # the client wants transcripts while it speaks
     partial_at: int = 0  # bytes received when the last partial pass started
+    endpoint_at: int = 0  # bytes received when the end of speech was last looked for
+    early: EarlyFinal | None = None
 
 
 class SpeechService:
@@ -80,6 +97,7 @@ class SpeechService:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr")
         self._ready = threading.Event()
         self.busy = 0  # passes queued or running on the worker
+        self._previews: set[threading.Event] = set()  # stop events of previews queued or running
 
     def load(self) -> None:
         try:
@@ -103,17 +121,27 @@ class SpeechService:
     def ready(self) -> bool:
         return self.recognizer is not None
 
-    async def transcribe(self, audio: Audio, biased: bool = True) -> Transcript:
+    async def transcribe(self, audio: Audio, preview: bool = False,
+                         stop: threading.Event | None = None) -> Transcript:
+        """A final transcript, or with ``preview`` a quick unbiased one that gives way to any final
+        one (``Interrupted``) rather than delay it. Setting ``stop`` ends either early."""
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self._ready.wait, 600)
         if self.recognizer is None:
             raise RuntimeError(f"speech recognition is unavailable ({self.error or 'still loading'})")
+        stop = stop or threading.Event()
+        if preview:
+            self._previews.add(stop)
+        else:
+            for running in self._previews:
+                running.set()
         self.busy += 1
         try:
-            job = functools.partial(self.recognizer.transcribe, audio.samples, biased=biased)
+            job = functools.partial(self.recognizer.transcribe, audio.samples, biased=not preview, stop=stop)
             return await loop.run_in_executor(self._executor, job)
         finally:
             self.busy -= 1
+            self._previews.discard(stop)
 
 
 def decode_utterance(utterance: Utterance) -> Audio:
@@ -185,7 +213,7 @@ def create_app(settings: Settings | None = None) -> tuple[FastAPI, socketio.Asyn
     @sio.event
     async def disconnect(sid: str) -> None:
         sessions.pop(sid, None)
-        utterances.pop(sid, None)
+        drop_utterance(sid)
 
     @sio.event
     async def session_request(sid: str, data: Any = None) -> None:
@@ -227,9 +255,10 @@ def create_app(settings: Settings | None = None) -> tuple[FastAPI, socketio.Asyn
             if fmt not in AUDIO_FORMATS:
                 await error(sid, "bad_audio_format", f"Audio format {fmt!r} is not one of {', '.join(AUDIO_FORMATS)}.")
                 return
+            drop_utterance(sid)  # a new utterance replaces one never ended
             current = utterances[sid] = Utterance(fmt, rate, channels, partial=bool(data.get("partial")))
         if seq != current.next_seq:
-            utterances.pop(sid, None)
+            drop_utterance(sid)
             await error(sid, "audio_out_of_order",
                         f"Audio chunk {seq} arrived where {current.next_seq} was expected; the utterance "
                         "was dropped, please say it again.")
@@ -238,7 +267,7 @@ def create_app(settings: Settings | None = None) -> tuple[FastAPI, socketio.Asyn
         current.chunks.append(bytes(data["chunk"]))
         current.size += len(data["chunk"])
         if current.size > MAX_BYTES:
-            utterances.pop(sid, None)
+            drop_utterance(sid)
             await error(sid, "audio_too_large", f"The utterance is over {MAX_BYTES // 1_000_000} MB; it was dropped.")
             return
         # A partial pass only on an idle worker, so it never delays anyone's final transcript by
@@ -247,15 +276,57 @@ def create_app(settings: Settings | None = None) -> tuple[FastAPI, socketio.Asyn
         if (current.partial and current.format == "pcm16" and speech.ready and speech.busy == 0
                 and current.size - current.partial_at >= PARTIAL_EVERY_S * second):
             current.partial_at = current.size
-            task = asyncio.create_task(partial_transcript(sid, current))
-            background.add(task)  # the loop keeps only weak references to tasks
-            task.add_done_callback(background.discard)
+            keep(asyncio.create_task(partial_transcript(sid, current)))
+        if (current.format == "pcm16" and speech.ready
+                and current.size - current.endpoint_at >= ENDPOINT_EVERY_S * second):
+            current.endpoint_at = current.size
+            watch_for_end_of_speech(current)
+
+    def drop_utterance(sid: str) -> None:
+        dropped = utterances.pop(sid, None)
+        if dropped is not None and dropped.early is not None:
+            dropped.early.stop.set()
+
+    def keep(task: asyncio.Task[Any]) -> None:
+        background.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(background.discard)
+
+    def watch_for_end_of_speech(current: Utterance) -> None:
+        """Starts the final transcript once the speech so far is followed by silence; drops it
+        when the shopper speaks again."""
+        try:
+            audio = decode_utterance(current)
+        except AudioError:
+            return  # the final pass reports it
+        start, end = speech_bounds(audio.samples)
+        if current.early is not None:
+            if end > current.early.samples:  # more speech after the pause
+                current.early.stop.set()
+                current.early = None
+        elif end > start and len(audio.samples) - end >= ENDPOINT_SILENCE_S * SAMPLE_RATE:
+            stop = threading.Event()
+            task = asyncio.create_task(speech.transcribe(audio, stop=stop))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a stale one's error is nobody's
+            keep(task)
+            current.early = EarlyFinal(task, len(audio.samples), stop)
+
+    async def final_transcript(current: Utterance, audio: Audio) -> Transcript:
+        """The early transcript when no speech came after it, else a new one of the whole audio."""
+        early = current.early
+        if early is not None and speech_bounds(audio.samples)[1] <= early.samples:
+            try:
+                return await early.task
+            except Interrupted:
+                pass
+        elif early is not None:
+            early.stop.set()
+        return await speech.transcribe(audio)
 
     async def partial_transcript(sid: str, utterance: Utterance) -> None:
         try:
-            # Unbiased: a preview should cost one decode; the final pass adds the catalogue's names.
-            transcript = await speech.transcribe(decode_utterance(utterance), biased=False)
-        except (AudioError, RuntimeError):
+            # A preview costs one decode; the final pass adds the catalogue's names.
+            transcript = await speech.transcribe(decode_utterance(utterance), preview=True)
+        except (AudioError, RuntimeError):  # Interrupted too: a final transcript needed the worker
             return  # the final pass reports problems
         if utterances.get(sid) is utterance and transcript.text:  # still being spoken
             await sio.emit("transcript", transcript_event(transcript, final=False), to=sid)
@@ -270,7 +341,7 @@ def create_app(settings: Settings | None = None) -> tuple[FastAPI, socketio.Asyn
         ended = time.perf_counter()
         try:
             audio = await asyncio.get_running_loop().run_in_executor(None, decode_utterance, current)
-            transcript = await speech.transcribe(audio)
+            transcript = await final_transcript(current, audio)
         except AudioError as exc:
             await error(sid, "bad_audio", f"The audio could not be used: {exc}.")
             return

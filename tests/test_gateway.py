@@ -18,7 +18,7 @@ import pytest
 from bot.launcher import DEFAULT_MODEL, Services
 from bot.replies import to_socketio
 from tests.audio_helpers import encode_with_av
-from voice.audio import load_file
+from voice.audio import SAMPLE_RATE, load_file
 from voice.client import VoiceClient
 from voice.wer import wer
 
@@ -151,3 +151,16 @@ def test_two_concurrent_voice_sessions_do_not_mix(services: Services, speak: Cal
     assert "order number" in texts(order).lower() and "Running Shoes" not in texts(order)
     # Each session got its own transcript.
     assert "running" in shoes.transcript["text"].lower() and "order" in order.transcript["text"].lower()  # type: ignore[attr-defined]
+
+
+@needs_model
+def test_a_pause_inside_an_utterance_does_not_cut_it_short(services: Services, speak: Callable[..., Path]) -> None:
+    # The gateway starts the final transcript when speech is followed by silence; more speech
+    # after the pause must replace that early transcript, not be lost.
+    first, second = "show me the blue rain jackets", "in size medium please"
+    pause = np.zeros(int(1.5 * SAMPLE_RATE), np.float32)
+    samples = np.concatenate([load_file(speak(first)).samples, pause, load_file(speak(second)).samples, pause])
+    with VoiceClient(services.gateway_url, timeout=120) as client:
+        result = client.say_audio(samples, realtime=True)
+    assert not result.errors and result.transcript, result.errors
+    assert wer(f"{first} {second}", result.transcript["text"]) <= 0.3, result.transcript["text"]

@@ -271,8 +271,9 @@ def test_transcribe_cli_prints_one_json_object_per_file(speak: Callable[..., Pat
     good = speak("do you have a blue rain jacket")
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF....WAVEfmt broken")
+    # The contract, on the fast model (base, the default, hears this one as "a Blurrain jacket").
     out = subprocess.run([sys.executable, "-m", "voice", "transcribe", "--json", "--db", str(demo_db),
-                          str(good), str(bad)], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                          "--model", "tiny.en", str(good), str(bad)], capture_output=True, text=True, cwd=ROOT, timeout=300,
                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
     records = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     assert [r["file"] for r in records] == [str(good), str(bad)]
@@ -357,3 +358,32 @@ def test_a_window_fitted_to_the_speech_is_only_as_long_as_asked(recognizer: Reco
         assert recognizer._window_for(14.5) == 30.0
     finally:
         recognizer.margin_s = None
+
+
+def test_a_transcription_ends_early_when_its_stop_event_is_set(recognizer: Recognizer,
+                                                               speak: Callable[..., Path]) -> None:
+    import threading
+    import time
+
+    from voice.asr import Interrupted
+
+    sentence = "show me the blue rain jackets and add the cheapest one to my cart"
+    samples = load_file(speak(sentence)).samples
+    stop, outcome = threading.Event(), {}
+
+    def preview() -> None:  # long enough (about 16 s of speech) to be still running when stopped
+        try:
+            outcome["transcript"] = recognizer.transcribe(np.concatenate([samples] * 4), biased=False, stop=stop)
+        except Interrupted as stopped:
+            outcome["interrupted"] = stopped
+
+    worker = threading.Thread(target=preview)
+    worker.start()
+    while recognizer._stop is not stop and worker.is_alive():
+        time.sleep(0.005)
+    stop.set()  # what the gateway does to a preview when an utterance's final audio arrives
+    worker.join(120)
+    assert "interrupted" in outcome, outcome
+    # Only the transcription given that event stops: the next ones are heard in full.
+    assert wer(sentence, recognizer.transcribe(samples).text) <= 0.2
+    assert wer(sentence, recognizer.transcribe(samples, stop=threading.Event()).text) <= 0.2
