@@ -273,7 +273,8 @@ def test_transcribe_cli_prints_one_json_object_per_file(speak: Callable[..., Pat
     bad.write_bytes(b"RIFF....WAVEfmt broken")
     # The contract, on the fast model (base, the default, hears this one as "a Blurrain jacket").
     out = subprocess.run([sys.executable, "-m", "voice", "transcribe", "--json", "--db", str(demo_db),
-                          "--model", "tiny.en", str(good), str(bad)], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                          "--model", "tiny.en", str(good), str(bad)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=300,
                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
     records = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     assert [r["file"] for r in records] == [str(good), str(bad)]
