@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import functools
 import inspect
 import logging
@@ -315,7 +316,8 @@ def create_app(settings: Settings | None = None) -> tuple[FastAPI, socketio.Asyn
         early = current.early
         if early is not None and speech_bounds(audio.samples)[1] <= early.samples:
             try:
-                return await early.task
+                transcript = await early.task
+                return dataclasses.replace(transcript, duration_s=round(audio.duration_s, 3))  # all of it was heard
             except Interrupted:
                 pass
         elif early is not None:
