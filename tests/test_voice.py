@@ -271,7 +271,7 @@ def test_transcribe_cli_prints_one_json_object_per_file(speak: Callable[..., Pat
     good = speak("do you have a blue rain jacket")
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF....WAVEfmt broken")
-    # The contract, on the fast model (base, the default, hears this one as "a Blurrain jacket").
+    # The contract, on the default model named (base hears this one as "a Blurrain jacket").
     out = subprocess.run([sys.executable, "-m", "voice", "transcribe", "--json", "--db", str(demo_db),
                           "--model", "tiny.en", str(good), str(bad)],
                          capture_output=True, text=True, cwd=ROOT, timeout=300,

@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 
     from voice.biasing import CatalogueBias
 
-# base: the accuracy targets are met only with it, and a voice turn still fits in 1.5 s (README).
-DEFAULT_MODEL = os.environ.get("SHOPKEEPER_ASR_MODEL", "base")
+# tiny.en: twice as fast as base, which is more accurate but slower than real time allows on 2
+# cores and too slow for partial transcripts (README, "Default model").
+DEFAULT_MODEL = os.environ.get("SHOPKEEPER_ASR_MODEL", "tiny.en")
 # Whisper is trained on 30 s windows, but its encoder costs the same for 3 s of speech padded to
 # 30 s. A 15 s window halves that cost with no loss on our speech sets
 # (benchmarks/results/asr_window.md); 10 s starts to hallucinate. Utterances longer than the window
