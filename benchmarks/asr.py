@@ -286,11 +286,9 @@ def voice_turns(turns: int = 12) -> dict[str, float]:
 
 
 # -- report ------------------------------------------------------------------------------------
-def report(rows: list[Result], loads: dict[str, float], latency: dict[str, float] | None, minutes: float) -> str:
-    lines = ["# Speech recognition benchmark", "",
-             f"`python benchmarks/asr.py` on {platform.machine()}, {os.cpu_count()} cores, torch threads 2; "
-             f"took {minutes:.0f} min. WER after normalisation (voice/wer.py: case, punctuation, numbers as "
-             "digits). RTF = decode time / audio time, silence trimming included in decode.", ""]
+def wer_and_speed(rows: list[Result], loads: dict[str, float]) -> list[str]:
+    """The WER-by-set and speed tables."""
+    lines: list[str] = []
     groups = list(dict.fromkeys(r.group for r in rows))
     systems = list(dict.fromkeys(r.system for r in rows))
     lines += ["## WER (%) by set", "", "| system | " + " | ".join(groups) + " |",
@@ -314,6 +312,16 @@ def report(rows: list[Result], loads: dict[str, float], latency: dict[str, float
         base = system.split(" + ")[0].split(" (")[0]
         load = loads.get(base.replace("whisper ", ""), loads.get(base, float("nan")))
         lines.append(f"| {system} | {decode / audio:.3f} | {per:.2f} | {load:.1f} |")
+    return lines
+
+
+def report(rows: list[Result], loads: dict[str, float], latency: dict[str, float] | None, minutes: float) -> str:
+    lines = ["# Speech recognition benchmark", "",
+             f"`python benchmarks/asr.py` on {platform.machine()}, {os.cpu_count()} cores, torch threads 2; "
+             f"took {minutes:.0f} min. WER after normalisation (voice/wer.py: case, punctuation, numbers as "
+             "digits). RTF = decode time / audio time, silence trimming included in decode.", ""]
+    if rows:  # none with --parts latency
+        lines += wer_and_speed(rows, loads)
     if latency:
         lines += ["", "## Voice turn through the gateway", "",
                   f"{latency['turns']} turns of a {latency['utterance_s']:.0f}-second utterance (flite slt, "
