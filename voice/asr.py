@@ -1,7 +1,7 @@
 """Speech to text with SpeechBrain's ``WhisperASR``, loaded from a local folder.
 
-``Recognizer("base")`` prepares (once) and loads the Whisper folder built by ``voice.prepare``
-(``tiny.en`` likewise); any other value is a SpeechBrain model folder with a ``hyperparams.yaml``,
+``Recognizer("tiny.en")`` (or ``"base"``) prepares (once) and loads the Whisper folder built by
+``voice.prepare``; any other value is a SpeechBrain model folder with a ``hyperparams.yaml``,
 or, only with ``SHOPKEEPER_ALLOW_HUB=1``, a model hub id. The default comes from
 ``SHOPKEEPER_ASR_MODEL``.
 """
@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
     from voice.biasing import CatalogueBias
 
-# tiny.en: twice as fast as base, which is more accurate but slower than real time allows on 2
-# cores and too slow for partial transcripts (README, "Default model").
+# tiny.en: twice as fast as base. base is more accurate, but on 2 cores it misses the real-time
+# factor target and its partial transcripts come too late (README, "Default model").
 DEFAULT_MODEL = os.environ.get("SHOPKEEPER_ASR_MODEL", "tiny.en")
 # Whisper is trained on 30 s windows, but its encoder costs the same for 3 s of speech padded to
 # 30 s. A 15 s window halves that cost with no loss on our speech sets
@@ -195,8 +195,9 @@ class Recognizer:
                           round(elapsed, 3), heard.text, corrections, heard.biased_text,
                           None if heard.bias_cost is None else round(heard.bias_cost, 3))
 
-    def _recognise(self, speech: np.ndarray, prompt_tokens: list[int],
-                   biased: bool) -> Heard:
+    def _recognise(self, speech: np.ndarray, prompt_tokens: list[int], biased: bool) -> Heard:
+        """Encode and decode trimmed speech: the plain decode, the full window if that looks
+        degenerate, then the biased proposal where the bonus would change a token."""
         import torch
 
         self.decoder.set_prompt(prompt_tokens or None)
