@@ -31,6 +31,18 @@ _PHONETIC_RULES = [
 ]
 
 
+def singulars(word: str) -> set[str]:
+    """What a plural could be the plural of: "hoodies" -> {"hoodie", "hoody"}, "boxes" -> {"boxe", "box"}."""
+    if len(word) <= MIN_WORD or not word.endswith("s") or word.endswith("ss"):
+        return set()
+    found = {word[:-1]}
+    if word.endswith("es"):
+        found.add(word[:-2])
+    if word.endswith("ies"):
+        found.add(word[:-3] + "y")
+    return found
+
+
 def phonetic_key(word: str) -> str:
     """A rough key for how an English word sounds: "nikey" and "nike" share "NK".
 
@@ -105,7 +117,9 @@ class VocabularyCorrector:
         i = 0
         while i < len(matches):
             word = matches[i].group(0)
-            unknown = word not in self.known and len(word) >= MIN_WORD and not word.isdigit()
+            # The plural of a word the shop knows is known too: "hoodies" is what was said, not "hoodie".
+            unknown = (word not in self.known and len(word) >= MIN_WORD and not word.isdigit()
+                       and not singulars(word) & self.known)
             replaced_until, meant = -1, None
             # Two words heard apart ("blu tooth") may be one term; try the pair before the word.
             # Two real words need a closer match to be merged than a pair with an unknown word.

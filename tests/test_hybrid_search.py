@@ -52,6 +52,8 @@ def test_corrector_fixes_only_words_the_catalogue_does_not_know() -> None:
     assert text == "a bluetooth speaker"
     assert [(c.heard, c.meant) for c in corrections] == [("blu tooth", "bluetooth")]
     assert corrector.correct("cheap shoes for a runner") == ("cheap shoes for a runner", [])
+    # The plural of a word the shop knows is left as said, not made singular.
+    assert corrector.correct("cheap bluetooths") == ("cheap bluetooths", [])
 
 
 def test_misheard_brands_find_the_brand(hybrid: HybridSearch) -> None:

@@ -138,7 +138,9 @@ def test_text_search_card_add_to_cart_updates_the_badge(browser: Any, services: 
 # -- 2. voice conversation -----------------------------------------------------------------------
 def test_voice_turn_from_the_fake_microphone(playwright: Any, services: Services, tmp_path: Path,
                                              speak: Callable[..., Path]) -> None:
-    sentence = "show me hoodies in black"
+    # Whisper base hears flite's "show me hoodies" as "show me her eyes": the widget is tested here,
+    # accuracy in benchmarks/.
+    sentence = "I want a black hoodie"
     speech = load_file(speak(sentence)).samples
     silence = np.zeros(SAMPLE_RATE, np.float32)
     wav = tmp_path / "fake-mic.wav"
