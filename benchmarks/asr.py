@@ -315,9 +315,21 @@ def wer_and_speed(rows: list[Result], loads: dict[str, float]) -> list[str]:
     return lines
 
 
+def cpu_name() -> str:
+    """The CPU as /proc/cpuinfo names it, with its family: speed differs twofold between AMD's Zen 1
+    (family 23) and Zen 3 (family 25) at 2 cores each."""
+    try:
+        info = dict(line.split(":", 1) for line in Path("/proc/cpuinfo").read_text().splitlines() if ":" in line)
+    except OSError:
+        return platform.machine()
+    info = {k.strip(): v.strip() for k, v in info.items()}
+    name = info.get("model name", platform.machine())
+    return f"{name} (family {info.get('cpu family', '?')}, model {info.get('model', '?')})"
+
+
 def report(rows: list[Result], loads: dict[str, float], latency: dict[str, float] | None, minutes: float) -> str:
     lines = ["# Speech recognition benchmark", "",
-             f"`python benchmarks/asr.py` on {platform.machine()}, {os.cpu_count()} cores, torch threads 2; "
+             f"`python benchmarks/asr.py` on {cpu_name()}, {os.cpu_count()} cores, torch threads 2; "
              f"took {minutes:.0f} min. WER after normalisation (voice/wer.py: case, punctuation, numbers as "
              "digits). RTF = decode time / audio time, silence trimming included in decode.", ""]
     if rows:  # none with --parts latency

@@ -77,5 +77,5 @@ def speak(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
 
 @pytest.fixture(scope="session")
 def recognizer() -> Recognizer:
-    """The default speech model (Whisper tiny.en through SpeechBrain), prepared and loaded once."""
+    """The fast speech model (Whisper tiny.en through SpeechBrain), prepared and loaded once."""
     return Recognizer("tiny.en", threads=2)
