@@ -14,7 +14,6 @@ WER % after catalogue correction, as the product runs. Results: benchmarks/resul
 from __future__ import annotations
 
 import math
-import platform
 import sys
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from asr import real_tuning_items, sweep_parser, sweep_sets  # noqa: E402 - the sibling benchmark
+from asr import cpu_name, real_tuning_items, sweep_parser, sweep_sets  # noqa: E402 - the sibling benchmark
 
 BONUSES = [(1.0, 2.0), (2.0, 3.0), (3.0, 4.0)]  # (start, continue)
 COSTS = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, math.inf]  # accepted cost, nats; inf = the bonus alone
@@ -72,7 +71,7 @@ def main() -> int:
     chosen = min(rows, key=lambda row: row[2])[0]  # the first of equals: rows go from mild to strong
     table = [("off", plain), *((label, wers) for label, wers, _ in rows)]
     lines = ["# Catalogue biasing during decoding", "",
-             f"`python benchmarks/asr_biasing.py --model {args.model}` on {platform.machine()}, 2 torch threads; "
+             f"`python benchmarks/asr_biasing.py --model {args.model}` on {cpu_name()}, 2 torch threads; "
              f"took {(time.time() - started) / 60:.0f} min. WER % after catalogue correction; "
              f"{len(corrector.terms)} names (brands and product types). Bonuses are added to the logits of "
              "a name's first token (start) and of tokens continuing a name (continue); the biased transcript "

@@ -12,7 +12,6 @@ benchmarks/results/asr_sound_alike.md.
 
 from __future__ import annotations
 
-import platform
 import sys
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from asr import real_items, real_tuning_items, sweep_parser, tts_items  # noqa: E402 - the sibling benchmark
+from asr import cpu_name, real_items, real_tuning_items, sweep_parser, tts_items  # noqa: E402 - the sibling benchmark
 
 THRESHOLDS = [0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9]
 
@@ -63,7 +62,7 @@ def main() -> int:
     allowed = [r for r in rows if r[0] is not None and r[1] == 0]
     chosen = min(allowed, key=lambda r: (r[2], -r[0]))[0] if allowed else None
     lines = ["# Brands heard as English words", "",
-             f"`python benchmarks/asr_sound_alike.py --model {args.model}` on {platform.machine()}, 2 torch threads; "
+             f"`python benchmarks/asr_sound_alike.py --model {args.model}` on {cpu_name()}, 2 torch threads; "
              f"took {(time.time() - started) / 60:.0f} min. WER % after all corrections, transcripts from the "
              f"default recogniser (verified biasing on). *False* = NLU training sentences changed (of {len(typed)}). "
              f"Chosen on the tuning parts: **{chosen}**.", "",

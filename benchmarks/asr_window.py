@@ -12,7 +12,6 @@ Results: benchmarks/results/asr_window.md.
 
 from __future__ import annotations
 
-import platform
 import statistics
 import sys
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from asr import sweep_parser, sweep_sets  # noqa: E402 - the sibling benchmark (ROOT has no asr module to shadow it)
+from asr import cpu_name, sweep_parser, sweep_sets  # noqa: E402 - the sibling benchmark (ROOT has no asr module to shadow it)
 
 
 def main() -> int:
@@ -60,7 +59,7 @@ def main() -> int:
             print(rows[-1], flush=True)
     lines = ["# Whisper window length", "",
              f"`python benchmarks/asr_window.py --model {args.model} --windows {args.windows}` on "
-             f"{platform.machine()}, 2 torch threads; "
+             f"{cpu_name()}, 2 torch threads; "
              f"took {(time.time() - started) / 60:.0f} min. Raw WER % (no catalogue correction); decode time "
              "is the median per utterance over all sets. Speech longer than the window minus 1 s always gets "
              "the full 30 s window.", "",

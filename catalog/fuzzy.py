@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
+from catalog.query import plural
+
 WORD = re.compile(r"[a-z0-9][a-z0-9'&-]*")
 # Edit similarity (0-100) needed on its own, and the lower bar when the two also sound alike.
 SPELLING_SCORE = 84.0
@@ -29,18 +31,6 @@ _PHONETIC_RULES = [
     (r"c(?=[eiy])", "s"), (r"c", "k"), (r"gh(?![aeiou])", ""), (r"gh", "g"), (r"kn", "n"), (r"wr", "r"), (r"sch", "sk"),
     (r"th", "0"), (r"sh", "x"), (r"v", "f"),
 ]
-
-
-def singulars(word: str) -> set[str]:
-    """What a plural could be the plural of: "hoodies" -> {"hoodie", "hoody"}, "boxes" -> {"boxe", "box"}."""
-    if len(word) <= MIN_WORD or not word.endswith("s") or word.endswith("ss"):
-        return set()
-    found = {word[:-1]}
-    if word.endswith("es"):
-        found.add(word[:-2])
-    if word.endswith("ies"):
-        found.add(word[:-3] + "y")
-    return found
 
 
 def phonetic_key(word: str) -> str:
@@ -79,6 +69,8 @@ class VocabularyCorrector:
         self.terms = sorted(t for t in phrases | words if len(t) >= MIN_WORD)
         # Every word the catalogue uses anywhere: those are never "corrected".
         self.known = {w.lower() for w in known_words} | {w for t in self.terms for w in WORD.findall(t)}
+        # Their plurals too: "hoodies" is what was said, not a misspelling of "hoodie".
+        self.known |= {plural(w) for w in self.known}
         self._squashed = {re.sub(r"[\s-]", "", t): t for t in self.terms}
         self._choices = list(self._squashed)  # built once: extract() runs per word and per pair of words
         self._by_key: dict[str, list[str]] = defaultdict(list)
@@ -117,9 +109,7 @@ class VocabularyCorrector:
         i = 0
         while i < len(matches):
             word = matches[i].group(0)
-            # The plural of a word the shop knows is known too: "hoodies" is what was said, not "hoodie".
-            unknown = (word not in self.known and len(word) >= MIN_WORD and not word.isdigit()
-                       and not singulars(word) & self.known)
+            unknown = word not in self.known and len(word) >= MIN_WORD and not word.isdigit()
             replaced_until, meant = -1, None
             # Two words heard apart ("blu tooth") may be one term; try the pair before the word.
             # Two real words need a closer match to be merged than a pair with an unknown word.
