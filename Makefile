@@ -13,7 +13,6 @@ WIDGET_VENDOR := bot/static/vendor/socket.io.esm.min.js
 
 export RASA_TELEMETRY_ENABLED := false
 export UV_PYTHON_DOWNLOADS := never
-export PYTHONPATH := $(CURDIR)
 export TF_CPP_MIN_LOG_LEVEL := 2
 
 .PHONY: help setup speech-tools browser-tools widget catalog lookups voice train run shell test lint validate test-stories clean
@@ -27,7 +26,7 @@ help:
 # -- environment -------------------------------------------------------------------------
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml
 	@py=""; \
 	for c in "$$(command -v python3.10 2>/dev/null)" $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.10*/bin/python3.10 \
 	         /usr/local/bin/python3.10 /usr/bin/python3.10; do \
@@ -42,12 +41,15 @@ $(VENV)/.installed: requirements.txt
 	echo "Using $$py"; \
 	command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv 2>/dev/null || true; \
 	if command -v uv >/dev/null 2>&1; then \
-	  uv venv --allow-existing --python "$$py" $(VENV) && uv pip sync --python $(PY) requirements.txt; \
+	  uv venv --allow-existing --python "$$py" $(VENV) && uv pip sync --python $(PY) requirements.txt \
+	    && uv pip install --python $(PY) --no-deps -e .; \
 	else \
-	  "$$py" -m venv $(VENV) && $(PY) -m pip install --progress-bar on -r requirements.txt; \
+	  "$$py" -m venv $(VENV) && $(PY) -m pip install --progress-bar on -r requirements.txt \
+	    && $(PY) -m pip install --no-deps -e .; \
 	fi
 	@echo "Checking the installed stack imports..."
-	@$(PY) -c "import rasa, rasa_sdk, torch, transformers, speechbrain, fastapi, socketio, pexpect; \
+	@cd /tmp && $(abspath $(PY)) -c "import rasa, rasa_sdk, torch, transformers, speechbrain, fastapi, socketio, pexpect; \
+	  import actions, benchmarks, bot, catalog, nlu, voice; \
 	  print('rasa', rasa.__version__, '| torch', torch.__version__, '| transformers', transformers.__version__)"
 	@touch $@
 

@@ -1,8 +1,8 @@
 """Speech recognition benchmark: WER, real-time factor and load time on this machine.
 
-    python benchmarks/asr.py                         # everything below
-    python benchmarks/asr.py --parts wer --systems tiny.en,pocketsphinx
-    python benchmarks/asr.py --parts latency         # voice turns through the real gateway + Rasa
+    python -m benchmarks.asr                         # everything below
+    python -m benchmarks.asr --parts wer --systems tiny.en,pocketsphinx
+    python -m benchmarks.asr --parts latency         # voice turns through the real gateway + Rasa
 
 Sets:
 - TTS, Shopkeeper's own shopping sentences (voice/speech_set.py): the held-out natural voices
@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -33,15 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from benchmarks.common import CACHE, DEMO_DB, RESULTS, ROOT, command, cpu_name, shared_data, write_result
+from voice.audio import SAMPLE_RATE, load_file, resample, speech_bounds
+from voice.wer import ErrorCount
 
-from voice.audio import SAMPLE_RATE, load_file, resample, speech_bounds  # noqa: E402
-from voice.wer import ErrorCount  # noqa: E402
-
-SHARED = Path(os.environ.get("SHOPKEEPER_SHARED", ROOT.parent / "shared")) / "data" / "speech"
-RESULTS = ROOT / "benchmarks" / "results"
-CACHE = ROOT / "models" / "cache" / "speech_set"
+SHARED = shared_data("speech")
 SNRS = (20, 10, 5)
 
 
@@ -136,7 +131,7 @@ def tts_items(part: str) -> dict[str, list[Item]]:
     from voice.speech_set import build
 
     groups: dict[str, list[Item]] = {}
-    for utt in build(CACHE, part):
+    for utt in build(CACHE / "speech_set", part):
         if part == "tune":
             group = "TTS tuning part (kal16, festival kal)"
         else:
@@ -151,14 +146,6 @@ def sweep_sets() -> dict[str, list[Item]]:
     clean = real_items()
     return {**tts_items("tune"), **tts_items("test"), "real, clean": clean,
             "real + room + noise 5 dB": noisy_items(clean, 5)}
-
-
-def sweep_parser(doc: str | None, result: str) -> argparse.ArgumentParser:
-    """The command line the setting sweeps share: --model, and --out defaulting to results/``result``."""
-    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="tiny.en")
-    parser.add_argument("--out", type=Path, default=RESULTS / result)
-    return parser
 
 
 # -- systems -----------------------------------------------------------------------------------
@@ -214,8 +201,7 @@ def cold_load_seconds(system: str) -> float:
     if system == "pocketsphinx":
         code = ("import time; t=time.perf_counter(); from pocketsphinx import Decoder; "
                 "Decoder(samprate=16000, loglevel='FATAL'); print(time.perf_counter()-t)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                         env=dict(os.environ, PYTHONPATH=str(ROOT)), check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -245,7 +231,7 @@ def voice_turns(turns: int = 12) -> dict[str, float]:
     from voice.client import VoiceClient
     from voice.speech_set import Voice, synthesize
 
-    db = ROOT / "catalog" / "shop.db"
+    db = DEMO_DB
     texts = ["show me running shoes under one hundred dollars", "where is my order", "what's in my cart",
              "I want to return something", "do you have headphones", "how long does delivery take"]
     voice = Voice("flite-slt", "flite", "slt", natural=True)
@@ -315,21 +301,9 @@ def wer_and_speed(rows: list[Result], loads: dict[str, float]) -> list[str]:
     return lines
 
 
-def cpu_name() -> str:
-    """The CPU as /proc/cpuinfo names it, with its family: speed differs twofold between AMD's Zen 1
-    (family 23) and Zen 3 (family 25) at 2 cores each."""
-    try:
-        info = dict(line.split(":", 1) for line in Path("/proc/cpuinfo").read_text().splitlines() if ":" in line)
-    except OSError:
-        return platform.machine()
-    info = {k.strip(): v.strip() for k, v in info.items()}
-    name = info.get("model name", platform.machine())
-    return f"{name} (family {info.get('cpu family', '?')}, model {info.get('model', '?')})"
-
-
 def report(rows: list[Result], loads: dict[str, float], latency: dict[str, float] | None, minutes: float) -> str:
     lines = ["# Speech recognition benchmark", "",
-             f"`python benchmarks/asr.py` on {cpu_name()}, {os.cpu_count()} cores, torch threads 2; "
+             f"`{command('benchmarks.asr')}` on {cpu_name()}, {os.cpu_count()} cores, torch threads 2; "
              f"took {minutes:.0f} min. WER after normalisation (voice/wer.py: case, punctuation, numbers as "
              "digits). RTF = decode time / audio time, silence trimming included in decode.", ""]
     if rows:  # none with --parts latency
@@ -370,7 +344,7 @@ def main() -> int:
     parts = set(args.parts.split(","))
     from voice.vocabulary import ShopCorrector
 
-    corrector = ShopCorrector(ROOT / "catalog" / "shop.db")
+    corrector = ShopCorrector(DEMO_DB)
     rows: list[Result] = []
     loads: dict[str, float] = {}
     if "wer" in parts:
@@ -396,9 +370,7 @@ def main() -> int:
                 print(f"{label:30s} {group:40s} WER {100 * raw.count.wer:5.1f}%  RTF {raw.rtf:.3f}", flush=True)
             del system
     latency = voice_turns() if "latency" in parts else None
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report(rows, loads, latency, (time.time() - started) / 60), encoding="utf-8")
-    print(f"wrote {args.out}")
+    write_result(args.out, report(rows, loads, latency, (time.time() - started) / 60))
     return 0
 
 

@@ -1,6 +1,6 @@
 """Catalogue biasing during decoding (voice/biasing.py): WER per bonus and accepted cost.
 
-    python benchmarks/asr_biasing.py [--model tiny.en]
+    python -m benchmarks.asr_biasing [--model tiny.en]
 
 For every utterance the recogniser decodes once plainly and once with the bonus, and scores the
 biased proposal under the plain model (its cost, in nats). A proposal is kept when its cost is at
@@ -16,12 +16,9 @@ from __future__ import annotations
 import math
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from asr import cpu_name, real_tuning_items, sweep_parser, sweep_sets  # noqa: E402 - the sibling benchmark
+from benchmarks.asr import real_tuning_items, sweep_sets
+from benchmarks.common import DEMO_DB, cpu_name, sweep_parser, write_result
 
 BONUSES = [(1.0, 2.0), (2.0, 3.0), (3.0, 4.0)]  # (start, continue)
 COSTS = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, math.inf]  # accepted cost, nats; inf = the bonus alone
@@ -40,7 +37,7 @@ def main() -> int:
     tuning = real_tuning_items()
     sets = {**sweep_sets(), tuning[0].group: tuning}
     tuning_groups = [g for g in sets if "tuning" in g]
-    corrector = ShopCorrector(ROOT / "catalog" / "shop.db")
+    corrector = ShopCorrector(DEMO_DB)
     recognizer = Recognizer(args.model, threads=2, corrector=corrector, bias=True)
     assert recognizer.bias is not None
     recognizer.bias.max_cost = -math.inf  # keep the plain transcript; the proposal and its cost come alongside
@@ -71,7 +68,7 @@ def main() -> int:
     chosen = min(rows, key=lambda row: row[2])[0]  # the first of equals: rows go from mild to strong
     table = [("off", plain), *((label, wers) for label, wers, _ in rows)]
     lines = ["# Catalogue biasing during decoding", "",
-             f"`python benchmarks/asr_biasing.py --model {args.model}` on {cpu_name()}, 2 torch threads; "
+             f"`python -m benchmarks.asr_biasing --model {args.model}` on {cpu_name()}, 2 torch threads; "
              f"took {(time.time() - started) / 60:.0f} min. WER % after catalogue correction; "
              f"{len(corrector.terms)} names (brands and product types). Bonuses are added to the logits of "
              "a name's first token (start) and of tokens continuing a name (continue); the biased transcript "
@@ -81,8 +78,7 @@ def main() -> int:
     for label, wers in table:
         name = f"**{label}**" if label == chosen else label
         lines.append(f"| {name} | " + " | ".join(f"{100 * wers[g]:.1f}" for g in sets) + " |")
-    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+    write_result(args.out, "\n".join(lines))
     return 0
 
 

@@ -1,6 +1,6 @@
 """Brands heard as English words (voice/sound_alike.py): WER per similarity threshold.
 
-    python benchmarks/asr_sound_alike.py [--model tiny.en]
+    python -m benchmarks.asr_sound_alike [--model tiny.en]
 
 The tuning parts are decoded once as the product decodes them (verified biasing on); then every
 threshold corrects the same transcripts. The threshold is chosen on the tuning parts only: fewest
@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from asr import cpu_name, real_items, real_tuning_items, sweep_parser, tts_items  # noqa: E402 - the sibling benchmark
+from benchmarks.asr import real_items, real_tuning_items, tts_items
+from benchmarks.common import DEMO_DB, ROOT, cpu_name, sweep_parser, write_result
 
 THRESHOLDS = [0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9]
 
@@ -42,7 +39,7 @@ def main() -> int:
     started = time.time()
     tuning = real_tuning_items()
     sets = {**tts_items("tune"), tuning[0].group: tuning, **tts_items("test"), "real, clean": real_items()}
-    corrector = ShopCorrector(ROOT / "catalog" / "shop.db")
+    corrector = ShopCorrector(DEMO_DB)
     recognizer = Recognizer(args.model, threads=2, corrector=corrector)
     heard = {group: [(item.text, recognizer.transcribe(item.samples).raw_text)
                      for item in tqdm(items, desc=group, leave=False, unit="utt")] for group, items in sets.items()}
@@ -62,7 +59,7 @@ def main() -> int:
     allowed = [r for r in rows if r[0] is not None and r[1] == 0]
     chosen = min(allowed, key=lambda r: (r[2], -r[0]))[0] if allowed else None
     lines = ["# Brands heard as English words", "",
-             f"`python benchmarks/asr_sound_alike.py --model {args.model}` on {cpu_name()}, 2 torch threads; "
+             f"`python -m benchmarks.asr_sound_alike --model {args.model}` on {cpu_name()}, 2 torch threads; "
              f"took {(time.time() - started) / 60:.0f} min. WER % after all corrections, transcripts from the "
              f"default recogniser (verified biasing on). *False* = NLU training sentences changed (of {len(typed)}). "
              f"Chosen on the tuning parts: **{chosen}**.", "",
@@ -70,7 +67,7 @@ def main() -> int:
     for threshold, false, _, counts in rows:
         name = "off" if threshold is None else (f"**{threshold:g}**" if threshold == chosen else f"{threshold:g}")
         lines.append(f"| {name} | {false} | " + " | ".join(f"{100 * counts[g].wer:.1f}" for g in sets) + " |")
-    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_result(args.out, "\n".join(lines))
     print("\n".join(lines))
     return 0
 

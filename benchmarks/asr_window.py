@@ -1,6 +1,6 @@
 """How long an audio window Whisper's encoder gets: WER and decode time per window length.
 
-    python benchmarks/asr_window.py [--model tiny.en] [--windows 30,20,15,10,+3]
+    python -m benchmarks.asr_window [--model tiny.en] [--windows 30,20,15,10,+3]
 
 Whisper is trained on 30 s windows; the encoder's cost is fixed by the window, not by the speech
 in it. Shorter windows (the speech padded to N seconds, N × 50 position embeddings) cost less; this
@@ -15,12 +15,9 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from asr import cpu_name, sweep_parser, sweep_sets  # noqa: E402 - the sibling benchmark (ROOT has no asr module to shadow it)
+from benchmarks.asr import sweep_sets
+from benchmarks.common import cpu_name, sweep_parser, write_result
 
 
 def main() -> int:
@@ -58,14 +55,13 @@ def main() -> int:
             rows.append(f"| {label} | " + " | ".join(cells) + f" | {statistics.median(times):.2f} |")
             print(rows[-1], flush=True)
     lines = ["# Whisper window length", "",
-             f"`python benchmarks/asr_window.py --model {args.model} --windows {args.windows}` on "
+             f"`python -m benchmarks.asr_window --model {args.model} --windows {args.windows}` on "
              f"{cpu_name()}, 2 torch threads; "
              f"took {(time.time() - started) / 60:.0f} min. Raw WER % (no catalogue correction); decode time "
              "is the median per utterance over all sets. Speech longer than the window minus 1 s always gets "
              "the full 30 s window.", "",
              "| window | " + " | ".join(sets) + " | decode p50 s |", "|---|" + "---|" * (len(sets) + 1), *rows]
-    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}")
+    write_result(args.out, "\n".join(lines))
     return 0
 
 

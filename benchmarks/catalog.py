@@ -1,9 +1,9 @@
 """Catalogue benchmark: search quality and search speed/memory at 2.5k, 100k and 1M products.
 
-    python benchmarks/catalog.py                      # everything (quality, recs, scale)
-    python benchmarks/catalog.py --parts quality      # judged queries on the real catalogue only
-    python benchmarks/catalog.py --parts recs         # recommenders on the retail log only
-    python benchmarks/catalog.py --parts scale --sizes 100000
+    python -m benchmarks.catalog                      # everything (quality, recs, scale)
+    python -m benchmarks.catalog --parts quality      # judged queries on the real catalogue only
+    python -m benchmarks.catalog --parts recs         # recommenders on the retail log only
+    python -m benchmarks.catalog --parts scale --sizes 100000
 
 Quality: the Retail Demo Store catalogue (../shared) is imported with the real importer and the
 judged queries in benchmarks/data/search_judgments.yml are run through BM25 alone, vectors alone
@@ -26,7 +26,6 @@ import atexit
 import json
 import math
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -36,27 +35,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# Time real embedding, not a hit in the shop's vector cache (models/cache) from an earlier run.
-os.environ["SHOPKEEPER_CACHE"] = tempfile.mkdtemp(prefix="catalog-bench-cache-")
-atexit.register(shutil.rmtree, os.environ["SHOPKEEPER_CACHE"], ignore_errors=True)
-
 import numpy as np  # noqa: E402
-import yaml  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+import yaml
+from tqdm import tqdm
 
-from catalog.db import build_demo_database, connect, create_schema, insert_products  # noqa: E402
-from catalog.hybrid import HybridSearch  # noqa: E402
-from catalog.importer import import_catalogue  # noqa: E402
-from catalog.models import Product  # noqa: E402
-from catalog.search import LexicalSearch  # noqa: E402
-from catalog.store import Store  # noqa: E402
-from catalog.vectors import ProductVectors, TextEncoder, product_text, table_fingerprint  # noqa: E402
+from benchmarks.common import RESULTS, ROOT, command, machine, shared_data, write_result
+from catalog.db import build_demo_database, connect, create_schema, insert_products
+from catalog.hybrid import HybridSearch
+from catalog.importer import import_catalogue
+from catalog.models import Product
+from catalog.search import LexicalSearch
+from catalog.store import Store
+from catalog.vectors import ProductVectors, TextEncoder, product_text, table_fingerprint
 
-RESULTS = ROOT / "benchmarks" / "results"
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = shared_data()
 RETAIL = SHARED / "catalog" / "retail_demo_store_products.yaml"
 RETAIL_LOG = SHARED / "recsys" / "online_retail_sample40k.csv"
 JUDGMENTS = ROOT / "benchmarks" / "data" / "search_judgments.yml"
@@ -217,7 +209,8 @@ def scale(report: dict[str, Any], sizes: list[int]) -> None:
     report.setdefault("scale", {})
     for n in sizes:
         with tempfile.NamedTemporaryFile(suffix=".json") as handle:
-            subprocess.run([sys.executable, __file__, "--one-size", str(n), "--out", handle.name], check=True)
+            subprocess.run([sys.executable, "-m", "benchmarks.catalog", "--one-size", str(n), "--out", handle.name],
+                           check=True)
             report["scale"][str(n)] = json.loads(Path(handle.name).read_text())
         print(n, json.dumps(report["scale"][str(n)]), flush=True)
 
@@ -226,7 +219,7 @@ def recommendations(report: dict[str, Any]) -> None:
     if not RETAIL_LOG.exists():
         print(f"skipping recommendations: {RETAIL_LOG} not found (../shared is not here)")
         return
-    from recommendation_eval import evaluate
+    from benchmarks.recommendation_eval import evaluate
 
     encoder = TextEncoder()
     report["recs"] = evaluate(RETAIL_LOG, lambda texts: encoder.encode(texts, progress=True))
@@ -311,29 +304,31 @@ def main() -> None:
     parser.add_argument("--one-size", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Time real embedding, not a hit in the shop's vector cache (models/cache) from an earlier run.
+    os.environ["SHOPKEEPER_CACHE"] = tempfile.mkdtemp(prefix="catalog-bench-cache-")
+    atexit.register(shutil.rmtree, os.environ["SHOPKEEPER_CACHE"], ignore_errors=True)
     if args.one_size:
         one_size(args.one_size, Path(args.out))
         return
     output = RESULTS / "catalog.json"
     report: dict[str, Any] = json.loads(output.read_text()) if output.exists() else {}
-    report.update(machine=f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+    report.update(machine=machine(),
                   date=time.strftime("%Y-%m-%d"))
     report.setdefault("commands", {})
-    command = ("python benchmarks/catalog.py " + " ".join(sys.argv[1:])).strip()
+    ran = command("benchmarks.catalog", *sys.argv[1:])
     parts = set(args.parts.split(","))
     if "quality" in parts:
         quality(report)
-        report["commands"]["quality"] = command
+        report["commands"]["quality"] = ran
     if "recs" in parts:
         recommendations(report)
-        report["commands"]["recs"] = command
+        report["commands"]["recs"] = ran
     if "scale" in parts:
         scale(report, [int(size) for size in args.sizes.split(",")])
-        report["commands"]["scale"] = command
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(report, indent=1))
-    (RESULTS / "catalog.md").write_text(markdown(report))
-    print(f"wrote {RESULTS / 'catalog.md'}")
+        report["commands"]["scale"] = ran
+    write_result(output, json.dumps(report, indent=1))
+    write_result(RESULTS / "catalog.md", markdown(report))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """NLU benchmark: the fine-tuned transformer vs Rasa's DIET pipeline, side by side.
 
-    python benchmarks/nlu.py                      # all sets (about an hour on 2 cores)
-    python benchmarks/nlu.py --sets bot,bitext    # only the bot's own data
+    python -m benchmarks.nlu                      # all sets (about an hour on 2 cores)
+    python -m benchmarks.nlu --sets bot,bitext    # only the bot's own data
 
 Sets (see issue 3):
   bot      tests/nlu/heldout.yml, written apart from data/nlu/ (typos, spoken forms)
@@ -23,7 +23,6 @@ import csv
 import json
 import logging
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -31,22 +30,20 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ["RASA_MAX_CACHE_SIZE"] = "0"  # measure real training, not Rasa's cache
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-import yaml  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+import yaml
+from tqdm import tqdm
 
-from catalog.encoder import resolve_encoder  # noqa: E402
+from benchmarks.common import RESULTS, ROOT, command, machine, shared_data, write_result
+from catalog.encoder import resolve_encoder
 from nlu.joint_model import Example, JointModel, TrainingConfig, expected_calibration_error  # noqa: E402
-from nlu.metrics import confusion_png, entity_scores, intent_scores, percentile  # noqa: E402
+from nlu.metrics import confusion_png, entity_scores, intent_scores, percentile
 
-SHARED = Path(os.environ.get("SHOPKEEPER_SHARED", ROOT.parent / "shared")) / "data" / "intents"
-RESULTS = ROOT / "benchmarks" / "results"
+SHARED = shared_data("intents")
 HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
 FALLBACK_THRESHOLD = 0.4  # config.yml's FallbackClassifier threshold
 PUBLISHED = {"clinc": "BERT 96.9, Rasa 91.5 (Larson et al. 2019)", "banking": "BERT ~93.0 (Casanueva et al. 2020)"}
@@ -411,7 +408,7 @@ def main() -> None:
     previous = json.loads(output.with_suffix(".json").read_text()) if output.with_suffix(".json").exists() else {}
     report: dict[str, Any] = {
         **previous,
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": machine(),
         "date": time.strftime("%Y-%m-%d"),
     }
     if sets & {"bot", "bitext", "oos"}:
@@ -420,13 +417,12 @@ def main() -> None:
     public_sets(sets, report, args.public_epochs)
     RESULTS.mkdir(parents=True, exist_ok=True)
     output.with_suffix(".json").write_text(json.dumps(report, indent=1))
-    command = ("python benchmarks/nlu.py " + " ".join(sys.argv[1:])).strip()
+    ran = command("benchmarks.nlu", *sys.argv[1:])
     report["commands"] = {**report.get("commands", {}),
-                          **{key: command for key in sets if key in report and key in ("clinc", "banking")}}
+                          **{key: ran for key in sets if key in report and key in ("clinc", "banking")}}
     if "bot" in sets:
-        report["commands"]["bot"] = command
-    output.with_suffix(".md").write_text(markdown(report))
-    print(f"\nwrote {output.with_suffix('.md')}")
+        report["commands"]["bot"] = ran
+    write_result(output.with_suffix(".md"), markdown(report))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Served NLU model, float32 vs int8: held-out accuracy and single-parse latency.
 
-    python benchmarks/nlu_quantization.py [--model models/shopkeeper.tar.gz]
+    python -m benchmarks.nlu_quantization [--model models/shopkeeper.tar.gz]
 
 Takes the fine-tuned transformer out of a trained Rasa archive (what `make train` writes) and
 runs the bot's held-out set (tests/nlu/heldout.yml) through it twice: as trained, and with the
@@ -12,21 +12,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tarfile
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from nlu.joint_model import JointModel  # noqa: E402
-from nlu.metrics import intent_scores, percentile  # noqa: E402
+from benchmarks.common import RESULTS, ROOT, command, machine, write_result
+from nlu.joint_model import JointModel
+from nlu.metrics import intent_scores, percentile
 
 HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
-RESULTS = ROOT / "benchmarks" / "results"
 
 
 def main() -> None:
@@ -54,8 +50,8 @@ def main() -> None:
                 latencies.append((time.perf_counter() - started) * 1000)
             rows.append(("int8 (served)" if quantize else "float32", scores, latencies[5:]))
     lines = ["# Served NLU model: float32 vs int8", "",
-             f"Command: `python benchmarks/nlu_quantization.py --model {os.path.relpath(args.model, ROOT)}`  ",
-             f"Machine: {platform.machine()}, {os.cpu_count()} cores, 2 torch threads.  ",
+             f"Command: `{command('benchmarks.nlu_quantization', '--model', os.path.relpath(args.model, ROOT))}`  ",
+             f"Machine: {machine()}, 2 torch threads.  ",
              f"Date: {time.strftime('%Y-%m-%d')}",
              "", f"Held-out set: {len(texts)} utterances (`tests/nlu/heldout.yml`); latency is the model alone, "
              "one utterance at a time (the whole Rasa pipeline is timed in nlu.md).", "",
@@ -63,8 +59,7 @@ def main() -> None:
     for name, scores, latencies in rows:
         lines.append(f"| {name} | {100 * scores.accuracy:.1f} | {100 * scores.macro_f1:.1f} | "
                      f"{percentile(latencies, 50):.1f} | {percentile(latencies, 95):.1f} |")
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "nlu_quantization.md").write_text("\n".join(lines) + "\n")
+    write_result(RESULTS / "nlu_quantization.md", "\n".join(lines))
     print("\n".join(lines))
 
 

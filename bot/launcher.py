@@ -72,7 +72,7 @@ class Services:
         return f"http://localhost:{self.gateway_port}"
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", PYTHONPATH=str(ROOT))
+        env = dict(os.environ, RASA_TELEMETRY_ENABLED="false")
         if self.db:
             env["SHOPKEEPER_DB"] = str(Path(self.db).resolve())
         return env

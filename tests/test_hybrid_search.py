@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -176,13 +175,12 @@ def test_real_catalogue_imports_and_searches_through_the_cli(tmp_path: Path, enc
     if not RETAIL.exists():
         pytest.skip(f"{RETAIL} is absent (../shared not checked out)")
     db = tmp_path / "retail.db"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-m", "catalog", "import", str(RETAIL), "--db", str(db)],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
+                          capture_output=True, text=True, cwd=tmp_path, timeout=900)
     assert done.returncode == 0, done.stderr
     assert "Imported 2465 products" in done.stdout
     out = subprocess.run([sys.executable, "-m", "catalog", "search", "--db", str(db), "--json", "--limit", "5",
-                          "backpack for hiking"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+                          "backpack for hiking"], capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert len(result["results"]) == 5

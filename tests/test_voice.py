@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -274,8 +273,7 @@ def test_transcribe_cli_prints_one_json_object_per_file(speak: Callable[..., Pat
     # The contract, on the default model named (base hears this one as "a Blurrain jacket").
     out = subprocess.run([sys.executable, "-m", "voice", "transcribe", "--json", "--db", str(demo_db),
                           "--model", "tiny.en", str(good), str(bad)],
-                         capture_output=True, text=True, cwd=ROOT, timeout=300,
-                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                         capture_output=True, text=True, cwd=tmp_path, timeout=300)
     records = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     assert [r["file"] for r in records] == [str(good), str(bad)]
     assert {"text", "duration_s", "decode_s"} <= set(records[0])
