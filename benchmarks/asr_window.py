@@ -27,6 +27,7 @@ def main() -> int:
     from tqdm import tqdm
 
     from voice import asr
+    from voice.settings import DEFAULT_WINDOW_S
     from voice.wer import ErrorCount
 
     started = time.time()
@@ -35,7 +36,7 @@ def main() -> int:
     rows = []
     for spec in args.windows.split(","):
         margin = float(spec[1:]) if spec.startswith("+") else None
-        window = asr.DEFAULT_WINDOW_S if margin is not None else float(spec)
+        window = DEFAULT_WINDOW_S if margin is not None else float(spec)
         recognizer.window_s, recognizer.margin_s = window, margin
         name = f"speech + {margin:g} s (≤ {window:g} s)" if margin is not None else f"{window:g} s"
         for fallback in (False, True):

@@ -3,9 +3,10 @@
     python -m bot.launcher run     # action server + Rasa server + the voice/text gateway
     python -m bot.launcher shell   # action server + `rasa shell` in this terminal
 
-Ports come from SHOPKEEPER_ACTIONS_PORT (5055), SHOPKEEPER_RASA_PORT (5005) and
-SHOPKEEPER_GATEWAY_PORT (8000); the shop database from SHOPKEEPER_DB and the speech model
-from SHOPKEEPER_ASR_MODEL. Tests use the same ``Services`` class with their own ports.
+Ports come from the bot settings (bot/settings.py: SHOPKEEPER_ACTIONS_PORT 5055, SHOPKEEPER_RASA_PORT
+5005, SHOPKEEPER_GATEWAY_PORT 8000), the shop database from the catalogue's (SHOPKEEPER_DB) and the
+speech model from the voice settings (SHOPKEEPER_ASR_MODEL). Tests use the same ``Services`` class
+with their own ports.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from bot.settings import BotSettings
+from catalog.settings import CatalogSettings
+from voice.settings import VoiceSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = ROOT / "models" / "shopkeeper.tar.gz"
@@ -50,12 +55,12 @@ class LaunchError(RuntimeError):
 
 @dataclass
 class Services:
-    actions_port: int = int(os.environ.get("SHOPKEEPER_ACTIONS_PORT", "5055"))
-    rasa_port: int = int(os.environ.get("SHOPKEEPER_RASA_PORT", "5005"))
-    gateway_port: int = int(os.environ.get("SHOPKEEPER_GATEWAY_PORT", "8000"))
-    asr_model: str | None = os.environ.get("SHOPKEEPER_ASR_MODEL")
+    actions_port: int = field(default_factory=lambda: BotSettings.from_env().actions_port)
+    rasa_port: int = field(default_factory=lambda: BotSettings.from_env().rasa_port)
+    gateway_port: int = field(default_factory=lambda: BotSettings.from_env().gateway_port)
+    asr_model: str = field(default_factory=lambda: VoiceSettings.from_env().asr_model)
     model: Path = DEFAULT_MODEL
-    db: str | None = os.environ.get("SHOPKEEPER_DB")
+    db: str | None = field(default_factory=lambda: str(CatalogSettings.from_env().db))
     log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="shopkeeper-")))
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -138,9 +143,7 @@ class Services:
 
     def start_gateway(self, timeout: float = 300) -> None:
         command = [str(BIN / "python"), "-m", "bot.gateway", "--port", str(self.gateway_port),
-                   "--rasa-url", self.rasa_url, "--actions-url", self.actions_url]
-        if self.asr_model:
-            command += ["--asr-model", self.asr_model]
+                   "--rasa-url", self.rasa_url, "--actions-url", self.actions_url, "--asr-model", self.asr_model]
         self._spawn("gateway", command)
         self._wait("gateway", f"{self.gateway_url}/health", timeout)
         # The speech model loads in the background; wait so the first voice turn is not slow.

@@ -11,8 +11,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from catalog.models import Customer, Order, Product, ReturnRequest
-
-DEFAULT_DB = Path(__file__).parent / "shop.db"
+from catalog.settings import CatalogSettings
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS products (
@@ -62,8 +61,8 @@ CREATE TABLE IF NOT EXISTS handoffs (
 
 
 def db_path(path: str | os.PathLike[str] | None = None) -> Path:
-    """The database file: explicit path, else $SHOPKEEPER_DB, else catalog/shop.db."""
-    return Path(path or os.environ.get("SHOPKEEPER_DB") or DEFAULT_DB)
+    """The database file: explicit path, else the catalogue settings ($SHOPKEEPER_DB, else catalog/shop.db)."""
+    return Path(path) if path else CatalogSettings.from_env().db
 
 
 def connect(path: str | os.PathLike[str] | None = None) -> sqlite3.Connection:

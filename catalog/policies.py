@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-DEFAULT_POLICIES = Path(__file__).parent / "demo" / "policies.yml"
+from catalog.settings import CatalogSettings
 
 
 @lru_cache(maxsize=4)
@@ -20,7 +19,7 @@ def _load(path: str) -> dict[str, Any]:
 
 def load_policies(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Policies from ``path``, else $SHOPKEEPER_POLICIES, else the demo shop's file."""
-    return _load(str(path or os.environ.get("SHOPKEEPER_POLICIES") or DEFAULT_POLICIES))
+    return _load(str(path or CatalogSettings.from_env().policies))
 
 
 def money(amount: float, policies: dict[str, Any] | None = None) -> str:

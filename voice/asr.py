@@ -2,8 +2,8 @@
 
 ``Recognizer("base")`` (or ``"tiny.en"``) prepares (once) and loads the Whisper folder built by
 ``voice.prepare``; any other value is a SpeechBrain model folder with a ``hyperparams.yaml``,
-or, only with ``SHOPKEEPER_ALLOW_HUB=1``, a model hub id. The default comes from
-``SHOPKEEPER_ASR_MODEL``.
+or, only with ``SHOPKEEPER_ALLOW_HUB=1``, a model hub id. Defaults come from the voice settings
+(``voice.settings``: SHOPKEEPER_ASR_MODEL, SHOPKEEPER_ASR_WINDOW_S, SHOPKEEPER_ASR_BIAS).
 """
 
 from __future__ import annotations
@@ -22,24 +22,15 @@ import numpy as np
 
 from voice.audio import SAMPLE_RATE, AudioError, trim_silence
 from voice.prepare import WHEELS, prepare
+from voice.settings import VoiceSettings
 
 if TYPE_CHECKING:
     import torch
 
     from voice.biasing import CatalogueBias
 
-# base: the accurate one (both WER targets); tiny.en is twice as fast, for older CPUs where base runs
-# slower than 0.5 × real time (README, "Default model").
-DEFAULT_MODEL = os.environ.get("SHOPKEEPER_ASR_MODEL", "base")
-# Whisper is trained on 30 s windows, but its encoder costs the same for 3 s of speech padded to
-# 30 s. A 15 s window halves that cost with no loss on our speech sets
-# (benchmarks/results/asr_window.md); 10 s starts to hallucinate. Utterances longer than the window
-# fall back to the full 30 s.
-DEFAULT_WINDOW_S = float(os.environ.get("SHOPKEEPER_ASR_WINDOW_S", "15"))
+# Utterances longer than the (shorter, voice.settings) window fall back to Whisper's full 30 s.
 FULL_WINDOW_S = 30.0
-# Shop names get a bonus during decoding, kept only where unbiased Whisper agrees it could have
-# heard them (voice/biasing.py; needs a catalogue corrector). SHOPKEEPER_ASR_BIAS=0 turns it off.
-BIAS_DEFAULT = os.environ.get("SHOPKEEPER_ASR_BIAS", "1") == "1"
 EXTRA_BIASED_TOKENS = 8  # how much longer than the plain decode a biased one may run
 ENCODER_FRAMES_PER_S = 50  # 100 mel frames per second, halved by the encoder's strided conv
 
@@ -92,7 +83,7 @@ class ModelError(RuntimeError):
     """The speech model cannot be found or loaded; the message says what to do."""
 
 
-def resolve_model(spec: str) -> Path | str:
+def resolve_model(spec: str, allow_hub: bool = False) -> Path | str:
     """A Whisper size, a local SpeechBrain folder, or (when allowed) a hub id."""
     if spec in WHEELS:
         return prepare(spec)
@@ -101,7 +92,7 @@ def resolve_model(spec: str) -> Path | str:
         if not (path / "hyperparams.yaml").exists():
             raise ModelError(f"{path} has no hyperparams.yaml; it is not a SpeechBrain model folder")
         return path.resolve()
-    if os.environ.get("SHOPKEEPER_ALLOW_HUB") == "1":
+    if allow_hub:
         return spec
     raise ModelError(f"ASR model {spec!r} is neither {' nor '.join(WHEELS)} nor a local folder; "
                      "set SHOPKEEPER_ALLOW_HUB=1 to let SpeechBrain fetch a hub id")
@@ -110,11 +101,19 @@ def resolve_model(spec: str) -> Path | str:
 class Recognizer:
     """One loaded Whisper model. ``transcribe`` is thread-safe (calls are serialised)."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, threads: int | None = None, prompt: str | None = None,
-                 corrector: object | None = None, window_s: float = DEFAULT_WINDOW_S,
-                 bias: bool = BIAS_DEFAULT) -> None:
+    def __init__(self, model: str | None = None, threads: int | None = None, prompt: str | None = None,
+                 corrector: object | None = None, window_s: float | None = None,
+                 bias: bool | None = None, settings: VoiceSettings | None = None) -> None:
+        """Arguments left None come from ``settings`` (default: the environment, voice.settings).
+        Shop names get a bonus during decoding when ``bias`` and a catalogue corrector are given,
+        kept only where unbiased Whisper agrees it could have heard them (voice/biasing.py)."""
         import torch
         from speechbrain.inference.ASR import WhisperASR
+
+        settings = settings or VoiceSettings.from_env()
+        model = model or settings.asr_model
+        window_s = settings.window_s if window_s is None else window_s
+        bias = settings.bias if bias is None else bias
 
         if threads:
             torch.set_num_threads(threads)
@@ -122,7 +121,7 @@ class Recognizer:
         self.prompt = prompt
         self.corrector = corrector  # anything with .correct(text) -> (text, corrections)
         started = time.perf_counter()
-        source = resolve_model(model)
+        source = resolve_model(model, settings.allow_hub)
         if isinstance(source, Path):
             # Local folder: SpeechBrain reads it in place; nothing is fetched.
             self.asr = WhisperASR.from_hparams(source=str(source), savedir=str(source),

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from voice.settings import VoiceSettings
+
 SAMPLE_RATE = 16000
-MAX_SECONDS = float(os.environ.get("SHOPKEEPER_MAX_AUDIO_S", "30"))
-MAX_BYTES = int(os.environ.get("SHOPKEEPER_MAX_AUDIO_BYTES", str(10 * 1024 * 1024)))
 # Below this much audio there is nothing to recognise (a click, an accidental tap).
 MIN_SECONDS = 0.1
 
@@ -97,18 +97,23 @@ def _decode_av(data: bytes) -> tuple[np.ndarray, int]:
     return np.concatenate(pieces), SAMPLE_RATE
 
 
-def decode(data: bytes, max_seconds: float = MAX_SECONDS) -> Audio:
-    """Any supported encoded audio file (bytes) → 16 kHz mono."""
+def decode(data: bytes, max_seconds: float | None = None, max_bytes: int | None = None) -> Audio:
+    """Any supported encoded audio file (bytes) → 16 kHz mono. Limits default to the voice settings
+    (SHOPKEEPER_MAX_AUDIO_S, SHOPKEEPER_MAX_AUDIO_BYTES)."""
     if not data:
         raise AudioError("no audio was received")
-    if len(data) > MAX_BYTES:
-        raise AudioError(f"the audio is {len(data) / 1e6:.1f} MB; the limit is {MAX_BYTES / 1e6:.0f} MB")
+    if max_seconds is None or max_bytes is None:
+        settings = VoiceSettings.from_env()
+        max_seconds = settings.max_audio_s if max_seconds is None else max_seconds
+        max_bytes = settings.max_audio_bytes if max_bytes is None else max_bytes
+    if len(data) > max_bytes:
+        raise AudioError(f"the audio is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB")
     decoded = _decode_soundfile(data) or _decode_av(data)
     return _finish(*decoded, max_seconds=max_seconds)
 
 
 def from_pcm16(data: bytes, rate: int = SAMPLE_RATE, channels: int = 1,
-               max_seconds: float = MAX_SECONDS) -> Audio:
+               max_seconds: float | None = None) -> Audio:
     """Raw little-endian signed 16-bit PCM (interleaved when stereo) → 16 kHz mono."""
     if not data:
         raise AudioError("no audio was received")
@@ -117,12 +122,15 @@ def from_pcm16(data: bytes, rate: int = SAMPLE_RATE, channels: int = 1,
     if not 4000 <= rate <= 192000:
         raise AudioError(f"sample rate {rate} Hz is not supported")
     samples = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+    if max_seconds is None:
+        max_seconds = VoiceSettings.from_env().max_audio_s
     return _finish(samples.reshape(-1, channels) if channels > 1 else samples, rate, max_seconds)
 
 
-def load_file(path: str | os.PathLike[str], max_seconds: float = MAX_SECONDS) -> Audio:
+def load_file(path: str | os.PathLike[str], max_seconds: float | None = None) -> Audio:
+    max_bytes = VoiceSettings.from_env().max_audio_bytes
     with open(path, "rb") as f:
-        return decode(f.read(MAX_BYTES + 1), max_seconds=max_seconds)
+        return decode(f.read(max_bytes + 1), max_seconds=max_seconds, max_bytes=max_bytes)
 
 
 def speech_bounds(samples: np.ndarray, frame_s: float = 0.02, margin_s: float = 0.2) -> tuple[int, int]:

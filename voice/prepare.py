@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +20,9 @@ import numpy as np
 from tqdm import tqdm
 
 from voice.ctranslate2_format import read_model
+from voice.settings import VoiceSettings
 
 ROOT = Path(__file__).resolve().parent.parent
-MODELS_DIR = Path(os.environ.get("SHOPKEEPER_MODELS", ROOT / "models"))
 # Bump when the folder layout or hyperparams change, so old folders are rebuilt.
 FORMAT_VERSION = 1
 
@@ -233,7 +232,8 @@ def _configs(variables: dict[str, np.ndarray], ids: dict[str, int], ct2_config: 
 
 
 def model_dir(name: str) -> Path:
-    return MODELS_DIR / "asr" / f"whisper-{name}"
+    """Where Whisper ``name`` is prepared: under SHOPKEEPER_MODELS (default models/)."""
+    return VoiceSettings.from_env().models_dir / "asr" / f"whisper-{name}"
 
 
 def is_prepared(name: str) -> bool:

@@ -13,6 +13,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from voice.settings import VoiceSettings
 from voice.sound_alike import BrandSoundAlikes
 
 # An optional initial prompt for Whisper (SHOPKEEPER_ASR_PROMPT=shop). It lowered WER on the tuning
@@ -93,7 +94,7 @@ def shop_corrector(db: str | os.PathLike[str] | None = None) -> ShopCorrector | 
         return None
 
 
-def default_prompt() -> str | None:
+def default_prompt(settings: VoiceSettings | None = None) -> str | None:
     """The prompt the gateway and CLI give Whisper: none unless SHOPKEEPER_ASR_PROMPT asks for one."""
-    value = os.environ.get("SHOPKEEPER_ASR_PROMPT", "").strip()
+    value = (settings or VoiceSettings.from_env()).prompt
     return SHOP_PROMPT if value == "shop" else (value or None)

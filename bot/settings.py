@@ -1,0 +1,43 @@
+"""Settings of the processes the bot starts and of the gateway: ports, addresses, timeouts.
+
+Read from the environment when they are needed (``BotSettings.from_env()``), not at import; the
+launcher and the gateway's command line pass values down explicitly. The speech model and the shop
+database are the voice and catalogue layers' own settings (``voice.settings``, ``catalog.settings``).
+Every variable is listed in the README's settings table (``tests/test_settings.py`` checks).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BotSettings:
+    gateway_host: str = "0.0.0.0"  # SHOPKEEPER_GATEWAY_HOST: the interface the gateway listens on
+    gateway_port: int = 8000  # SHOPKEEPER_GATEWAY_PORT
+    rasa_port: int = 5005  # SHOPKEEPER_RASA_PORT
+    actions_port: int = 5055  # SHOPKEEPER_ACTIONS_PORT
+    rasa_url: str = ""  # SHOPKEEPER_RASA_URL: a Rasa server elsewhere (default: localhost on rasa_port)
+    actions_url: str = ""  # SHOPKEEPER_ACTIONS_URL: the action server (default: localhost on actions_port)
+    rasa_timeout_s: float = 60.0  # how long the gateway waits for Rasa's replies to one turn
+
+    def __post_init__(self) -> None:
+        # Addresses follow the ports unless given (a frozen dataclass sets them this way).
+        if not self.rasa_url:
+            object.__setattr__(self, "rasa_url", f"http://localhost:{self.rasa_port}")
+        if not self.actions_url:
+            object.__setattr__(self, "actions_url", f"http://localhost:{self.actions_port}")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> BotSettings:
+        env = os.environ if env is None else env
+        return cls(
+            gateway_host=env.get("SHOPKEEPER_GATEWAY_HOST") or cls.gateway_host,
+            gateway_port=int(env.get("SHOPKEEPER_GATEWAY_PORT") or cls.gateway_port),
+            rasa_port=int(env.get("SHOPKEEPER_RASA_PORT") or cls.rasa_port),
+            actions_port=int(env.get("SHOPKEEPER_ACTIONS_PORT") or cls.actions_port),
+            rasa_url=env.get("SHOPKEEPER_RASA_URL") or "",
+            actions_url=env.get("SHOPKEEPER_ACTIONS_URL") or "",
+        )

@@ -1,0 +1,118 @@
+"""The gateway's socket.io events: Rasa's socketio protocol (so rasa-webchat works unchanged) plus voice.
+
+``session_request`` → ``session_confirm``; ``user_uttered`` → ``bot_uttered`` replies; ``user_audio`` /
+``user_audio_end`` → ``transcript`` then the replies; ``turn_end`` once a turn's replies are out;
+``error`` with a code for anything that cannot be used (the conversation goes on). The README
+("Socket.io events") documents every event and payload.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+import uuid
+from typing import Any
+
+import httpx
+import socketio
+
+from bot.rasa_client import RasaClient
+from bot.replies import to_socketio
+from bot.speech import transcript_event
+from bot.voice_turns import TurnError, VoiceTurns
+from voice.asr import Transcript
+
+log = logging.getLogger("shopkeeper.gateway")
+MAX_MESSAGE_CHARS = 2000
+
+
+def metadata_of(data: dict[str, Any]) -> dict[str, Any]:
+    """The client's metadata: rasa-webchat sends ``customData``, Rasa's own clients ``metadata``."""
+    meta = data.get("customData") or data.get("metadata") or {}
+    return dict(meta) if isinstance(meta, dict) else {}
+
+
+class SocketEvents:
+    """Registers the handlers on ``sio`` and keeps which conversation each socket belongs to."""
+
+    def __init__(self, sio: socketio.AsyncServer, rasa: RasaClient, turns: VoiceTurns, asr_model: str) -> None:
+        self.sio, self.rasa, self.turns, self.asr_model = sio, rasa, turns, asr_model
+        self.sessions: dict[str, str] = {}  # socket id -> conversation (session) id
+        turns.on_partial = self.partial
+        for name in ("connect", "disconnect", "session_request", "user_uttered", "user_audio", "user_audio_end"):
+            sio.on(name, getattr(self, name))
+
+    async def error(self, sid: str, code: str, message: str) -> None:
+        await self.sio.emit("error", {"code": code, "message": message}, to=sid)
+
+    async def reply(self, sid: str, text: str, metadata: dict[str, Any]) -> None:
+        """Send one user turn to Rasa and relay every reply to the conversation's room."""
+        session_id = self.sessions.get(sid, sid)
+        try:
+            messages = await self.rasa.send(session_id, text, metadata)
+        except (httpx.HTTPError, ValueError) as exc:
+            log.warning("Rasa did not answer: %s", exc)
+            await self.error(sid, "bot_unavailable", "The assistant is not reachable right now; please try again.")
+            return
+        for message in messages:
+            for payload in to_socketio(message):
+                await self.sio.emit("bot_uttered", payload, room=session_id)
+        # Not part of Rasa's protocol (clients that don't know it ignore it): every reply is out.
+        await self.sio.emit("turn_end", {"replies": len(messages)}, to=sid)
+
+    async def partial(self, sid: str, transcript: Transcript) -> None:
+        await self.sio.emit("transcript", transcript_event(transcript, final=False), to=sid)
+
+    # -- handlers ------------------------------------------------------------------------------
+    async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        log.debug("connected %s", sid)
+
+    async def disconnect(self, sid: str) -> None:
+        self.sessions.pop(sid, None)
+        self.turns.drop(sid)
+
+    async def session_request(self, sid: str, data: Any = None) -> None:
+        data = data if isinstance(data, dict) else {}
+        session_id = str(data.get("session_id") or uuid.uuid4().hex)
+        self.sessions[sid] = session_id
+        entered = self.sio.enter_room(sid, session_id)
+        if inspect.isawaitable(entered):  # a coroutine from python-socketio 5.10 on
+            await entered
+        await self.sio.emit("session_confirm", session_id, to=sid)
+
+    async def user_uttered(self, sid: str, data: Any = None) -> None:
+        data = data if isinstance(data, dict) else {"message": data}
+        text = str(data.get("message") or "").strip()
+        if not text:
+            await self.error(sid, "empty_message", "The message was empty; type or say something.")
+            return
+        if len(text) > MAX_MESSAGE_CHARS:
+            await self.error(sid, "message_too_long",
+                             f"The message has {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}.")
+            return
+        await self.reply(sid, text, {"modality": "text", **metadata_of(data)})
+
+    async def user_audio(self, sid: str, data: Any = None) -> None:
+        try:
+            self.turns.receive(sid, data)
+        except TurnError as exc:
+            await self.error(sid, exc.code, exc.message)
+
+    async def user_audio_end(self, sid: str, data: Any = None) -> None:
+        data = data if isinstance(data, dict) else {}
+        ended = time.perf_counter()
+        try:
+            transcript = await self.turns.finish(sid)
+        except TurnError as exc:
+            await self.error(sid, exc.code, exc.message)
+            return
+        await self.sio.emit("transcript", transcript_event(transcript, final=True), to=sid)
+        if not transcript.text:
+            await self.error(sid, "no_speech",
+                             "No speech was heard; please try again, a little closer to the microphone.")
+            return
+        await self.reply(sid, transcript.text, {
+            "modality": "voice", "asr_confidence": transcript.confidence, "language": transcript.language,
+            "asr_model": self.asr_model, **metadata_of(data)})
+        log.info("voice turn: %.2f s from end of audio to replies sent", time.perf_counter() - ended)

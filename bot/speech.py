@@ -1,0 +1,95 @@
+"""The gateway's speech recogniser: loaded in the background, run on one worker thread.
+
+Torch uses both cores inside that one thread, so the event loop keeps serving other sessions while a
+turn decodes. Partial transcripts (previews) never delay a final one: a running preview is stopped
+at its next encoder layer or decoded token when a final transcript needs the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from voice.asr import Recognizer, Transcript
+from voice.audio import Audio
+from voice.settings import VoiceSettings
+
+log = logging.getLogger("shopkeeper.gateway")
+
+
+class SpeechUnavailable(RuntimeError):
+    """The recogniser failed to load (or never did); the message says why."""
+
+
+class SpeechService:
+    """One Whisper recogniser for the whole gateway, with the catalogue's names for biasing."""
+
+    def __init__(self, settings: VoiceSettings, db: str | Path | None = None) -> None:
+        self.settings = settings
+        self.model = settings.asr_model
+        self.db = db
+        self.recognizer: Recognizer | None = None
+        self.error: str | None = None
+        self.busy = 0  # passes queued or running on the worker
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr")
+        self._ready = threading.Event()
+        self._previews: set[threading.Event] = set()  # stop events of previews queued or running
+
+    def load(self) -> None:
+        try:
+            from voice.vocabulary import default_prompt, shop_corrector
+
+            recognizer = Recognizer(self.model, threads=2, prompt=default_prompt(self.settings),
+                                    corrector=shop_corrector(self.db), settings=self.settings)
+            recognizer.warm_up()
+            self.recognizer = recognizer  # ready only once warm
+            log.info("ASR %s loaded in %.1f s", self.model, recognizer.load_s)
+        except Exception as error:  # reported by /health and to every voice turn
+            self.error = f"{type(error).__name__}: {error}"
+            log.exception("ASR model failed to load")
+        finally:
+            self._ready.set()
+
+    def start(self) -> None:
+        threading.Thread(target=self.load, name="asr-load", daemon=True).start()
+
+    @property
+    def ready(self) -> bool:
+        return self.recognizer is not None
+
+    def health(self) -> dict[str, Any]:
+        return {"model": self.model, "ready": self.ready, "error": self.error,
+                "load_s": round(self.recognizer.load_s, 2) if self.recognizer else None}
+
+    async def transcribe(self, audio: Audio, preview: bool = False,
+                         stop: threading.Event | None = None) -> Transcript:
+        """A final transcript, or with ``preview`` a quick unbiased one that gives way to any final
+        one (``Interrupted``) rather than delay it. Setting ``stop`` ends either early."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self._ready.wait, 600)
+        if self.recognizer is None:
+            raise SpeechUnavailable(f"speech recognition is unavailable ({self.error or 'still loading'})")
+        stop = stop or threading.Event()
+        if preview:
+            self._previews.add(stop)
+        else:
+            for running in self._previews:
+                running.set()
+        self.busy += 1
+        try:
+            job = functools.partial(self.recognizer.transcribe, audio.samples, biased=not preview, stop=stop)
+            return await loop.run_in_executor(self._executor, job)
+        finally:
+            self.busy -= 1
+            self._previews.discard(stop)
+
+
+def transcript_event(transcript: Transcript, final: bool) -> dict[str, Any]:
+    """The ``transcript`` socket.io event's payload."""
+    return {"text": transcript.text, "final": final, "confidence": transcript.confidence,
+            "language": transcript.language, "duration_s": transcript.duration_s, "decode_s": transcript.decode_s}

@@ -1,0 +1,217 @@
+"""Spoken turns as they stream in: the audio buffer per client, partial transcripts, the end of speech.
+
+``VoiceTurns`` knows nothing of sockets: ``receive`` takes one ``user_audio`` payload, ``finish`` the
+``user_audio_end`` and returns the final transcript; problems are ``TurnError``s whose code and
+message the socket layer sends as they are (the README's error codes).
+
+Streamed PCM is watched for the end of speech (every ENDPOINT_EVERY_S of new audio, with the same
+energy detector that trims silence): once the speech is followed by ENDPOINT_SILENCE_S of silence,
+the final transcript starts while the client is still sending that silence. If the shopper speaks
+again, that early transcript is stopped and the whole utterance is recognised at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from voice.asr import Interrupted, Transcript
+from voice.audio import SAMPLE_RATE, Audio, AudioError, decode, from_pcm16, speech_bounds
+
+AUDIO_FORMATS = ("pcm16", "wav", "flac", "ogg", "webm", "mp3", "m4a")
+MAX_CHANNELS = 8
+# Partial transcripts (when a client asks): at most one pass per this much new audio.
+PARTIAL_EVERY_S = 1.0
+# Silence after the detected speech end (which already keeps 0.2 s of margin) before the final
+# transcript starts early; looked for at most once per ENDPOINT_EVERY_S of new audio.
+ENDPOINT_SILENCE_S = 0.3
+ENDPOINT_EVERY_S = 0.1
+
+
+class Transcriber(Protocol):
+    """What VoiceTurns needs of the speech service (bot.speech.SpeechService)."""
+
+    ready: bool
+    busy: int
+
+    async def transcribe(self, audio: Audio, preview: bool = False,
+                         stop: threading.Event | None = None) -> Transcript: ...
+
+
+class TurnError(Exception):
+    """A turn that cannot go on; ``code`` and ``message`` go to the client as the ``error`` event."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+@dataclass
+class EarlyFinal:
+    """A final transcript started while the client still streams the silence after the speech."""
+
+    task: asyncio.Task[Transcript]
+    samples: int  # 16 kHz samples of audio it was given
+    stop: threading.Event  # set when the shopper speaks again: the transcript would be stale
+
+
+@dataclass
+class Utterance:
+    """Audio chunks of one spoken turn as they arrive."""
+
+    format: str = "pcm16"
+    sample_rate: int = 16000
+    channels: int = 1
+    max_seconds: float = 30.0
+    chunks: list[bytes] = field(default_factory=list)
+    size: int = 0
+    next_seq: int = 0
+    partial: bool = False  # the client wants transcripts while it speaks
+    partial_at: int = 0  # bytes received when the last partial pass started
+    endpoint_at: int = 0  # bytes received when the end of speech was last looked for
+    early: EarlyFinal | None = None
+
+    @property
+    def bytes_per_second(self) -> int:
+        return self.sample_rate * self.channels * 2
+
+    def decode(self) -> Audio:
+        data = b"".join(self.chunks)
+        if self.format == "pcm16":
+            return from_pcm16(data, self.sample_rate, self.channels, max_seconds=self.max_seconds)
+        return decode(data, max_seconds=self.max_seconds, max_bytes=max(self.size, 1))
+
+
+PartialSink = Callable[[str, Transcript], Awaitable[None]]
+
+
+class VoiceTurns:
+    """The utterance each client is speaking, keyed by client id (a socket id)."""
+
+    def __init__(self, speech: Transcriber, max_bytes: int, max_seconds: float,
+                 on_partial: PartialSink | None = None) -> None:
+        self.speech = speech
+        self.max_bytes = max_bytes
+        self.max_seconds = max_seconds
+        self.on_partial = on_partial  # where partial transcripts go (the socket layer emits them)
+        self.utterances: dict[str, Utterance] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -- audio in ------------------------------------------------------------------------------
+    def receive(self, client: str, data: Any) -> None:
+        """One ``user_audio`` payload: ``{chunk, seq, format?, sample_rate?, channels?, partial?}``.
+        Must run on the event loop (it may start a partial or an early final transcript)."""
+        if not isinstance(data, dict) or not isinstance(data.get("chunk"), (bytes, bytearray)):
+            raise TurnError("bad_audio_chunk", "An audio chunk must be an object with binary 'chunk'.")
+        try:
+            seq = int(data.get("seq", 0) or 0)
+            rate, channels = int(data.get("sample_rate") or 16000), int(data.get("channels") or 1)
+        except (TypeError, ValueError) as exc:
+            raise TurnError("bad_audio_chunk", "'seq', 'sample_rate' and 'channels' must be whole numbers.") from exc
+        current = self.utterances.get(client)
+        if current is None or seq == 0:
+            current = self._start(client, data, rate, channels)
+        if seq != current.next_seq:
+            self.drop(client)
+            raise TurnError("audio_out_of_order",
+                            f"Audio chunk {seq} arrived where {current.next_seq} was expected; the utterance "
+                            "was dropped, please say it again.")
+        chunk = bytes(data["chunk"])
+        current.next_seq += 1
+        current.chunks.append(chunk)
+        current.size += len(chunk)
+        if current.size > self.max_bytes:
+            self.drop(client)
+            raise TurnError("audio_too_large",
+                            f"The utterance is over {self.max_bytes // 1_000_000} MB; it was dropped.")
+        if current.format != "pcm16" or not self.speech.ready:
+            return  # no half-decoded containers; nothing to run before the model is loaded
+        # A partial pass only on an idle worker, so it never delays anyone's final transcript by
+        # more than the one pass already running.
+        if (current.partial and self.speech.busy == 0
+                and current.size - current.partial_at >= PARTIAL_EVERY_S * current.bytes_per_second):
+            current.partial_at = current.size
+            self._keep(asyncio.create_task(self._partial(client, current)))
+        if current.size - current.endpoint_at >= ENDPOINT_EVERY_S * current.bytes_per_second:
+            current.endpoint_at = current.size
+            self._watch_for_end_of_speech(current)
+
+    def _start(self, client: str, data: dict[str, Any], rate: int, channels: int) -> Utterance:
+        fmt = str(data.get("format") or "pcm16").lower()
+        if fmt not in AUDIO_FORMATS:
+            raise TurnError("bad_audio_format", f"Audio format {fmt!r} is not one of {', '.join(AUDIO_FORMATS)}.")
+        if not 1 <= channels <= MAX_CHANNELS:
+            raise TurnError("bad_audio_chunk", f"'channels' must be 1 to {MAX_CHANNELS}, not {channels}.")
+        self.drop(client)  # a new utterance replaces one never ended
+        utterance = Utterance(fmt, rate, channels, self.max_seconds, partial=bool(data.get("partial")))
+        self.utterances[client] = utterance
+        return utterance
+
+    def drop(self, client: str) -> None:
+        """Forget the client's utterance (it left, or started another); stop its early transcript."""
+        dropped = self.utterances.pop(client, None)
+        if dropped is not None and dropped.early is not None:
+            dropped.early.stop.set()
+
+    # -- the end of the turn -------------------------------------------------------------------
+    async def finish(self, client: str) -> Transcript:
+        """The final transcript of the client's utterance (``user_audio_end``)."""
+        current = self.utterances.pop(client, None)
+        if current is None or not current.chunks:
+            raise TurnError("no_audio", "No audio was received for this utterance.")
+        try:
+            audio = await asyncio.get_running_loop().run_in_executor(None, current.decode)
+            return await self._final(current, audio)
+        except AudioError as exc:
+            raise TurnError("bad_audio", f"The audio could not be used: {exc}.") from exc
+        except RuntimeError as exc:
+            raise TurnError("asr_unavailable", str(exc)) from exc
+
+    async def _final(self, current: Utterance, audio: Audio) -> Transcript:
+        """The early transcript when no speech came after it, else a new one of the whole audio."""
+        early = current.early
+        if early is not None and speech_bounds(audio.samples)[1] <= early.samples:
+            try:
+                transcript = await early.task
+                return dataclasses.replace(transcript, duration_s=round(audio.duration_s, 3))  # all of it was heard
+            except Interrupted:
+                pass
+        elif early is not None:
+            early.stop.set()
+        return await self.speech.transcribe(audio)
+
+    def _watch_for_end_of_speech(self, current: Utterance) -> None:
+        """Starts the final transcript once the speech so far is followed by silence; drops it
+        when the shopper speaks again."""
+        try:
+            audio = current.decode()
+        except AudioError:
+            return  # the final pass reports it
+        start, end = speech_bounds(audio.samples)
+        if current.early is not None:
+            if end > current.early.samples:  # more speech after the pause
+                current.early.stop.set()
+                current.early = None
+        elif end > start and len(audio.samples) - end >= ENDPOINT_SILENCE_S * SAMPLE_RATE:
+            stop = threading.Event()
+            task = asyncio.create_task(self.speech.transcribe(audio, stop=stop))
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a stale one's error is nobody's
+            self._keep(task)
+            current.early = EarlyFinal(task, len(audio.samples), stop)
+
+    async def _partial(self, client: str, utterance: Utterance) -> None:
+        try:
+            # A preview costs one decode; the final pass adds the catalogue's names.
+            transcript = await self.speech.transcribe(utterance.decode(), preview=True)
+        except (AudioError, RuntimeError):  # Interrupted too: a final transcript needed the worker
+            return  # the final pass reports problems
+        if self.utterances.get(client) is utterance and transcript.text and self.on_partial:  # still being spoken
+            await self.on_partial(client, transcript)
+
+    def _keep(self, task: asyncio.Task[Any]) -> None:
+        self._background.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._background.discard)

@@ -1,0 +1,34 @@
+"""The catalogue's settings: which shop database, which policies, where embeddings are cached.
+
+Read from the environment when they are needed (``CatalogSettings.from_env()``), not at import, so
+a value set after start-up (a test, a launcher) is honoured. Every variable is listed in the
+README's settings table; ``tests/test_settings.py`` fails when code reads one the table lacks.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent
+DEFAULT_DB = PACKAGE / "shop.db"
+DEFAULT_POLICIES = PACKAGE / "demo" / "policies.yml"
+DEFAULT_CACHE = PACKAGE.parent / "models" / "cache"
+
+
+@dataclass(frozen=True)
+class CatalogSettings:
+    db: Path = DEFAULT_DB  # SHOPKEEPER_DB: the shop's SQLite file
+    policies: Path = DEFAULT_POLICIES  # SHOPKEEPER_POLICIES: returns, delivery, payment... (YAML)
+    cache_dir: Path = DEFAULT_CACHE  # SHOPKEEPER_CACHE: product vectors cached by content
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> CatalogSettings:
+        env = os.environ if env is None else env
+        return cls(
+            db=Path(env.get("SHOPKEEPER_DB") or DEFAULT_DB),
+            policies=Path(env.get("SHOPKEEPER_POLICIES") or DEFAULT_POLICIES),
+            cache_dir=Path(env.get("SHOPKEEPER_CACHE") or DEFAULT_CACHE),
+        )

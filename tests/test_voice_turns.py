@@ -1,0 +1,149 @@
+"""Voice turns without a socket: chunk order and limits, the early final transcript, partials.
+
+The recogniser here is a stand-in that writes down what it was asked to transcribe and how long
+the audio was: these tests are about when the gateway asks (turn-taking), not what Whisper hears,
+which tests/test_voice.py and the end-to-end tests check with the real model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import numpy as np
+import pytest
+
+from bot.voice_turns import ENDPOINT_SILENCE_S, TurnError, VoiceTurns
+from voice.asr import Interrupted, Transcript
+from voice.audio import SAMPLE_RATE, Audio
+
+pytestmark = pytest.mark.anyio  # anyio's pytest plugin (installed with httpx) runs the coroutines
+
+
+@pytest.fixture()
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class RecordingTranscriber:
+    """Answers every request with the audio's length in words, after ``delay_s``; remembers requests."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.ready, self.busy, self.delay_s = True, 0, delay_s
+        self.requests: list[tuple[float, bool]] = []  # (seconds of audio, preview)
+        self.stops: list[threading.Event] = []
+
+    async def transcribe(self, audio: Audio, preview: bool = False,
+                         stop: threading.Event | None = None) -> Transcript:
+        self.requests.append((round(audio.duration_s, 2), preview))
+        self.stops.append(stop or threading.Event())
+        await asyncio.sleep(self.delay_s)
+        if stop is not None and stop.is_set():
+            raise Interrupted("stopped")
+        return Transcript(text=f"{audio.duration_s:.1f} seconds", confidence=1.0, language="en",
+                          duration_s=audio.duration_s, decode_s=self.delay_s, speech_s=audio.duration_s)
+
+
+def pcm(seconds: float, loud: bool) -> bytes:
+    n = int(seconds * SAMPLE_RATE)
+    wave = np.sin(2 * np.pi * 220 * np.arange(n) / SAMPLE_RATE) * (9000 if loud else 0)
+    return wave.astype("<i2").tobytes()
+
+
+async def stream(turns: VoiceTurns, client: str, audio: bytes, chunk_s: float = 0.1, **first: object) -> None:
+    """Chunks as a client sends them, the event loop running in between (as between socket events)."""
+    size = int(chunk_s * SAMPLE_RATE) * 2
+    for seq, start in enumerate(range(0, len(audio), size)):
+        turns.receive(client, {"chunk": audio[start:start + size], "seq": seq, **(first if seq == 0 else {})})
+        await asyncio.sleep(0)
+
+
+def make(delay_s: float = 0.0) -> tuple[VoiceTurns, RecordingTranscriber]:
+    speech = RecordingTranscriber(delay_s)
+    return VoiceTurns(speech, max_bytes=2_000_000, max_seconds=30.0), speech
+
+
+async def test_silence_after_speech_starts_the_final_transcript_before_the_audio_ends() -> None:
+    turns, speech = make()
+    await stream(turns, "a", pcm(1.0, True) + pcm(0.8, False))
+    await asyncio.sleep(0)
+    assert speech.requests and not speech.requests[0][1], "an early final transcript was started"
+    early_seconds = speech.requests[0][0]
+    assert 1.0 + ENDPOINT_SILENCE_S <= early_seconds < 1.8
+    transcript = await turns.finish("a")
+    assert len(speech.requests) == 1, "the early transcript was used, not a second one"
+    assert transcript.duration_s == pytest.approx(1.8, abs=0.01), "it reports the whole utterance"
+
+
+async def test_speaking_again_after_a_pause_drops_the_early_transcript() -> None:
+    turns, speech = make(delay_s=0.05)
+    await stream(turns, "a", pcm(1.0, True) + pcm(0.8, False) + pcm(1.0, True))
+    assert speech.stops[0].is_set(), "the stale early transcript was told to stop"
+    transcript = await turns.finish("a")
+    assert transcript.duration_s == pytest.approx(2.8, abs=0.01)
+    assert speech.requests[-1] == (2.8, False), "the whole utterance was recognised at the end"
+
+
+async def test_no_early_transcript_while_the_shopper_is_still_speaking() -> None:
+    turns, speech = make()
+    await stream(turns, "a", pcm(2.0, True))
+    await asyncio.sleep(0)
+    assert speech.requests == []
+    await turns.finish("a")
+    assert speech.requests == [(2.0, False)]
+
+
+async def test_partials_only_when_asked_and_sent_to_the_sink() -> None:
+    turns, speech = make()
+    heard: list[tuple[str, str]] = []
+
+    async def sink(client: str, transcript: Transcript) -> None:
+        heard.append((client, transcript.text))
+
+    turns.on_partial = sink
+    await stream(turns, "a", pcm(2.5, True), partial=True)
+    await stream(turns, "b", pcm(2.5, True))
+    await asyncio.sleep(0.01)
+    assert heard and {client for client, _ in heard} == {"a"}
+    assert all(preview for _, preview in speech.requests)
+
+
+async def test_bad_chunks_get_their_error_codes() -> None:
+    turns, _ = make()
+    cases = [
+        ({"chunk": "text, not bytes", "seq": 0}, "bad_audio_chunk"),
+        ({"chunk": b"\0\0", "seq": "first"}, "bad_audio_chunk"),
+        ({"chunk": b"\0\0", "seq": 0, "channels": -1}, "bad_audio_chunk"),
+        ({"chunk": b"\0\0", "seq": 0, "channels": 100}, "bad_audio_chunk"),
+        ({"chunk": b"\0\0", "seq": 0, "format": "aiff"}, "bad_audio_format"),
+    ]
+    for payload, code in cases:
+        with pytest.raises(TurnError) as caught:
+            turns.receive("a", payload)
+        assert caught.value.code == code, payload
+    turns.receive("a", {"chunk": b"\0\0", "seq": 0})
+    with pytest.raises(TurnError) as caught:
+        turns.receive("a", {"chunk": b"\0\0", "seq": 2})
+    assert caught.value.code == "audio_out_of_order"
+    assert "a" not in turns.utterances, "an out-of-order utterance is dropped"
+
+
+async def test_too_much_audio_is_dropped_and_the_next_turn_works() -> None:
+    speech = RecordingTranscriber()
+    turns = VoiceTurns(speech, max_bytes=32_000, max_seconds=30.0)
+    with pytest.raises(TurnError) as caught:
+        await stream(turns, "a", pcm(1.5, True))
+    assert caught.value.code == "audio_too_large"
+    with pytest.raises(TurnError) as caught:
+        await turns.finish("a")
+    assert caught.value.code == "no_audio"
+    await stream(turns, "a", pcm(0.5, True))
+    assert (await turns.finish("a")).text == "0.5 seconds"
+
+
+async def test_undecodable_audio_is_a_bad_audio_error() -> None:
+    turns, _ = make()
+    turns.receive("a", {"chunk": b"RIFF....WAVEfmt broken", "seq": 0, "format": "wav"})
+    with pytest.raises(TurnError) as caught:
+        await turns.finish("a")
+    assert caught.value.code == "bad_audio"

@@ -1,0 +1,56 @@
+"""Speech settings: which Whisper model, its window and biasing, audio limits, where models live.
+
+Read from the environment when they are needed (``VoiceSettings.from_env()``), not at import, so a
+value set after start-up is honoured; callers that know better pass values explicitly. Every
+variable is listed in the README's settings table (``tests/test_settings.py`` checks).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+# base: the accurate one (both WER targets); tiny.en is twice as fast, for older CPUs where base runs
+# slower than 0.5 × real time (README, "Default model").
+DEFAULT_MODEL = "base"
+# Whisper is trained on 30 s windows, but its encoder costs the same for 3 s of speech padded to
+# 30 s. A 15 s window halves that cost with no loss on our speech sets
+# (benchmarks/results/asr_window.md); 10 s starts to hallucinate.
+DEFAULT_WINDOW_S = 15.0
+DEFAULT_MAX_AUDIO_S = 30.0
+DEFAULT_MAX_AUDIO_BYTES = 10 * 1024 * 1024
+DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or not value.strip():
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    asr_model: str = DEFAULT_MODEL  # SHOPKEEPER_ASR_MODEL: base, tiny.en, or a SpeechBrain folder
+    window_s: float = DEFAULT_WINDOW_S  # SHOPKEEPER_ASR_WINDOW_S: Whisper's encoder window (30 = Whisper's own)
+    bias: bool = True  # SHOPKEEPER_ASR_BIAS: shop names get a checked bonus while decoding (0 = off)
+    prompt: str = ""  # SHOPKEEPER_ASR_PROMPT: "shop" for the shopping prompt, or any text; empty = none
+    allow_hub: bool = False  # SHOPKEEPER_ALLOW_HUB: let SpeechBrain fetch a model hub id (1 = allow)
+    max_audio_s: float = DEFAULT_MAX_AUDIO_S  # SHOPKEEPER_MAX_AUDIO_S: longest utterance accepted
+    max_audio_bytes: int = DEFAULT_MAX_AUDIO_BYTES  # SHOPKEEPER_MAX_AUDIO_BYTES: largest upload accepted
+    models_dir: Path = DEFAULT_MODELS_DIR  # SHOPKEEPER_MODELS: where prepared Whisper folders go
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> VoiceSettings:
+        env = os.environ if env is None else env
+        return cls(
+            asr_model=env.get("SHOPKEEPER_ASR_MODEL") or DEFAULT_MODEL,
+            window_s=float(env.get("SHOPKEEPER_ASR_WINDOW_S") or DEFAULT_WINDOW_S),
+            bias=_flag(env.get("SHOPKEEPER_ASR_BIAS"), True),
+            prompt=(env.get("SHOPKEEPER_ASR_PROMPT") or "").strip(),
+            allow_hub=_flag(env.get("SHOPKEEPER_ALLOW_HUB"), False),
+            max_audio_s=float(env.get("SHOPKEEPER_MAX_AUDIO_S") or DEFAULT_MAX_AUDIO_S),
+            max_audio_bytes=int(env.get("SHOPKEEPER_MAX_AUDIO_BYTES") or DEFAULT_MAX_AUDIO_BYTES),
+            models_dir=Path(env.get("SHOPKEEPER_MODELS") or DEFAULT_MODELS_DIR),
+        )
