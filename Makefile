@@ -8,7 +8,7 @@ RASA := $(VENV)/bin/rasa
 DB := $(or $(SHOPKEEPER_DB),catalog/shop.db)
 MODEL := models/shopkeeper.tar.gz
 TRAINING_FILES := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null)
-CATALOG_SOURCES := $(wildcard catalog/*.py catalog/demo/*.yml)
+CATALOG_SOURCES := $(shell find catalog language -name '*.py' -o -name '*.yml' 2>/dev/null)
 WIDGET_VENDOR := bot/static/vendor/socket.io.esm.min.js
 
 export RASA_TELEMETRY_ENABLED := false
@@ -49,7 +49,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	fi
 	@echo "Checking the installed stack imports..."
 	@cd /tmp && $(abspath $(PY)) -c "import rasa, rasa_sdk, torch, transformers, speechbrain, fastapi, socketio, pexpect; \
-	  import actions, benchmarks, bot, catalog, nlu, voice; \
+	  import actions, benchmarks, bot, catalog, language, nlu, voice; \
 	  print('rasa', rasa.__version__, '| torch', torch.__version__, '| transformers', transformers.__version__)"
 	@touch $@
 
@@ -95,13 +95,13 @@ catalog: setup $(DB)
 $(DB): $(CATALOG_SOURCES) | $(VENV)/.installed
 	$(PY) -m catalog --db $(DB) build --force
 
-lookups: setup
-	$(PY) -m nlu.lookups
+lookups: setup catalog
+	$(PY) -m nlu.lookups --db $(DB)
 
 train: setup $(MODEL)
 
 # Make's timestamps decide staleness; Rasa's fingerprint then retrains only changed parts.
-$(MODEL): $(TRAINING_FILES) $(wildcard nlu/*.py) | $(VENV)/.installed
+$(MODEL): $(TRAINING_FILES) $(wildcard nlu/*.py language/*.py) | $(VENV)/.installed
 	$(RASA) train --fixed-model-name shopkeeper --out models
 
 # -- running -----------------------------------------------------------------------------
@@ -114,9 +114,9 @@ shell: setup catalog train
 # -- checks ------------------------------------------------------------------------------
 lint: setup
 	$(VENV)/bin/ruff check .
-	$(PY) -m nlu.lookups --check
 
-validate: setup
+validate: setup catalog
+	$(PY) -m nlu.lookups --check --db $(DB)
 	$(RASA) data validate
 
 test-stories: setup train

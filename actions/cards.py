@@ -14,8 +14,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import cart_products, cart_totals, text_only
-from catalog.models import Product
-from catalog.policies import money
+from catalog import Product, money
 
 
 def wants_cards(tracker: Tracker) -> bool:

@@ -25,8 +25,7 @@ from actions.common import (
     validated_email,
 )
 from actions.shopping import resolve_product
-from catalog.policies import money
-from catalog.store import StoreError
+from catalog import StoreError, money
 
 
 class ActionAddToCart(Action):

@@ -8,14 +8,9 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from catalog.hybrid import HybridSearch
-from catalog.models import Product
-from catalog.numbers import normalise_numbers
-from catalog.policies import money
-from catalog.recommend import Recommender
-from catalog.spoken import email_from_text
-from catalog.store import Store
-from catalog.vectors import TextEncoder
+from catalog import HybridSearch, Product, Recommender, Store, TextEncoder, money
+from language.emails import email_from_text
+from language.numbers import normalise_numbers
 
 _store: Store | None = None
 _search: HybridSearch | None = None

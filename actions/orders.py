@@ -16,10 +16,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import entities, latest_intent, say, store, validated_address, validated_email
-from catalog.models import Order
-from catalog.numbers import digit_string
-from catalog.policies import money
-from catalog.store import StoreError
+from catalog import Order, StoreError, money
+from language.numbers import digit_string
 
 MAX_FAILURES = 3
 RESET_PER_SERVICE = [SlotSet("new_address", None), SlotSet("return_reason", None)]

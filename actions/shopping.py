@@ -29,11 +29,8 @@ from actions.common import (
     store,
     user_text,
 )
-from catalog.models import Product
-from catalog.policies import money
-from catalog.query import SearchQuery, clean_text, plural
-from catalog.recommend import Interests
-from catalog.search import SearchResponse
+from catalog import Interests, Product, SearchQuery, SearchResponse, clean_text, money
+from language.words import plural
 
 PAGE = 5
 REMEMBER_VIEWED = 10

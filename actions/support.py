@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import cart_items, latest_intent, say, store, user_text, validated_email
-from catalog.policies import money
+from catalog import money
 
 FLOW_SLOTS = ["pending_service", "new_address", "return_reason", "feedback_kind", "feedback_text"]
 

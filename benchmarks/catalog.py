@@ -40,13 +40,18 @@ import yaml
 from tqdm import tqdm
 
 from benchmarks.common import RESULTS, ROOT, command, machine, shared_data, write_result
-from catalog.db import build_demo_database, connect, create_schema, insert_products
-from catalog.hybrid import HybridSearch
-from catalog.importer import import_catalogue
-from catalog.models import Product
-from catalog.search import LexicalSearch
-from catalog.store import Store
-from catalog.vectors import ProductVectors, TextEncoder, product_text, table_fingerprint
+from catalog import (
+    HybridSearch,
+    LexicalSearch,
+    Product,
+    ProductVectors,
+    Store,
+    TextEncoder,
+    build_demo_database,
+    create_product_database,
+    import_catalogue,
+    product_text,
+)
 
 SHARED = shared_data()
 RETAIL = SHARED / "catalog" / "retail_demo_store_products.yaml"
@@ -93,7 +98,7 @@ def quality(report: dict[str, Any]) -> None:
         started = time.perf_counter()
         vectors = ProductVectors.for_store(store, encoder, progress=True)
         embed_seconds = time.perf_counter() - started
-        products = store.products([r[0] for r in store.conn.execute("SELECT id FROM products")])
+        products = store.products(store.product_ids())
         systems: dict[str, Any] = {
             "BM25 alone": HybridSearch(store, encoder, vectors, mode="lexical"),
             "vectors alone": HybridSearch(store, encoder, vectors, mode="vector"),
@@ -158,27 +163,24 @@ def one_size(n: int, out: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         demo = build_demo_database(Path(tmp) / "demo.db", progress=False)
         demo_store = Store(demo)
-        templates = demo_store.products([r[0] for r in demo_store.conn.execute("SELECT id FROM products")])
+        templates = demo_store.products(demo_store.product_ids())
         encoder = TextEncoder()
         started = time.perf_counter()
         template_vectors = encoder.encode([product_text(p) for p in templates], progress=False)
         result["embed_per_second"] = len(templates) / (time.perf_counter() - started)
         db = Path(tmp) / f"shop{n}.db"
         started = time.perf_counter()
-        conn = connect(db)
-        with conn:
-            create_schema(conn)
-            for begin in tqdm(range(0, n, 50_000), desc=f"{n}: database", unit="chunk"):
-                insert_products(conn, synthetic_products(begin, min(50_000, n - begin), templates))
-        conn.close()
+        batches = (synthetic_products(begin, min(50_000, n - begin), templates)
+                   for begin in tqdm(range(0, n, 50_000), desc=f"{n}: database", unit="chunk"))
+        create_product_database(db, batches)
         result["database_seconds"] = time.perf_counter() - started
         store = Store(db)
         rng = np.random.default_rng(3)
-        ids = [r[0] for r in store.conn.execute("SELECT id FROM products ORDER BY id")]
+        ids = store.product_ids()
         rows = np.array([int(i[1:]) % len(templates) for i in ids])
         matrix = template_vectors[rows] + rng.normal(0, 0.02, (len(ids), template_vectors.shape[1])).astype(np.float32)
         matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-        vectors = ProductVectors(ids, matrix.astype(np.float32), table_fingerprint(store))
+        vectors = ProductVectors.of_store(store, ids, matrix.astype(np.float32))
         started = time.perf_counter()
         vectors.build_index(progress=True)
         result["index_seconds"] = time.perf_counter() - started

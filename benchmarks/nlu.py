@@ -39,7 +39,7 @@ import yaml
 from tqdm import tqdm
 
 from benchmarks.common import RESULTS, ROOT, command, machine, shared_data, write_result
-from catalog.encoder import resolve_encoder
+from language.encoder import resolve_encoder
 from nlu.joint_model import Example, JointModel, TrainingConfig, expected_calibration_error  # noqa: E402
 from nlu.metrics import confusion_png, entity_scores, intent_scores, percentile
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from catalog.recommenders import (
+from catalog import (
     ALSO_BOUGHT,
     BOUGHT_TOGETHER,
     SIMILAR,

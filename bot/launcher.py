@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.settings import BotSettings
-from catalog.settings import CatalogSettings
+from catalog import CatalogSettings
 from voice.settings import VoiceSettings
 
 ROOT = Path(__file__).resolve().parent.parent

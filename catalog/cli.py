@@ -13,12 +13,12 @@ import json
 import sys
 
 from catalog.db import build_demo_database, db_path
-from catalog.hybrid import HybridSearch
 from catalog.importer import CatalogueFormatError, import_catalogue
 from catalog.policies import money
-from catalog.search import LexicalSearch
+from catalog.search.hybrid import HybridSearch
+from catalog.search.lexical import LexicalSearch
+from catalog.search.vectors import ProductVectors, TextEncoder
 from catalog.store import Store
-from catalog.vectors import ProductVectors, TextEncoder
 
 
 def _build(args: argparse.Namespace) -> int:

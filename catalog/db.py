@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
 
 from tqdm import tqdm
@@ -143,11 +144,26 @@ def insert_return(conn: sqlite3.Connection, ret: ReturnRequest) -> None:
     )
 
 
+def create_product_database(path: str | os.PathLike[str], batches: Iterable[list[Product]],
+                            progress: bool = False) -> Path:
+    """A new shop database holding only products, written batch by batch (the scale benchmark
+    writes a million products this way without holding them all)."""
+    conn = connect(path)
+    try:
+        with conn:
+            create_schema(conn)
+            for batch in batches:
+                insert_products(conn, batch, progress=progress)
+    finally:
+        conn.close()
+    return Path(path)
+
+
 def build_demo_database(path: str | os.PathLike[str] | None = None, as_of: dt.date | None = None,
                         progress: bool = True) -> Path:
     """(Re)create the demo shop: products, customers, orders, returns. Returns the file path."""
-    from catalog.generator import generate_products
-    from catalog.store_data import generate_store_data
+    from catalog.demo.orders import generate_store_data
+    from catalog.demo.products import generate_products
 
     target = db_path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -61,6 +61,10 @@ class Store:
         found = {row["id"]: product_from_row(row) for row in rows}
         return [found[i] for i in product_ids if i in found]
 
+    def product_ids(self) -> list[str]:
+        """Every product id, in id order."""
+        return [row[0] for row in self.conn.execute("SELECT id FROM products ORDER BY id")]
+
     def product_count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM products").fetchone()[0])
 

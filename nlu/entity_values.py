@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from catalog.numbers import digit_string, normalise_numbers
-from catalog.spoken import EMAIL_RE, email_from_text
+from language.emails import EMAIL_RE, email_from_text
+from language.numbers import digit_string, normalise_numbers
 
 NUMERIC = {"price_min", "price_max", "quantity"}
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")

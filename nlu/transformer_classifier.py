@@ -24,7 +24,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from catalog.encoder import DEFAULT_ENCODER, offline_environment, resolve_encoder
+from language.encoder import DEFAULT_ENCODER, offline_environment, resolve_encoder
 from nlu.entity_values import normalise_value, pattern_spans, price_bound
 from nlu.joint_model import Example, JointModel, Span, TrainingConfig
 

@@ -10,7 +10,7 @@ import pytest
 
 from bot.launcher import Services, free_port
 from catalog.db import build_demo_database
-from catalog.search import LexicalSearch
+from catalog.search.lexical import LexicalSearch
 from catalog.store import Store
 from voice.asr import Recognizer
 

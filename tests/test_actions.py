@@ -14,8 +14,8 @@ from actions.shopping import (
     ActionSearchProducts,
 )
 from actions.support import ActionHandoff, ActionSaveFeedback, ActionStartFeedback, ActionStorePolicy
+from catalog.demo.orders import DEMO_EMAIL
 from catalog.store import Store
-from catalog.store_data import DEMO_EMAIL
 from tests.actions_helpers import ents, required, run, tracker, validate
 
 

@@ -3,8 +3,8 @@
 import datetime as dt
 from pathlib import Path
 
-from catalog.generator import generate_products, load_taxonomy
-from catalog.store_data import DEMO_EMAIL, generate_store_data
+from catalog.demo.orders import DEMO_EMAIL, generate_store_data
+from catalog.demo.products import generate_products, load_taxonomy
 
 
 def test_catalogue_is_large_varied_and_deterministic() -> None:
@@ -80,7 +80,7 @@ def test_inserting_in_chunks_and_replacing_keeps_one_text_row_per_product(tmp_pa
 
 def test_a_database_from_before_rowid_alignment_is_realigned_and_searchable(tmp_path: Path) -> None:
     from catalog.db import connect, create_schema, insert_products
-    from catalog.search import LexicalSearch
+    from catalog.search.lexical import LexicalSearch
     from catalog.store import Store
 
     products = generate_products()[:30]

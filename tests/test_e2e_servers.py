@@ -14,8 +14,8 @@ import pytest
 import socketio
 
 from bot.launcher import DEFAULT_MODEL, Services
+from catalog.demo.orders import DEMO_EMAIL
 from catalog.store import Store
-from catalog.store_data import DEMO_EMAIL
 
 pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no trained model: run `make train` first")
 

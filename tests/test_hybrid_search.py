@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from catalog import vectors as vectors_module
-from catalog.fuzzy import VocabularyCorrector, phonetic_key
-from catalog.hybrid import HybridSearch
 from catalog.importer import CatalogueFormatError, import_catalogue
-from catalog.search import LexicalSearch
+from catalog.search import vectors as vectors_module
+from catalog.search.hybrid import HybridSearch
+from catalog.search.lexical import LexicalSearch
+from catalog.search.vectors import ProductVectors, TextEncoder
 from catalog.store import Store
-from catalog.vectors import ProductVectors, TextEncoder
+from language.fuzzy import VocabularyCorrector, phonetic_key
 from tests.conftest import ROOT
 
 RETAIL = ROOT.parent / "shared" / "data" / "catalog" / "retail_demo_store_products.yaml"

@@ -11,7 +11,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from catalog.encoder import EncoderNotFound, default_encoder_dir, resolve_encoder
+from language.encoder import EncoderNotFound, default_encoder_dir, resolve_encoder
 from nlu.entity_values import normalise_value, pattern_spans, price_bound
 from nlu.joint_model import Example, JointModel, Span, TrainingConfig, expected_calibration_error
 from nlu.transformer_classifier import TransformerIntentClassifier

@@ -1,6 +1,6 @@
 import pytest
 
-from catalog.numbers import digit_string, normalise_numbers, words_to_number
+from language.numbers import digit_string, normalise_numbers, words_to_number
 
 
 @pytest.mark.parametrize("phrase, expected", [

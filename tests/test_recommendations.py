@@ -11,8 +11,7 @@ import pytest
 
 from actions.common import recommender
 from actions.shopping import ActionCompareProducts, ActionProductDetails, ActionRecommend, ActionSearchProducts
-from catalog.recommend import NEW_DAYS, Interests, Recommender
-from catalog.recommenders import (
+from catalog.recommend.algorithms import (
     BOUGHT_BEFORE,
     BOUGHT_TOGETHER,
     POPULAR,
@@ -23,6 +22,7 @@ from catalog.recommenders import (
     Weights,
     profile_from_history,
 )
+from catalog.recommend.shop import NEW_DAYS, Interests, Recommender
 from catalog.store import Store
 from tests.actions_helpers import ents, run, tracker
 

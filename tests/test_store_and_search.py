@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
-from catalog.query import SearchQuery
-from catalog.search import LexicalSearch
+from catalog.demo.orders import DEMO_EMAIL
+from catalog.search.lexical import LexicalSearch
+from catalog.search.query import SearchQuery
 from catalog.store import Store, StoreError
-from catalog.store_data import DEMO_EMAIL
 from tests.conftest import ROOT
 
 
@@ -153,6 +153,25 @@ def test_cli_show_unknown_id_fails_clearly(demo_db) -> None:
     assert result.returncode == 1 and "No product with id nope" in result.stderr
 
 
-def test_lookup_tables_are_in_sync_with_the_catalogue() -> None:
-    result = subprocess.run([sys.executable, "-m", "nlu.lookups", "--check"], cwd=ROOT, capture_output=True, text=True)
+def test_lookup_tables_are_in_sync_with_the_catalogue(demo_db) -> None:
+    result = subprocess.run([sys.executable, "-m", "nlu.lookups", "--check", "--db", str(demo_db)], cwd=ROOT,
+                            capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+def test_lookup_tables_come_from_the_shop_database_so_an_imported_catalogue_reaches_the_nlu(tmp_path) -> None:
+    from catalog import import_catalogue
+    from nlu.lookups import render
+
+    source = tmp_path / "shop.csv"
+    source.write_text("id,title,price,brand,style,colour\n"
+                      "A1,Zephyrline Oolong Tea Tin,12.5,Zephyrline,loose leaf tea,teal\n"
+                      "A2,Quillmark Walnut Desk Tray,30,Quillmark,desk tray,walnut brown\n")
+    db, count, _ = import_catalogue(source, tmp_path / "shop.db", mapping={"product_type": "style"}, progress=False)
+    assert count == 2
+    tables = render(db)
+    brands = tables.split("- lookup: brand")[1].split("- lookup:")[0]
+    types = tables.split("- lookup: product_type")[1].split("- lookup:")[0]
+    assert "Zephyrline" in brands and "Quillmark" in brands
+    assert "loose leaf tea" in types and "desk tray" in types
+    assert "Trailhawk" not in tables, "nothing of the demo shop leaks into another shop's tables"

@@ -2,7 +2,7 @@
 
 Spelling correction leaves real English words alone, and a brand misheard as English is exactly
 that. Here words are compared by how they sound: the catalogue's phonetic key (a consonant
-skeleton, catalog.fuzzy.phonetic_key) and the edit similarity between keys, which must start
+skeleton, language.fuzzy.phonetic_key) and the edit similarity between keys, which must start
 with the same sound. A sound-alike is replaced only where a brand is expected: the one to three
 words right before a product type ("... smartwatch", but not right after "I" or "you"), or right
 after "from". The threshold was chosen on the tuning parts (benchmarks/asr_sound_alike.py).
@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from rapidfuzz.distance import Levenshtein
 
-from catalog.fuzzy import Correction, phonetic_key
+from language.fuzzy import Correction, phonetic_key
 
 # The word that introduces a brand: "boots from Trailhawk". ("by" is not one: "by email", "by Friday".)
 BRAND_AFTER = {"from"}

@@ -45,7 +45,7 @@ def join_spoken_digits(text: str) -> str:
 @lru_cache(maxsize=1)
 def english_words() -> frozenset[str]:
     """Whole words of the bundled text encoder's vocabulary (30k English words), read from its file."""
-    from catalog.encoder import default_encoder_dir
+    from language.encoder import default_encoder_dir
 
     vocab = Path(default_encoder_dir()) / "vocab.txt"
     words = vocab.read_text(encoding="utf-8").split()
@@ -57,10 +57,7 @@ class ShopCorrector:
     ``correct(text) -> (text, corrections)``."""
 
     def __init__(self, db: str | os.PathLike[str] | None = None) -> None:
-        from catalog.hybrid import shop_corrector
-        from catalog.query import STOP_WORDS
-        from catalog.search import LexicalSearch
-        from catalog.store import Store
+        from catalog import STOP_WORDS, LexicalSearch, Store, shop_corrector
 
         store = Store(db)
         try:
@@ -85,7 +82,7 @@ class ShopCorrector:
 
 def shop_corrector(db: str | os.PathLike[str] | None = None) -> ShopCorrector | None:
     """The corrector for the shop database (SHOPKEEPER_DB or catalog/shop.db); None when there is none."""
-    from catalog.store import StoreError
+    from catalog import StoreError
 
     try:
         return ShopCorrector(db)

@@ -1,7 +1,7 @@
 """Word error rate with a normaliser, so "$100" and "one hundred dollars" count as the same words.
 
 Both reference and hypothesis are lower-cased, stripped of punctuation, and numbers are
-written as digits (catalog.numbers, the same reading the bot applies to what it hears).
+written as digits (language.numbers, the same reading the bot applies to what it hears).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from catalog.numbers import normalise_numbers
+from language.numbers import normalise_numbers
 
 _TITLES = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint"}
 # Contractions count the same written either way ("I'm" = "I am").

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from catalog.models import Product
-from catalog.query import SearchQuery, Vocabulary, parse_query
+from catalog.search.query import SearchQuery, Vocabulary, parse_query
 from catalog.store import Store, product_from_row
 
 # Column weights for bm25(): id (unindexed), name, brand, product_type, tags, description.

@@ -11,7 +11,7 @@ import html
 import re
 from dataclasses import dataclass, field, replace
 
-from catalog.numbers import normalise_numbers
+from language.numbers import normalise_numbers
 
 MAX_QUERY_CHARS = 500
 SORTS = ("relevance", "price_asc", "price_desc", "rating", "newest")
@@ -235,14 +235,3 @@ def parse_query(raw: str, vocab: Vocabulary, base: SearchQuery | None = None) ->
     elif (q.product_type, q.category) != (base.product_type, base.category):
         q.text = ""  # a new kind of product: the old free-text words described the old one
     return q
-
-
-def plural(noun: str) -> str:
-    """'running shoes', 'frying pans', 'dress' -> 'dresses': product types as plurals."""
-    if noun.endswith("ss") or noun.endswith(("sh", "ch", "x")):
-        return noun + "es"
-    if noun.endswith("s"):
-        return noun
-    if noun.endswith("y") and noun[-2:-1] not in "aeiou":
-        return noun[:-1] + "ies"
-    return noun + "s"

@@ -1,4 +1,4 @@
-"""Recommendation models on item ids: the learned part behind ``catalog.recommend``.
+"""Recommendation models on item ids: the learned part behind ``catalog.recommend.shop``.
 
 Everything here works on plain ids and purchases, so the same code scores the shop's own orders
 in the conversation and a public retail log in ``benchmarks/catalog.py``.

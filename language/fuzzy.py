@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-from catalog.query import plural
+from language.words import plural
 
 WORD = re.compile(r"[a-z0-9][a-z0-9'&-]*")
 # Edit similarity (0-100) needed on its own, and the lower bar when the two also sound alike.

@@ -16,12 +16,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from catalog.fuzzy import VocabularyCorrector
-from catalog.numbers import NUMBER_WORDS
-from catalog.query import CATEGORY_SYNONYMS, COLOR_SYNONYMS, STOP_WORDS, SearchQuery, Vocabulary, parse_query
-from catalog.search import BM25_WEIGHTS, LexicalSearch, SearchHit, SearchResponse, fts_expression
+from catalog.search.lexical import BM25_WEIGHTS, LexicalSearch, SearchHit, SearchResponse, fts_expression
+from catalog.search.query import CATEGORY_SYNONYMS, COLOR_SYNONYMS, STOP_WORDS, SearchQuery, Vocabulary, parse_query
+from catalog.search.vectors import ProductVectors, TextEncoder
 from catalog.store import Store
-from catalog.vectors import ProductVectors, TextEncoder
+from language.fuzzy import VocabularyCorrector
+from language.numbers import NUMBER_WORDS
 
 CANDIDATES = 50
 RRF_K = 60

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from catalog.encoder import default_encoder_dir, offline_environment
 from catalog.models import Product
 from catalog.settings import CatalogSettings
 from catalog.store import Store, product_from_row
+from language.encoder import default_encoder_dir, offline_environment
 
 ANN_THRESHOLD = 20_000
 # Vectors of small catalogues are also kept here by fingerprint, so a rebuilt or copied database
@@ -110,6 +110,12 @@ def table_fingerprint(store: Store) -> str:
 
 class ProductVectors:
     """Unit vectors of all products, searchable by cosine similarity."""
+
+    @classmethod
+    def of_store(cls, store: Store, ids: list[str], matrix: np.ndarray) -> ProductVectors:
+        """Vectors computed elsewhere for ``store``'s products (``ids`` in matrix row order), marked
+        current for that store so a search loads them instead of embedding again."""
+        return cls(ids, matrix, table_fingerprint(store))
 
     def __init__(self, ids: list[str], matrix: np.ndarray, fingerprint: str = "") -> None:
         self.ids = ids

@@ -4,7 +4,7 @@
    colour, price); ``cheaper_alternatives`` is the same list below the product's price.
 2. ``goes_with``: products bought in the same orders ("frequently bought together"), topped up
    with complementary products from the same category when the order history is thin.
-3. ``for_you``: the personalised blend of ``catalog.recommenders`` over what this shopper viewed,
+3. ``for_you``: the personalised blend of ``catalog.recommend.algorithms`` over what this shopper viewed,
    carted and was shown in this conversation and bought in past orders.
 4. ``new_arrivals``: recently added products, including ones nobody has bought yet (cold start),
    ranked by how well they match the shopper's request or interests.
@@ -25,11 +25,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from catalog.hybrid import HybridSearch
 from catalog.models import Product
 from catalog.policies import money
-from catalog.query import SearchQuery, plural
-from catalog.recommenders import (
+from catalog.recommend.algorithms import (
     ALSO_BOUGHT,
     BOUGHT_BEFORE,
     BOUGHT_TOGETHER,
@@ -43,6 +41,9 @@ from catalog.recommenders import (
     Suggestion,
     Weights,
 )
+from catalog.search.hybrid import HybridSearch
+from catalog.search.query import SearchQuery
+from language.words import plural
 
 Recommendation = tuple[Product, str]
 GIFT_WORDS = re.compile(r"\b(gifts?|presents?|birthday|christmas|someone)\b", re.IGNORECASE)

@@ -16,7 +16,7 @@ import yaml
 
 from catalog.models import Product
 
-DEMO_DIR = Path(__file__).parent / "demo"
+DEMO_DIR = Path(__file__).parent
 TAXONOMY_FILE = DEMO_DIR / "taxonomy.yml"
 PRODUCTS_PER_TYPE = 28
 RELEASE_START = dt.date(2023, 1, 1)

@@ -1,0 +1,14 @@
+"""English word forms the shop's text needs: plurals of product types."""
+
+from __future__ import annotations
+
+
+def plural(noun: str) -> str:
+    """'running shoes', 'frying pans', 'dress' -> 'dresses': product types as plurals."""
+    if noun.endswith("ss") or noun.endswith(("sh", "ch", "x")):
+        return noun + "es"
+    if noun.endswith("s"):
+        return noun
+    if noun.endswith("y") and noun[-2:-1] not in "aeiou":
+        return noun[:-1] + "ies"
+    return noun + "s"
