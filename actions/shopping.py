@@ -257,12 +257,11 @@ class ActionCompareProducts(Action):
             positions = [1, 2]
         if len(positions) < 2:
             positions = [1, 2]
-        picked = [pick(shown, n) for n in positions[:2]]
-        if any(p is None for p in picked) or picked[0] == picked[1]:
+        a, b = (pick(shown, n) for n in positions[:2])
+        if a is None or b is None or a == b:
             say(dispatcher, tracker, f"I showed {len(shown)} products; pick two different ones, "
                 "like \"compare the first and third\".")
             return []
-        a, b = picked  # type: ignore[misc]
         rows = [
             f"**{a.name}** vs **{b.name}**",
             f"- Price: {money(a.price)} vs {money(b.price)}",

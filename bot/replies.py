@@ -24,7 +24,7 @@ def to_socketio(message: dict[str, Any]) -> list[dict[str, Any]]:
     text = message.get("text")
     buttons = message.get("buttons") or message.get("quick_replies")
     if text and buttons:
-        parts = [{"text": part} for part in _text_parts(text)]
+        parts: list[dict[str, Any]] = [{"text": part} for part in _text_parts(text)]
         parts[-1]["quick_replies"] = [
             {"content_type": "text", "title": b.get("title", ""), "payload": b.get("payload", "")}
             for b in buttons

@@ -35,8 +35,10 @@ ENDPOINT_EVERY_S = 0.1
 class Transcriber(Protocol):
     """What VoiceTurns needs of the speech service (bot.speech.SpeechService)."""
 
-    ready: bool
     busy: int
+
+    @property
+    def ready(self) -> bool: ...
 
     async def transcribe(self, audio: Audio, preview: bool = False,
                          stop: threading.Event | None = None) -> Transcript: ...

@@ -223,7 +223,7 @@ class Store:
         return int(cur.lastrowid or 0)
 
     def feedback(self, kind: str | None = None) -> list[dict[str, Any]]:
-        sql, args = "SELECT * FROM feedback", ()
+        sql, args = "SELECT * FROM feedback", tuple[str, ...]()
         if kind:
             sql, args = sql + " WHERE kind = ?", (kind,)
         return [dict(r) for r in self.conn.execute(sql + " ORDER BY id", args)]

@@ -60,7 +60,7 @@ def normalise_numbers(text: str) -> str:
     def flush() -> None:
         if run:
             # A trailing "and" belongs to the sentence, not the number.
-            tail = []
+            tail: list[str] = []
             while run and run[-1].lower() == "and":
                 tail.insert(0, run.pop())
             if run:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
-from transformers import AutoModel, AutoTokenizer
+from transformers import AutoModel, AutoTokenizer, PreTrainedModel
 from transformers.utils import logging as transformers_logging
 
 OUTSIDE = "O"
@@ -141,12 +141,12 @@ def stratified_split(examples: Sequence[Example], fraction: float, seed: int) ->
 
 
 class JointNetwork(nn.Module):
-    def __init__(self, encoder: nn.Module, intents: int, tags: int, dropout: float) -> None:
+    def __init__(self, encoder: PreTrainedModel, intents: int, tags: int, dropout: float) -> None:
         super().__init__()
         self.encoder = encoder
         hidden = encoder.config.hidden_size
         self.dropout = nn.Dropout(dropout)
-        self.intent_head = nn.Linear(hidden, intents)
+        self.intent_head: nn.Module = nn.Linear(hidden, intents)  # nn.Identity() while imprinting
         self.tag_head = nn.Linear(hidden, tags)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -353,6 +353,7 @@ class JointModel:
         """Set each intent's head row to the direction of its examples' mean pooled vector."""
         assert self.network is not None
         head = self.network.intent_head
+        assert isinstance(head, nn.Linear)
         self.network.intent_head = nn.Identity()  # _logits now returns the pooled sentence vectors
         try:
             pooled, _ = self._logits(data)

@@ -268,7 +268,7 @@ def prepare(name: str, force: bool = False) -> Path:
         ct2_config = json.loads((tokenizer.parent / "config.json").read_text(encoding="utf-8"))
         config, generation = _configs(variables, ids, ct2_config, building)
         bar.update()
-        model = WhisperForConditionalGeneration(config)  # type: ignore[arg-type]
+        model = WhisperForConditionalGeneration(config)
         state = {k: torch.from_numpy(np.array(v, dtype=np.float32)) for k, v in hf_state_dict(variables).items()}
         missing, unexpected = model.load_state_dict(state, strict=False)
         if unexpected or [m for m in missing if m != "proj_out.weight"]:

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from scipy import sparse
@@ -29,6 +30,13 @@ SIMILAR = "similar"
 BOUGHT_BEFORE = "bought_before"
 POPULAR = "popular"
 NEW_ARRIVAL = "new_arrival"
+
+
+class Neighbours(Protocol):
+    """What a blended signal needs: an item's neighbours with their similarity (ItemGraph, or the
+    shop's product vectors)."""
+
+    def of(self, item: str) -> list[tuple[str, float]]: ...
 
 
 @dataclass(frozen=True)
@@ -157,7 +165,7 @@ class Personalised:
     new arrivals so the bot can say so.
     """
 
-    graphs: dict[str, ItemGraph]  # reason kind -> graph
+    graphs: Mapping[str, Neighbours]  # reason kind -> graph
     popularity: Popularity
     weights: Weights = field(default_factory=Weights)
     new: set[str] = field(default_factory=set)

@@ -95,7 +95,10 @@ class VectorNeighbours:
     def __init__(self, search: HybridSearch, k: int = 30) -> None:
         self.vectors = search.vectors
         self.k = k
-        self.of = lru_cache(maxsize=4096)(self._of)
+        self._cached = lru_cache(maxsize=4096)(self._of)
+
+    def of(self, item: str) -> list[tuple[str, float]]:
+        return self._cached(item)
 
     def _of(self, item: str) -> list[tuple[str, float]]:
         vector = self.vectors.vector(item)

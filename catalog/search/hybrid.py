@@ -155,7 +155,11 @@ class HybridSearch(LexicalSearch):
         marks = ",".join("?" * len(fused))
         facts = {r[0]: r[1:] for r in self.store.conn.execute(
             f"SELECT id, stock, price, rating, release_date FROM products WHERE id IN ({marks})", list(fused))}
-        order = sorted(facts, key=lambda pid: self._sort_key(q, *facts[pid], score=fused[pid], pid=pid))
+        def key(pid: str) -> tuple[int, float, float, str]:
+            stock, price, rating, released = facts[pid]
+            return self._sort_key(q, stock, price, rating, released, score=fused[pid], pid=pid)
+
+        order = sorted(facts, key=key)
         page = self.store.products(order[q.offset : q.offset + q.limit])
         hits = [SearchHit(product, round(fused[product.id], 6)) for product in page]
         return SearchResponse(q, hits, len(order))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from language.numbers import normalise_numbers
 
@@ -88,7 +89,7 @@ class SearchQuery:
             found["in_stock"] = True
         return found
 
-    def merged(self, **changes: object) -> SearchQuery:
+    def merged(self, **changes: Any) -> SearchQuery:
         return replace(self, **changes)
 
 

@@ -13,6 +13,7 @@ import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -47,7 +48,7 @@ class TextEncoder:
         torch.set_num_threads(threads)
         self.model = SentenceTransformer(str(model_dir or default_encoder_dir()), device="cpu")
         self.dimension = int(self.model.get_embedding_dimension() or 384)
-        self._query_model: object | None = None
+        self._query_model: Any = None  # the int8 copy of the encoder, made on first use
 
     def words(self) -> set[str]:
         """Whole English words the encoder's tokenizer knows: real words, never "corrected"."""
@@ -122,7 +123,7 @@ class ProductVectors:
         self.matrix = matrix
         self.fingerprint = fingerprint
         self.row_of = {pid: i for i, pid in enumerate(ids)}
-        self.index = None  # FAISS index for large catalogues
+        self.index: Any = None  # FAISS index for large catalogues
 
     # -- building and persistence ----------------------------------------------------------
     @classmethod
