@@ -15,11 +15,12 @@ export RASA_TELEMETRY_ENABLED := false
 export UV_PYTHON_DOWNLOADS := never
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help setup speech-tools browser-tools widget catalog lookups voice train run shell test lint validate test-stories clean
+.PHONY: help setup speech-tools browser-tools widget catalog lookups voice train run shell check test lint validate test-stories clean
 
 help:
 	@echo "make run    set up, build the catalogue, train if needed, start every process"
 	@echo "make shell  chat in this terminal (rasa shell + action server)"
+	@echo "make check  the fast lane: ruff, mypy and the unit tests (no training, apt or npm)"
 	@echo "make test   lint, validate data, pytest (unit + end-to-end), rasa test stories"
 	@echo "make setup | catalog | voice | widget | train | clean"
 
@@ -114,6 +115,12 @@ shell: setup catalog train
 # -- checks ------------------------------------------------------------------------------
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+# The fast lane: lint and the unit tests that need no trained bot, model, apt or npm (under a minute).
+check: lint
+	$(PY) -m pytest tests/unit -m "not slow" -q
 
 validate: setup catalog
 	$(PY) -m nlu.lookups --check --db $(DB)
@@ -127,4 +134,4 @@ test: setup speech-tools browser-tools catalog voice widget train lint validate
 	$(MAKE) --no-print-directory test-stories
 
 clean:
-	rm -rf models results $(DB) .pytest_cache bot/static/vendor bot/node_modules
+	rm -rf models results $(DB) .pytest_cache .mypy_cache bot/static/vendor bot/node_modules

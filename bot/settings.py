@@ -3,7 +3,7 @@
 Read from the environment when they are needed (``BotSettings.from_env()``), not at import; the
 launcher and the gateway's command line pass values down explicitly. The speech model and the shop
 database are the voice and catalogue layers' own settings (``voice.settings``, ``catalog.settings``).
-Every variable is listed in the README's settings table (``tests/test_settings.py`` checks).
+Every variable is listed in the README's settings table (``tests/unit/test_settings.py`` checks).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Read from the environment when they are needed (``CatalogSettings.from_env()``), not at import, so
 a value set after start-up (a test, a launcher) is honoured. Every variable is listed in the
-README's settings table; ``tests/test_settings.py`` fails when code reads one the table lacks.
+README's settings table; ``tests/unit/test_settings.py`` fails when code reads one the table lacks.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Shared fixtures: a real demo shop database built once, copied per test that writes to it."""
+"""Shared fixtures: a real demo shop database built once, copied per test that writes to it; the real
+servers, TTS voices and speech model for the end-to-end tests.
+
+``tests/unit`` runs in-process without servers, a trained bot, apt or npm (``make check``; the
+``slow`` ones load or fine-tune a model); ``tests/e2e`` (marked ``e2e``) needs what ``make test``
+prepares first."""
 
 from __future__ import annotations
 
@@ -15,6 +20,13 @@ from catalog.store import Store
 from voice.asr import Recognizer
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/e2e is marked ``e2e`` (real servers, speech model, browser or TTS)."""
+    for item in items:
+        if Path(item.path).resolve().relative_to(ROOT / "tests").parts[0] == "e2e":
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 Read from the environment when they are needed (``VoiceSettings.from_env()``), not at import, so a
 value set after start-up is honoured; callers that know better pass values explicitly. Every
-variable is listed in the README's settings table (``tests/test_settings.py`` checks).
+variable is listed in the README's settings table (``tests/unit/test_settings.py`` checks).
 """
 
 from __future__ import annotations

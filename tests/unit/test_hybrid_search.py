@@ -171,6 +171,7 @@ def test_importer_keeps_ids_reads_colours_and_skips_bad_records(tmp_path: Path) 
                          tmp_path / "x.db", progress=False)
 
 
+@pytest.mark.slow  # imports and embeds 2,465 products in a new process
 def test_real_catalogue_imports_and_searches_through_the_cli(tmp_path: Path, encoder: TextEncoder) -> None:
     if not RETAIL.exists():
         pytest.skip(f"{RETAIL} is absent (../shared not checked out)")

@@ -21,7 +21,7 @@ from voice.audio import SAMPLE_RATE, load_file
 from voice.wer import wer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts" / "widget"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "widget"
 # Without the background-networking flags Chromium keeps dialling Google's hosts, which this
 # offline machine refuses.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

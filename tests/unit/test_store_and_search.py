@@ -136,6 +136,7 @@ def test_feedback_newsletter_and_handoff_are_stored(store: Store) -> None:
     assert store.handoffs()[-1]["summary"]["last_turns"][0]["text"] == "help"
 
 
+@pytest.mark.slow  # a new process loads the sentence encoder
 def test_cli_search_json_contract(demo_db) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "catalog", "search", "--db", str(demo_db), "--json", "--limit", "3",

@@ -14,7 +14,7 @@ from catalog.settings import CatalogSettings
 from voice.audio import AudioError, from_pcm16
 from voice.settings import VoiceSettings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("actions", "benchmarks", "bot", "catalog", "nlu", "voice")
 # The only modules that read SHOPKEEPER_* variables from the environment.
 READERS = {"catalog/settings.py", "voice/settings.py", "bot/settings.py", "benchmarks/common.py"}

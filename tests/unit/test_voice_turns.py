@@ -2,7 +2,7 @@
 
 The recogniser here is a stand-in that writes down what it was asked to transcribe and how long
 the audio was: these tests are about when the gateway asks (turn-taking), not what Whisper hears,
-which tests/test_voice.py and the end-to-end tests check with the real model.
+which tests/e2e/test_speech.py and the other end-to-end tests check with the real model.
 """
 
 from __future__ import annotations

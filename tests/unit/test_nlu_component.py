@@ -46,6 +46,7 @@ def test_default_encoder_is_the_checked_wheel() -> None:
         resolve_encoder("sentence-transformers/some-hub-model")
 
 
+@pytest.mark.slow  # fine-tunes a small model
 def test_learns_intents_and_entity_spans(tiny_model: JointModel) -> None:
     predictions = tiny_model.predict(["show me green shoes", "hello there", "bye for now"])
     assert [p.intent for p in predictions] == ["search", "greet", "goodbye"]
@@ -53,6 +54,7 @@ def test_learns_intents_and_entity_spans(tiny_model: JointModel) -> None:
     assert [("show me green shoes"[s.start:s.end], s.label) for s in spans] == [("green", "color")]
 
 
+@pytest.mark.slow  # fine-tunes a small model
 def test_ranking_is_a_full_probability_distribution(tiny_model: JointModel) -> None:
     (prediction,) = tiny_model.predict(["i want a blue shirt"])
     assert {name for name, _ in prediction.ranking} == {"search", "greet", "goodbye"}
@@ -60,6 +62,7 @@ def test_ranking_is_a_full_probability_distribution(tiny_model: JointModel) -> N
     assert [c for _, c in prediction.ranking] == sorted((c for _, c in prediction.ranking), reverse=True)
 
 
+@pytest.mark.slow  # fine-tunes a small model
 def test_save_and_load_give_the_same_predictions(tiny_model: JointModel, tmp_path: Path) -> None:
     tiny_model.save(tmp_path / "m")
     loaded = JointModel.load(tmp_path / "m")
@@ -71,6 +74,7 @@ def test_save_and_load_give_the_same_predictions(tiny_model: JointModel, tmp_pat
         assert a.spans == b.spans
 
 
+@pytest.mark.slow  # fine-tunes a small model
 def test_quantized_model_keeps_its_answers(tiny_model: JointModel, tmp_path: Path) -> None:
     tiny_model.save(tmp_path / "m")
     quantized = JointModel.load(tmp_path / "m", quantize=True)
@@ -82,6 +86,7 @@ def test_quantized_model_keeps_its_answers(tiny_model: JointModel, tmp_path: Pat
     assert spans == [(9, 13, "color")]
 
 
+@pytest.mark.slow  # fine-tunes a small model
 def test_training_is_deterministic_with_a_seed() -> None:
     subset = TINY[::2]
     config = TrainingConfig(**{**FAST.__dict__, "epochs": 3})
@@ -100,6 +105,7 @@ def test_imprinted_head_classifies_before_any_fine_tuning() -> None:
 
 
 @pytest.mark.parametrize("text", ["", "   ", "🛒🛒 😀", "x" * 10_000, "RED SHOES " * 2_000, "<b>red</b> shoes"])
+@pytest.mark.slow  # fine-tunes a small model
 def test_bad_input_still_gives_a_prediction(tiny_model: JointModel, text: str) -> None:
     (prediction,) = tiny_model.predict([text])
     assert prediction.intent in {"search", "greet", "goodbye"}
@@ -150,6 +156,7 @@ def _message(text: str, intent: str | None = None, entities: list | None = None)
     return Message(data=data)
 
 
+@pytest.mark.slow  # fine-tunes a small model
 def test_rasa_component_trains_persists_and_loads(tmp_path: Path) -> None:
     (tmp_path / "storage").mkdir()
     storage = LocalModelStorage(tmp_path / "storage")
