@@ -28,10 +28,17 @@ def product_payload(product: str, intent: str) -> str:
 
 def product_card(product: Product, position: int | None = None) -> dict[str, Any]:
     return {
-        "id": product.id, "position": position, "name": product.name, "brand": product.brand,
-        "category": product.category, "product_type": product.product_type,
-        "price": product.price, "price_text": money(product.price),
-        "rating": product.rating, "review_count": product.review_count, "colors": list(product.colors),
+        "id": product.id,
+        "position": position,
+        "name": product.name,
+        "brand": product.brand,
+        "category": product.category,
+        "product_type": product.product_type,
+        "price": product.price,
+        "price_text": money(product.price),
+        "rating": product.rating,
+        "review_count": product.review_count,
+        "colors": list(product.colors),
         "in_stock": product.in_stock,
         "buttons": [
             {"title": "Details", "payload": product_payload(product.id, "product_details")},
@@ -40,8 +47,9 @@ def product_card(product: Product, position: int | None = None) -> dict[str, Any
     }
 
 
-def send_products(dispatcher: CollectingDispatcher, tracker: Tracker, products: list[Product],
-                  first_position: int = 1) -> None:
+def send_products(
+    dispatcher: CollectingDispatcher, tracker: Tracker, products: list[Product], first_position: int = 1
+) -> None:
     if products and wants_cards(tracker):
         # first_position 0: a single product shown on its own, with no place in a list.
         cards = [product_card(p, n or None) for n, p in enumerate(products, first_position)]
@@ -50,8 +58,11 @@ def send_products(dispatcher: CollectingDispatcher, tracker: Tracker, products: 
 
 def cart_payload(items: list[dict[str, Any]]) -> dict[str, Any]:
     contents = cart_products(items)
-    lines = [{"id": item["id"], "name": product.name, "qty": int(item["qty"]), "price": product.price}
-             for item, product in contents if product]
+    lines = [
+        {"id": item["id"], "name": product.name, "qty": int(item["qty"]), "price": product.price}
+        for item, product in contents
+        if product
+    ]
     total, count = cart_totals(contents)
     total = round(total, 2)
     return {"type": "cart", "count": count, "total": total, "total_text": money(total), "items": lines}

@@ -32,12 +32,14 @@ class ActionAddToCart(Action):
     def name(self) -> str:
         return "action_add_to_cart"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         product = resolve_product(tracker)
         if not product:
-            say(dispatcher, tracker, "Which product should I add? Search first, then say "
-                "\"add the second one to my cart\".")
+            say(
+                dispatcher,
+                tracker,
+                'Which product should I add? Search first, then say "add the second one to my cart".',
+            )
             return []
         qty = quantity(tracker)
         items = cart_items(tracker)
@@ -51,10 +53,13 @@ class ActionAddToCart(Action):
             existing["qty"] = wanted
         else:
             items.append({"id": product.id, "qty": qty})
-        buttons = [{"title": "View cart", "payload": "/view_cart"},
-                   {"title": "Checkout", "payload": "/place_order"}]
-        say(dispatcher, tracker, f"Added {qty} x {product.name} ({money(product.price)} each) to your cart.\n"
-            + cart_summary(items), buttons)
+        buttons = [{"title": "View cart", "payload": "/view_cart"}, {"title": "Checkout", "payload": "/place_order"}]
+        say(
+            dispatcher,
+            tracker,
+            f"Added {qty} x {product.name} ({money(product.price)} each) to your cart.\n" + cart_summary(items),
+            buttons,
+        )
         send_cart(dispatcher, tracker, items)
         return [SlotSet("cart", items), SlotSet("selected_product", product.id)]
 
@@ -63,8 +68,7 @@ class ActionRemoveFromCart(Action):
     def name(self) -> str:
         return "action_remove_from_cart"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         items = cart_items(tracker)
         text = user_text(tracker).lower()
         if not items:
@@ -76,8 +80,7 @@ class ActionRemoveFromCart(Action):
             return [SlotSet("cart", [])]
         target = self._target(tracker, items, text)
         if target is None:
-            say(dispatcher, tracker, "Which item should I remove? Say \"remove the first item\".\n"
-                + cart_summary(items))
+            say(dispatcher, tracker, 'Which item should I remove? Say "remove the first item".\n' + cart_summary(items))
             return []
         product = store().product(target["id"])
         name = product.name if product else "that item"
@@ -115,8 +118,7 @@ class ActionViewCart(Action):
     def name(self) -> str:
         return "action_view_cart"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         items = cart_items(tracker)
         buttons = [{"title": "Checkout", "payload": "/place_order"}] if items else None
         say(dispatcher, tracker, cart_summary(items), buttons)
@@ -130,8 +132,9 @@ class ValidateCheckoutForm(FormValidationAction):
     def name(self) -> str:
         return "validate_checkout_form"
 
-    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
-                             tracker: Tracker, domain: DomainDict) -> list[str]:
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
         if not cart_items(tracker):
             return []
         email = tracker.get_slot("email")
@@ -139,12 +142,14 @@ class ValidateCheckoutForm(FormValidationAction):
             return ["email", "new_address"]
         return ["email"]
 
-    def validate_email(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                       domain: DomainDict) -> dict[str, Any]:
+    def validate_email(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return {"email": validated_email(value, dispatcher)}
 
-    def validate_new_address(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                             domain: DomainDict) -> dict[str, Any]:
+    def validate_new_address(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return {"new_address": validated_address(value, dispatcher)}
 
 
@@ -152,8 +157,7 @@ class ActionPlaceOrder(Action):
     def name(self) -> str:
         return "action_place_order"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         items = cart_items(tracker)
         if not items:
             say(dispatcher, tracker, "Your cart is empty, so there's nothing to order yet. What are you looking for?")
@@ -176,10 +180,13 @@ class ActionPlaceOrder(Action):
         shipping = shop.policies["shipping"]
         fee = 0.0 if order.total >= shipping["free_over"] else shipping["options"][0]["price"]
         low, high = shipping["options"][0]["days"]
-        say(dispatcher, tracker,
+        say(
+            dispatcher,
+            tracker,
             f"Order {order.id} is placed for {customer.name}: {len(order.lines)} product(s), "
             f"{money(order.total)} plus {money(fee)} standard delivery, to {order.shipping_address}. "
             f"It should arrive in {low}-{high} working days. This is a demo checkout, so no payment "
-            f"was taken. Keep the order number {order.id} to track it.")
+            f"was taken. Keep the order number {order.id} to track it.",
+        )
         send_cart(dispatcher, tracker, [])
         return [SlotSet("cart", []), SlotSet("customer_id", customer.id), SlotSet("new_address", None)]

@@ -18,10 +18,28 @@ _recommender: Recommender | None = None
 _encoder: TextEncoder | None = None  # the sentence encoder does not depend on the shop: load it once
 
 ORDINALS = {
-    "first": 1, "1st": 1, "one": 1, "top": 1, "second": 2, "2nd": 2, "two": 2, "third": 3,
-    "3rd": 3, "three": 3, "fourth": 4, "4th": 4, "four": 4, "fifth": 5, "5th": 5, "five": 5,
-    "last": -1, "final": -1, "bottom": -1,
+    "first": 1,
+    "1st": 1,
+    "one": 1,
+    "top": 1,
+    "second": 2,
+    "2nd": 2,
+    "two": 2,
+    "third": 3,
+    "3rd": 3,
+    "three": 3,
+    "fourth": 4,
+    "4th": 4,
+    "four": 4,
+    "fifth": 5,
+    "5th": 5,
+    "five": 5,
+    "last": -1,
+    "final": -1,
+    "bottom": -1,
 }
+
+
 def store() -> Store:
     """One connection per action server process, opened on first use."""
     global _store
@@ -73,8 +91,9 @@ def text_only(tracker: Tracker) -> bool:
     return tracker.get_latest_input_channel() == "cmdline"
 
 
-def say(dispatcher: CollectingDispatcher, tracker: Tracker, text: str,
-        buttons: list[dict[str, str]] | None = None) -> None:
+def say(
+    dispatcher: CollectingDispatcher, tracker: Tracker, text: str, buttons: list[dict[str, str]] | None = None
+) -> None:
     if buttons and not text_only(tracker):
         dispatcher.utter_message(text=text, buttons=buttons)
     else:
@@ -136,8 +155,7 @@ def validated_address(value: Any, dispatcher: CollectingDispatcher) -> str | Non
 def product_line(position: int, product: Product) -> str:
     stock = "" if product.in_stock else " (out of stock)"
     colours = f", {'/'.join(product.colors)}" if product.colors else ""
-    return (f"{position}. {product.name} - {money(product.price)}, "
-            f"rated {product.rating}/5{colours}{stock}")
+    return f"{position}. {product.name} - {money(product.price)}, rated {product.rating}/5{colours}{stock}"
 
 
 def product_details(product: Product) -> str:
@@ -169,8 +187,7 @@ def cart_products(items: list[dict[str, Any]]) -> list[tuple[dict[str, Any], Pro
 def cart_totals(lines: list[tuple[dict[str, Any], Product | None]]) -> tuple[float, int]:
     """(total price, number of items) of the lines whose product is still sold."""
     sold = [(item, product) for item, product in lines if product]
-    return (sum(product.price * item["qty"] for item, product in sold),
-            sum(item["qty"] for item, _ in sold))
+    return (sum(product.price * item["qty"] for item, product in sold), sum(item["qty"] for item, _ in sold))
 
 
 def cart_summary(items: list[dict[str, Any]]) -> str:

@@ -27,10 +27,12 @@ class ActionStartOrderService(Action):
     def name(self) -> str:
         return "action_start_order_service"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
-        events: list[EventType] = [SlotSet("pending_service", latest_intent(tracker)),
-                                   SlotSet("verification_failures", 0), *RESET_PER_SERVICE]
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        events: list[EventType] = [
+            SlotSet("pending_service", latest_intent(tracker)),
+            SlotSet("verification_failures", 0),
+            *RESET_PER_SERVICE,
+        ]
         named = [digit_string(v) for v in entities(tracker, "order_id")]
         order_id = next((n for n in named if n), None)
         customer_id = tracker.get_slot("customer_id")
@@ -40,8 +42,7 @@ class ActionStartOrderService(Action):
                 events += [SlotSet("order_id", order_id), SlotSet("verified_order_id", order_id)]
             else:
                 # A new order: whoever asks must prove it's theirs.
-                events += [SlotSet("order_id", order_id), SlotSet("verified_order_id", None),
-                           SlotSet("email", None)]
+                events += [SlotSet("order_id", order_id), SlotSet("verified_order_id", None), SlotSet("email", None)]
         elif not tracker.get_slot("verified_order_id"):
             events += [SlotSet("order_id", None), SlotSet("email", None)]
         return events
@@ -51,8 +52,9 @@ class ValidateVerifyCustomerForm(FormValidationAction):
     def name(self) -> str:
         return "validate_verify_customer_form"
 
-    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
-                             tracker: Tracker, domain: DomainDict) -> list[str]:
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
         if (tracker.get_slot("verification_failures") or 0) >= MAX_FAILURES:
             return []
         verified = tracker.get_slot("verified_order_id")
@@ -66,23 +68,29 @@ class ValidateVerifyCustomerForm(FormValidationAction):
             return ["order_id", "email", "return_reason"]
         return ["order_id", "email"]
 
-    def _failed(self, tracker: Tracker, dispatcher: CollectingDispatcher, message: str,
-                slot: str) -> dict[str, Any]:
+    def _failed(self, tracker: Tracker, dispatcher: CollectingDispatcher, message: str, slot: str) -> dict[str, Any]:
         failures = (tracker.get_slot("verification_failures") or 0) + 1
         dispatcher.utter_message(text=message)
         return {slot: None, "verification_failures": failures}
 
-    def validate_order_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                          domain: DomainDict) -> dict[str, Any]:
+    def validate_order_id(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         order_id = digit_string(str(value or ""))
         if not order_id:
-            dispatcher.utter_message(text="I couldn't find an order number in that. It's the 5-digit number "
-                                     "in your confirmation email, like 10001.")
+            dispatcher.utter_message(
+                text="I couldn't find an order number in that. It's the 5-digit number "
+                "in your confirmation email, like 10001."
+            )
             return {"order_id": None}
         order = store().order(order_id)
         if not order:
-            return self._failed(tracker, dispatcher, f"I can't find an order {order_id}. Please check the "
-                                "number in your confirmation email.", "order_id")
+            return self._failed(
+                tracker,
+                dispatcher,
+                f"I can't find an order {order_id}. Please check the number in your confirmation email.",
+                "order_id",
+            )
         customer_id = tracker.get_slot("customer_id")
         if customer_id and order.customer_id == customer_id:
             return {"order_id": order_id, "verified_order_id": order_id}
@@ -92,8 +100,9 @@ class ValidateVerifyCustomerForm(FormValidationAction):
             result.update(self._check(order_id, email, tracker, dispatcher))
         return result
 
-    def validate_email(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                       domain: DomainDict) -> dict[str, Any]:
+    def validate_email(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         email = validated_email(value, dispatcher)
         if not email:
             return {"email": None}
@@ -102,23 +111,29 @@ class ValidateVerifyCustomerForm(FormValidationAction):
             return {"email": email}
         return self._check(str(order_id), email, tracker, dispatcher)
 
-    def _check(self, order_id: str, email: str, tracker: Tracker,
-               dispatcher: CollectingDispatcher) -> dict[str, Any]:
+    def _check(self, order_id: str, email: str, tracker: Tracker, dispatcher: CollectingDispatcher) -> dict[str, Any]:
         order = store().verify(order_id, email)
         if not order:
             left = MAX_FAILURES - (tracker.get_slot("verification_failures") or 0) - 1
             hint = " Please try again." if left > 0 else ""
-            return self._failed(tracker, dispatcher, f"That email doesn't match the one on order {order_id}.{hint}",
-                                "email")
-        return {"email": email, "verified_order_id": order.id, "customer_id": order.customer_id,
-                "verification_failures": 0}
+            return self._failed(
+                tracker, dispatcher, f"That email doesn't match the one on order {order_id}.{hint}", "email"
+            )
+        return {
+            "email": email,
+            "verified_order_id": order.id,
+            "customer_id": order.customer_id,
+            "verification_failures": 0,
+        }
 
-    def validate_new_address(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                             domain: DomainDict) -> dict[str, Any]:
+    def validate_new_address(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return {"new_address": validated_address(value, dispatcher)}
 
-    def validate_return_reason(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                               domain: DomainDict) -> dict[str, Any]:
+    def validate_return_reason(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         reason = " ".join(str(value or "").split())
         return {"return_reason": reason or None}
 
@@ -127,8 +142,10 @@ def _track(order: Order) -> str:
     if order.status == "processing":
         return f"Order {order.id} (placed {order.created_at}) is being packed and should ship within 1-2 working days."
     if order.status == "shipped":
-        return (f"Order {order.id} is on its way with {order.carrier}, tracking number {order.tracking_number}. "
-                f"Expected delivery: {order.eta}.")
+        return (
+            f"Order {order.id} is on its way with {order.carrier}, tracking number {order.tracking_number}. "
+            f"Expected delivery: {order.eta}."
+        )
     if order.status == "delivered":
         return f"Order {order.id} was delivered on {order.delivered_at} to {order.shipping_address}."
     return f"Order {order.id} was cancelled on {order.cancelled_at}."
@@ -146,33 +163,42 @@ def _invoice(order: Order, policies: dict[str, Any]) -> str:
 def _refund_status(order: Order) -> str:
     returns = store().returns_for_order(order.id)
     if not returns:
-        return f"There's no return or refund on order {order.id} yet. Say \"return my order\" to start one."
+        return f'There\'s no return or refund on order {order.id} yet. Say "return my order" to start one.'
     r = returns[-1]
     if r.status == "refunded":
-        return (f"Return {r.id}: {money(r.refund_amount)} was refunded on {r.refunded_at} "
-                "to your original payment method.")
+        return (
+            f"Return {r.id}: {money(r.refund_amount)} was refunded on {r.refunded_at} to your original payment method."
+        )
     days = store().policies["returns"]["refund_processing_days"]
     if r.status == "received":
-        return (f"Return {r.id}: we've received the items; your refund of {money(r.refund_amount)} "
-                f"will be issued within {days[0]}-{days[1]} working days.")
-    return (f"Return {r.id} was opened on {r.created_at} and we're waiting for the parcel. The refund of "
-            f"{money(r.refund_amount)} follows {days[0]}-{days[1]} working days after it arrives.")
+        return (
+            f"Return {r.id}: we've received the items; your refund of {money(r.refund_amount)} "
+            f"will be issued within {days[0]}-{days[1]} working days."
+        )
+    return (
+        f"Return {r.id} was opened on {r.created_at} and we're waiting for the parcel. The refund of "
+        f"{money(r.refund_amount)} follows {days[0]}-{days[1]} working days after it arrives."
+    )
 
 
 class ActionRunOrderService(Action):
     def name(self) -> str:
         return "action_run_order_service"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         service = tracker.get_slot("pending_service") or "track_order"
         verified = tracker.get_slot("verified_order_id")
         order = store().order(str(verified)) if verified else None
         done: list[EventType] = [SlotSet("pending_service", None), *RESET_PER_SERVICE]
         if not order:
             buttons = [{"title": "Talk to a human", "payload": "/contact_human_agent"}]
-            say(dispatcher, tracker, "I couldn't verify that order with that email, so I can't share its "
-                "details. A colleague can check your identity another way.", buttons)
+            say(
+                dispatcher,
+                tracker,
+                "I couldn't verify that order with that email, so I can't share its "
+                "details. A colleague can check your identity another way.",
+                buttons,
+            )
             return [*done, SlotSet("verification_failures", 0), SlotSet("order_id", None), SlotSet("email", None)]
         say(dispatcher, tracker, self._perform(service, order, tracker))
         return done
@@ -184,22 +210,30 @@ class ActionRunOrderService(Action):
                 cancelled = shop.cancel_order(order.id)
                 fee = shop.policies["cancellation"]["fee"]
                 fee_text = "free of charge" if not fee else f"for a {money(fee)} fee"
-                return (f"Order {cancelled.id} is cancelled {fee_text}. {money(cancelled.total)} goes back to "
-                        "your original payment method within 3-5 working days.")
+                return (
+                    f"Order {cancelled.id} is cancelled {fee_text}. {money(cancelled.total)} goes back to "
+                    "your original payment method within 3-5 working days."
+                )
             if service == "change_shipping_address":
                 address = tracker.get_slot("new_address")
                 if order.status != "processing" or not address:
-                    return (f"Order {order.id} has already {order.status}, so the address can't change now. "
-                            "The carrier's tracking page may let you redirect it.")
+                    return (
+                        f"Order {order.id} has already {order.status}, so the address can't change now. "
+                        "The carrier's tracking page may let you redirect it."
+                    )
                 updated = shop.change_shipping_address(order.id, address)
                 return f"Done: order {updated.id} will now go to {updated.shipping_address}."
             if service == "change_order":
                 if order.status != "processing":
-                    return (f"Order {order.id} has already {order.status}, so it can't be changed. "
-                            "You can return items within the return window and order again.")
-                return (f"Order {order.id} hasn't shipped yet. I can change its delivery address, or cancel "
-                        "it so you can order again with the changes: say \"change the address\" or "
-                        "\"cancel my order\".")
+                    return (
+                        f"Order {order.id} has already {order.status}, so it can't be changed. "
+                        "You can return items within the return window and order again."
+                    )
+                return (
+                    f"Order {order.id} hasn't shipped yet. I can change its delivery address, or cancel "
+                    'it so you can order again with the changes: say "change the address" or '
+                    '"cancel my order".'
+                )
             if service == "get_refund":
                 reason = tracker.get_slot("return_reason")
                 ok, why = shop.return_eligibility(order)
@@ -209,9 +243,11 @@ class ActionRunOrderService(Action):
                 rules = shop.policies["returns"]
                 days = rules["refund_processing_days"]
                 label = "A free return label is on its way to your email. " if rules["free_return_shipping"] else ""
-                return (f"Return {ret.id} is open for order {order.id}. {label}Send the items back "
-                        f"{rules['condition']}; the refund of {money(ret.refund_amount)} goes to "
-                        f"{rules['refund_method']} within {days[0]}-{days[1]} working days after they arrive.")
+                return (
+                    f"Return {ret.id} is open for order {order.id}. {label}Send the items back "
+                    f"{rules['condition']}; the refund of {money(ret.refund_amount)} goes to "
+                    f"{rules['refund_method']} within {days[0]}-{days[1]} working days after they arrive."
+                )
             if service == "track_refund":
                 return _refund_status(order)
             if service in ("get_invoice", "check_invoice"):
@@ -219,5 +255,3 @@ class ActionRunOrderService(Action):
         except StoreError as exc:
             return str(exc)
         return _track(order)
-
-

@@ -35,9 +35,17 @@ from language.words import plural
 PAGE = 5
 REMEMBER_VIEWED = 10
 ENTITY_FILTERS = ("brand", "color", "product_type", "category", "size", "material")
-FILTER_WORDS = {"category": "category", "product_type": "type", "brand": "brand", "color": "colour",
-                "size": "size", "material": "material", "price_min": "minimum price",
-                "price_max": "maximum price", "in_stock": "in stock only"}
+FILTER_WORDS = {
+    "category": "category",
+    "product_type": "type",
+    "brand": "brand",
+    "color": "colour",
+    "size": "size",
+    "material": "material",
+    "price_min": "minimum price",
+    "price_max": "maximum price",
+    "in_stock": "in stock only",
+}
 
 
 def query_from_slot(value: Any) -> SearchQuery | None:
@@ -50,8 +58,14 @@ def query_from_slot(value: Any) -> SearchQuery | None:
 def _apply_entities(query: SearchQuery, tracker: Tracker) -> SearchQuery:
     """Entities the NLU found fill filters the text parser missed (e.g. button payloads)."""
     vocab = search().vocabulary
-    allowed = {"brand": vocab.brands, "color": vocab.colors, "product_type": vocab.product_types,
-               "category": vocab.categories, "size": vocab.sizes, "material": vocab.materials}
+    allowed = {
+        "brand": vocab.brands,
+        "color": vocab.colors,
+        "product_type": vocab.product_types,
+        "category": vocab.categories,
+        "size": vocab.sizes,
+        "material": vocab.materials,
+    }
     for name in ENTITY_FILTERS:
         if getattr(query, name):
             continue
@@ -66,8 +80,11 @@ def _apply_entities(query: SearchQuery, tracker: Tracker) -> SearchQuery:
 def describe(query: SearchQuery) -> str:
     """'blue running shoes under $100' from a query's filters."""
     parts = [query.color or "", query.brand or "", query.material or ""]
-    noun = plural(query.product_type) if query.product_type else (
-        f"{query.category} products" if query.category else "products")
+    noun = (
+        plural(query.product_type)
+        if query.product_type
+        else (f"{query.category} products" if query.category else "products")
+    )
     parts.append(noun)
     text = " ".join(p for p in parts if p)
     if query.text:
@@ -85,8 +102,7 @@ def describe(query: SearchQuery) -> str:
     return text
 
 
-REFINE_BUTTONS = [{"title": "Cheaper", "payload": "/refine_search"},
-                  {"title": "Show more", "payload": "show more"}]
+REFINE_BUTTONS = [{"title": "Cheaper", "payload": "/refine_search"}, {"title": "Show more", "payload": "show more"}]
 
 
 def product_buttons(products: list[Product]) -> list[dict[str, str]]:
@@ -97,16 +113,20 @@ def product_buttons(products: list[Product]) -> list[dict[str, str]]:
     return buttons
 
 
-def show_results(dispatcher: CollectingDispatcher, tracker: Tracker, response: SearchResponse,
-                 intro: str | None = None) -> list[EventType]:
+def show_results(
+    dispatcher: CollectingDispatcher, tracker: Tracker, response: SearchResponse, intro: str | None = None
+) -> list[EventType]:
     query = response.query
     if not response.hits:
         if query.offset:
             say(dispatcher, tracker, "That's everything I have for this search. Want to change a filter?")
             return []
         categories = ", ".join(search().vocabulary.categories)
-        say(dispatcher, tracker, f"I couldn't find any {describe(query)}. Try other words, or browse a "
-            f"category: {categories}.")
+        say(
+            dispatcher,
+            tracker,
+            f"I couldn't find any {describe(query)}. Try other words, or browse a category: {categories}.",
+        )
         return [SlotSet("last_results", [])]
     lines = []
     if response.relaxed:
@@ -117,13 +137,12 @@ def show_results(dispatcher: CollectingDispatcher, tracker: Tracker, response: S
     lines.append(intro or f"Here are {describe(query)} ({start}-{shown_to} of {response.total}):")
     if wants_cards(tracker):
         # The cards carry each product; the text keeps the spoken hints.
-        lines.append("Say \"tell me about the second one\", \"cheaper\" or \"show more\".")
+        lines.append('Say "tell me about the second one", "cheaper" or "show more".')
         say(dispatcher, tracker, "\n".join(lines), REFINE_BUTTONS)
         send_products(dispatcher, tracker, response.products)
     else:
         lines += [product_line(n, p) for n, p in enumerate(response.products, 1)]
-        lines.append("Say \"tell me about the second one\", \"add the first to my cart\", \"cheaper\" "
-                     "or \"show more\".")
+        lines.append('Say "tell me about the second one", "add the first to my cart", "cheaper" or "show more".')
         say(dispatcher, tracker, "\n".join(lines), product_buttons(response.products))
     return [
         SlotSet("search_query", asdict(query)),
@@ -135,13 +154,15 @@ class ActionSearchProducts(Action):
     def name(self) -> str:
         return "action_search_products"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         query = _apply_entities(search().parse(user_text(tracker)), tracker)
         query.limit = PAGE
         if not query.text and not query.filters():
-            say(dispatcher, tracker, "What are you looking for? For example \"waterproof hiking boots\" "
-                "or \"a gift under 30 dollars\".")
+            say(
+                dispatcher,
+                tracker,
+                'What are you looking for? For example "waterproof hiking boots" or "a gift under 30 dollars".',
+            )
             return []
         return show_results(dispatcher, tracker, search().search(query))
 
@@ -157,8 +178,7 @@ class ActionRefineSearch(Action):
     def name(self) -> str:
         return "action_refine_search"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         base = query_from_slot(tracker.get_slot("search_query"))
         text = clean_text(user_text(tracker)).lower()
         if base is None:
@@ -172,8 +192,7 @@ class ActionRefineSearch(Action):
             base.offset += PAGE
             return show_results(dispatcher, tracker, search().search(base))
         base.offset = 0
-        wants_cheaper = bool(re.search(r"\b(cheaper|less expensive|lower price|cheaper ones)\b", text)
-                            or not text)
+        wants_cheaper = bool(re.search(r"\b(cheaper|less expensive|lower price|cheaper ones)\b", text) or not text)
         query = _apply_entities(search().parse(text, base=base), tracker)
         query.limit = PAGE
         if wants_cheaper and query.price_max == base.price_max:
@@ -220,8 +239,7 @@ class ActionProductDetails(Action):
     def name(self) -> str:
         return "action_product_details"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         shown = _shown_products(tracker)
         positions = ordinal_positions(tracker)
         if positions and shown and not pick(shown, positions[0]):
@@ -229,24 +247,28 @@ class ActionProductDetails(Action):
             return []
         product = resolve_product(tracker)
         if not product:
-            say(dispatcher, tracker, "Which product do you mean? Search first, then say "
-                "\"tell me about the second one\".")
+            say(
+                dispatcher, tracker, 'Which product do you mean? Search first, then say "tell me about the second one".'
+            )
             return []
-        buttons = [{"title": "Add to cart", "payload": "/add_to_cart"},
-                   {"title": "Similar items", "payload": "/ask_recommendation"}]
+        buttons = [
+            {"title": "Add to cart", "payload": "/add_to_cart"},
+            {"title": "Similar items", "payload": "/ask_recommendation"},
+        ]
         say(dispatcher, tracker, product_details(product) + "\nWant me to add it to your cart?", buttons)
         send_products(dispatcher, tracker, [product], first_position=0)
         viewed = [str(i) for i in tracker.get_slot("viewed_products") or [] if str(i) != product.id]
-        return [SlotSet("selected_product", product.id),
-                SlotSet("viewed_products", [*viewed, product.id][-REMEMBER_VIEWED:])]
+        return [
+            SlotSet("selected_product", product.id),
+            SlotSet("viewed_products", [*viewed, product.id][-REMEMBER_VIEWED:]),
+        ]
 
 
 class ActionCompareProducts(Action):
     def name(self) -> str:
         return "action_compare_products"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         shown = _shown_products(tracker)
         if len(shown) < 2:
             say(dispatcher, tracker, "I need at least two products to compare. Search for something first.")
@@ -259,8 +281,11 @@ class ActionCompareProducts(Action):
             positions = [1, 2]
         a, b = (pick(shown, n) for n in positions[:2])
         if a is None or b is None or a == b:
-            say(dispatcher, tracker, f"I showed {len(shown)} products; pick two different ones, "
-                "like \"compare the first and third\".")
+            say(
+                dispatcher,
+                tracker,
+                f'I showed {len(shown)} products; pick two different ones, like "compare the first and third".',
+            )
             return []
         rows = [
             f"**{a.name}** vs **{b.name}**",
@@ -271,15 +296,17 @@ class ActionCompareProducts(Action):
         ]
         if a.sizes or b.sizes:
             rows.append(f"- Sizes: {', '.join(a.sizes) or '-'} vs {', '.join(b.sizes) or '-'}")
-        rows.append(f"- Stock: {'in stock' if a.in_stock else 'out of stock'} vs "
-                    f"{'in stock' if b.in_stock else 'out of stock'}")
+        rows.append(
+            f"- Stock: {'in stock' if a.in_stock else 'out of stock'} vs {'in stock' if b.in_stock else 'out of stock'}"
+        )
         cheaper = a if a.price < b.price else b
         better = a if (a.rating, a.review_count) >= (b.rating, b.review_count) else b
         if cheaper is better:
             rows.append(f"The {cheaper.name} is both cheaper and better rated.")
         else:
-            rows.append(f"The {cheaper.name} is {money(abs(a.price - b.price))} cheaper; "
-                        f"the {better.name} is better rated.")
+            rows.append(
+                f"The {cheaper.name} is {money(abs(a.price - b.price))} cheaper; the {better.name} is better rated."
+            )
         say(dispatcher, tracker, "\n".join(rows))
         return []
 
@@ -291,9 +318,12 @@ def interests(tracker: Tracker) -> Interests:
     if customer:
         orders = sorted(store().orders_for_customer(str(customer)), key=lambda o: o.created_at or "")
         bought = [line.product_id for order in orders for line in order.lines]
-    return Interests(carted=[i["id"] for i in cart_items(tracker)],
-                     viewed=[str(i) for i in tracker.get_slot("viewed_products") or []],
-                     shown=[str(i) for i in tracker.get_slot("last_results") or []], bought=bought)
+    return Interests(
+        carted=[i["id"] for i in cart_items(tracker)],
+        viewed=[str(i) for i in tracker.get_slot("viewed_products") or []],
+        shown=[str(i) for i in tracker.get_slot("last_results") or []],
+        bought=bought,
+    )
 
 
 SIMILAR_WORDS = re.compile(r"\b(similar|like (this|it|that)|alternatives?|instead)\b")
@@ -307,8 +337,7 @@ class ActionRecommend(Action):
     def name(self) -> str:
         return "action_recommend"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         text = clean_text(user_text(tracker)).lower()
         current = resolve_product(tracker)
         # "what goes with this": the request's own words are not something to search for.
@@ -336,8 +365,12 @@ class ActionRecommend(Action):
         else:
             picks = rec.top_picks(query)
         if not picks:
-            say(dispatcher, tracker, "I don't have a good suggestion for that yet. Tell me what it's for, "
-                "like \"a gift for a runner under 80 dollars\".")
+            say(
+                dispatcher,
+                tracker,
+                "I don't have a good suggestion for that yet. Tell me what it's for, "
+                'like "a gift for a runner under 80 dollars".',
+            )
             return []
         lines = ["Here's what I'd suggest:"]
         lines += [f"{product_line(n, p)}\n   Why: {reason}." for n, (p, reason) in enumerate(picks, 1)]

@@ -27,11 +27,16 @@ def policy_answer(intent: str, policies: dict[str, Any]) -> str:
     """The answer to a policy question, built from the shop's policy file."""
     shipping, returns, contact = policies["shipping"], policies["returns"], policies["contact"]
     if intent == "delivery_options":
-        options = [f"- {o['name']}: {money(o['price']) if o['price'] else 'free'}, {_days(o['days'])}"
-                   for o in shipping["options"]]
-        return ("We offer:\n" + "\n".join(options)
-                + f"\nStandard delivery is free on orders over {money(shipping['free_over'])}. "
-                f"We ship with {', '.join(shipping['carriers'])}.")
+        options = [
+            f"- {o['name']}: {money(o['price']) if o['price'] else 'free'}, {_days(o['days'])}"
+            for o in shipping["options"]
+        ]
+        return (
+            "We offer:\n"
+            + "\n".join(options)
+            + f"\nStandard delivery is free on orders over {money(shipping['free_over'])}. "
+            f"We ship with {', '.join(shipping['carriers'])}."
+        )
     if intent == "delivery_period":
         options = [f"- {o['name']}: {_days(o['days'])}" for o in shipping["options"]]
         return "Delivery times after dispatch:\n" + "\n".join(options)
@@ -39,32 +44,40 @@ def policy_answer(intent: str, policies: dict[str, Any]) -> str:
         return f"We accept {', '.join(policies['payment']['methods'])}. {policies['payment']['currency_note']}"
     if intent == "payment_issue":
         steps = "\n".join(f"{n}. {s}" for n, s in enumerate(policies["payment"]["failed_payment_steps"], 1))
-        return ("Sorry about the payment trouble. Things that usually fix it:\n" + steps
-                + "\nIf you were charged but have no order, say \"talk to a human\" and a colleague will "
-                "trace the payment.")
+        return (
+            "Sorry about the payment trouble. Things that usually fix it:\n"
+            + steps
+            + '\nIf you were charged but have no order, say "talk to a human" and a colleague will '
+            "trace the payment."
+        )
     if intent == "check_refund_policy":
         blocked = ", ".join(returns.get("non_returnable_categories", [])) or "nothing"
         days = returns["refund_processing_days"]
         free = "free" if returns["free_return_shipping"] else "at your cost"
-        return (f"You can return items within {returns['window_days']} days of delivery, {returns['condition']}. "
-                f"Return shipping is {free}. Refunds go to {returns['refund_method']} within "
-                f"{days[0]}-{days[1]} working days of us receiving the items. Not returnable: {blocked}.")
+        return (
+            f"You can return items within {returns['window_days']} days of delivery, {returns['condition']}. "
+            f"Return shipping is {free}. Refunds go to {returns['refund_method']} within "
+            f"{days[0]}-{days[1]} working days of us receiving the items. Not returnable: {blocked}."
+        )
     if intent == "check_cancellation_fee":
         fee = policies["cancellation"]["fee"]
         fee_text = "There's no cancellation fee" if not fee else f"Cancelling costs {money(fee)}"
-        return (f"{fee_text} while an order is still processing. After it ships, cancelling is "
-                f"{policies['cancellation']['fee_after_shipping']}.")
+        return (
+            f"{fee_text} while an order is still processing. After it ships, cancelling is "
+            f"{policies['cancellation']['fee_after_shipping']}."
+        )
     # contact_customer_service and anything else: how to reach people.
-    return (f"You can reach customer service at {contact['email']} or {contact['phone']}, "
-            f"{contact['hours']}. Or say \"talk to a human\" and I'll hand this chat over.")
+    return (
+        f"You can reach customer service at {contact['email']} or {contact['phone']}, "
+        f'{contact["hours"]}. Or say "talk to a human" and I\'ll hand this chat over.'
+    )
 
 
 class ActionStorePolicy(Action):
     def name(self) -> str:
         return "action_store_policy"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         say(dispatcher, tracker, policy_answer(latest_intent(tracker), store().policies))
         return []
 
@@ -75,22 +88,24 @@ class ActionStartFeedback(Action):
     def name(self) -> str:
         return "action_start_feedback"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         text = user_text(tracker)
-        generic = re.search(r"\b(i want to|i'd like to|i would like to|how do i|can i)\b.{0,20}"
-                            r"\b(complain|complaint|review|rate|feedback)\b", text.lower())
+        generic = re.search(
+            r"\b(i want to|i'd like to|i would like to|how do i|can i)\b.{0,20}"
+            r"\b(complain|complaint|review|rate|feedback)\b",
+            text.lower(),
+        )
         detailed = len(text.split()) >= 7 and not generic
-        return [SlotSet("feedback_kind", latest_intent(tracker)),
-                SlotSet("feedback_text", text if detailed else None)]
+        return [SlotSet("feedback_kind", latest_intent(tracker)), SlotSet("feedback_text", text if detailed else None)]
 
 
 class ValidateFeedbackForm(FormValidationAction):
     def name(self) -> str:
         return "validate_feedback_form"
 
-    def validate_feedback_text(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                               domain: DomainDict) -> dict[str, Any]:
+    def validate_feedback_text(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         text = " ".join(str(value or "").split())
         if len(text) < 3:
             dispatcher.utter_message(text="Could you tell me a little more?")
@@ -102,8 +117,7 @@ class ActionSaveFeedback(Action):
     def name(self) -> str:
         return "action_save_feedback"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         kind = tracker.get_slot("feedback_kind") or "complaint"
         text = tracker.get_slot("feedback_text")
         reset = [SlotSet("feedback_kind", None), SlotSet("feedback_text", None)]
@@ -120,8 +134,9 @@ class ValidateNewsletterForm(FormValidationAction):
     def name(self) -> str:
         return "validate_newsletter_form"
 
-    def validate_email(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                       domain: DomainDict) -> dict[str, Any]:
+    def validate_email(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
         return {"email": validated_email(value, dispatcher)}
 
 
@@ -129,15 +144,17 @@ class ActionSubscribeNewsletter(Action):
     def name(self) -> str:
         return "action_subscribe_newsletter"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         email = tracker.get_slot("email")
         if not email:
             say(dispatcher, tracker, "I need an email address to subscribe you.")
             return []
         if store().subscribe(email):
-            say(dispatcher, tracker, f"Done: {email} is subscribed to our newsletter. "
-                "Every email has an unsubscribe link.")
+            say(
+                dispatcher,
+                tracker,
+                f"Done: {email} is subscribed to our newsletter. Every email has an unsubscribe link.",
+            )
         else:
             say(dispatcher, tracker, f"{email} is already subscribed, so you're all set.")
         return []
@@ -166,16 +183,19 @@ class ActionHandoff(Action):
     def name(self) -> str:
         return "action_handoff"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         summary = conversation_summary(tracker)
-        ticket = store().add_handoff(tracker.sender_id, summary, reason=latest_intent(tracker),
-                                     customer_id=tracker.get_slot("customer_id"))
+        ticket = store().add_handoff(
+            tracker.sender_id, summary, reason=latest_intent(tracker), customer_id=tracker.get_slot("customer_id")
+        )
         contact = store().policies["contact"]
-        say(dispatcher, tracker,
+        say(
+            dispatcher,
+            tracker,
             f"I've passed this conversation to a colleague (ticket #{ticket}) with a summary, so you won't "
             f"need to repeat yourself. During opening hours ({contact['hours']}) someone replies within about "
-            f"{contact['human_response_minutes']} minutes; otherwise you can email {contact['email']}.")
+            f"{contact['human_response_minutes']} minutes; otherwise you can email {contact['email']}.",
+        )
         return [ActiveLoop(None), SlotSet("requested_slot", None)]
 
 
@@ -183,7 +203,6 @@ class ActionCancelFlow(Action):
     def name(self) -> str:
         return "action_cancel_flow"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: dict[str, Any]) -> list[EventType]:
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         dispatcher.utter_message(response="utter_flow_cancelled")
         return [ActiveLoop(None), SlotSet("requested_slot", None), *[SlotSet(s, None) for s in FLOW_SLOTS]]

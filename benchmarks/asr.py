@@ -82,8 +82,7 @@ def real_tuning_items() -> list[Item]:
     """Real speech for tuning only, never scored against a target: two takes of each digit by the
     other three FSDD speakers. Short words are where a name bonus writes names nobody said."""
     pairs = _fsdd(("lucas", "nicolas", "yweweler"), ("0", "1"))
-    return [Item(p.name, text, load_file(p).samples, "real tuning part (FSDD, other speakers)")
-            for _, p, text in pairs]
+    return [Item(p.name, text, load_file(p).samples, "real tuning part (FSDD, other speakers)") for _, p, text in pairs]
 
 
 def _fsdd(speakers: tuple[str, ...], takes: tuple[str, ...]) -> list[tuple[str, Path, str]]:
@@ -114,16 +113,17 @@ def noisy_items(clean: list[Item], snr_db: float, seed: int = 7) -> list[Item]:
     out = []
     for item in clean:
         rir = rirs[rng.integers(len(rirs))]
-        rir = rir / (np.sqrt(np.sum(rir ** 2)) + 1e-9)
+        rir = rir / (np.sqrt(np.sum(rir**2)) + 1e-9)
         wet = fftconvolve(item.samples, rir)[: len(item.samples)].astype(np.float32)
         noise = noises[rng.integers(len(noises))]
         noise = np.resize(noise, len(wet))  # loop short clips
-        speech_power = np.mean(wet ** 2) + 1e-12
-        noise_power = np.mean(noise ** 2) + 1e-12
+        speech_power = np.mean(wet**2) + 1e-12
+        noise_power = np.mean(noise**2) + 1e-12
         mixed = wet + noise * np.sqrt(speech_power / (noise_power * 10 ** (snr_db / 10)))
         peak = np.max(np.abs(mixed)) or 1.0
-        out.append(Item(item.name, item.text, (mixed / max(1.0, peak)).astype(np.float32),
-                        f"real + room + noise {snr_db} dB"))
+        out.append(
+            Item(item.name, item.text, (mixed / max(1.0, peak)).astype(np.float32), f"real + room + noise {snr_db} dB")
+        )
     return out
 
 
@@ -144,8 +144,12 @@ def sweep_sets() -> dict[str, list[Item]]:
     """The sets the setting sweeps (asr_window.py, asr_biasing.py) score: TTS tuning and held-out,
     real clean, and real at 5 dB, where a setting's failures show first."""
     clean = real_items()
-    return {**tts_items("tune"), **tts_items("test"), "real, clean": clean,
-            "real + room + noise 5 dB": noisy_items(clean, 5)}
+    return {
+        **tts_items("tune"),
+        **tts_items("test"),
+        "real, clean": clean,
+        "real + room + noise 5 dB": noisy_items(clean, 5),
+    }
 
 
 # -- systems -----------------------------------------------------------------------------------
@@ -196,17 +200,22 @@ class PocketSphinx:
 
 def cold_load_seconds(system: str) -> float:
     """Load time in a fresh process (imports included), as a server start would see it."""
-    code = ("import time; t=time.perf_counter(); from voice.asr import Recognizer; "
-            f"Recognizer({system!r}, threads=2); print(time.perf_counter()-t)")
+    code = (
+        "import time; t=time.perf_counter(); from voice.asr import Recognizer; "
+        f"Recognizer({system!r}, threads=2); print(time.perf_counter()-t)"
+    )
     if system == "pocketsphinx":
-        code = ("import time; t=time.perf_counter(); from pocketsphinx import Decoder; "
-                "Decoder(samprate=16000, loglevel='FATAL'); print(time.perf_counter()-t)")
+        code = (
+            "import time; t=time.perf_counter(); from pocketsphinx import Decoder; "
+            "Decoder(samprate=16000, loglevel='FATAL'); print(time.perf_counter()-t)"
+        )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def evaluate(system: object, label: str, items: list[Item], biased: bool, corrector: object | None,
-             progress: str) -> tuple[Result, Result | None]:
+def evaluate(
+    system: object, label: str, items: list[Item], biased: bool, corrector: object | None, progress: str
+) -> tuple[Result, Result | None]:
     from tqdm import tqdm
 
     raw = Result(label, items[0].group)
@@ -232,8 +241,14 @@ def voice_turns(turns: int = 12) -> dict[str, float]:
     from voice.speech_set import Voice, synthesize
 
     db = DEMO_DB
-    texts = ["show me running shoes under one hundred dollars", "where is my order", "what's in my cart",
-             "I want to return something", "do you have headphones", "how long does delivery take"]
+    texts = [
+        "show me running shoes under one hundred dollars",
+        "where is my order",
+        "what's in my cart",
+        "I want to return something",
+        "do you have headphones",
+        "how long does delivery take",
+    ]
     voice = Voice("flite-slt", "flite", "slt", natural=True)
     samples, pauses = [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -261,14 +276,23 @@ def voice_turns(turns: int = 12) -> dict[str, float]:
         return float(np.percentile(values, q)) if values else float("nan")
 
     (first, transcript, spoken), (first_p, transcript_p, spoken_p) = measured[False], measured[True]
-    return {"turns": len(first), "first_reply_p50": pct(first, 50), "first_reply_p95": pct(first, 95),
-            "speech_end_p50": pct(spoken, 50), "speech_end_p95": pct(spoken, 95),
-            "partials_speech_end_p50": pct(spoken_p, 50), "partials_speech_end_p95": pct(spoken_p, 95),
-            "pause_s": float(np.mean(pauses)),
-            "transcript_p50": pct(transcript, 50), "transcript_p95": pct(transcript, 95),
-            "partials_first_reply_p50": pct(first_p, 50), "partials_first_reply_p95": pct(first_p, 95),
-            "partials_transcript_p50": pct(transcript_p, 50), "partials_transcript_p95": pct(transcript_p, 95),
-            "utterance_s": 3.0}
+    return {
+        "turns": len(first),
+        "first_reply_p50": pct(first, 50),
+        "first_reply_p95": pct(first, 95),
+        "speech_end_p50": pct(spoken, 50),
+        "speech_end_p95": pct(spoken, 95),
+        "partials_speech_end_p50": pct(spoken_p, 50),
+        "partials_speech_end_p95": pct(spoken_p, 95),
+        "pause_s": float(np.mean(pauses)),
+        "transcript_p50": pct(transcript, 50),
+        "transcript_p95": pct(transcript, 95),
+        "partials_first_reply_p50": pct(first_p, 50),
+        "partials_first_reply_p95": pct(first_p, 95),
+        "partials_transcript_p50": pct(transcript_p, 50),
+        "partials_transcript_p95": pct(transcript_p, 95),
+        "utterance_s": 3.0,
+    }
 
 
 # -- report ------------------------------------------------------------------------------------
@@ -277,19 +301,29 @@ def wer_and_speed(rows: list[Result], loads: dict[str, float]) -> list[str]:
     lines: list[str] = []
     groups = list(dict.fromkeys(r.group for r in rows))
     systems = list(dict.fromkeys(r.system for r in rows))
-    lines += ["## WER (%) by set", "", "| system | " + " | ".join(groups) + " |",
-              "|---|" + "---|" * len(groups)]
+    lines += ["## WER (%) by set", "", "| system | " + " | ".join(groups) + " |", "|---|" + "---|" * len(groups)]
     for system in systems:
         cells = []
         for group in groups:
             found = [r for r in rows if r.system == system and r.group == group]
             cells.append(f"{100 * found[0].count.wer:.1f}" if found else "–")
         lines.append(f"| {system} | " + " | ".join(cells) + " |")
-    lines += ["", "Words per set: " + ", ".join(
-        f"{g}: {next(r.count.words for r in rows if r.group == g)} words / "
-        f"{next(r.count.utterances for r in rows if r.group == g)} utterances" for g in groups), ""]
-    lines += ["## Speed", "", "| system | RTF (all sets) | decode p50 per utterance s | cold load s |",
-              "|---|---|---|---|"]
+    lines += [
+        "",
+        "Words per set: "
+        + ", ".join(
+            f"{g}: {next(r.count.words for r in rows if r.group == g)} words / "
+            f"{next(r.count.utterances for r in rows if r.group == g)} utterances"
+            for g in groups
+        ),
+        "",
+    ]
+    lines += [
+        "## Speed",
+        "",
+        "| system | RTF (all sets) | decode p50 per utterance s | cold load s |",
+        "|---|---|---|---|",
+    ]
     for system in systems:
         mine = [r for r in rows if r.system == system]
         audio = sum(r.audio_s for r in mine)
@@ -302,31 +336,41 @@ def wer_and_speed(rows: list[Result], loads: dict[str, float]) -> list[str]:
 
 
 def report(rows: list[Result], loads: dict[str, float], latency: dict[str, float] | None, minutes: float) -> str:
-    lines = ["# Speech recognition benchmark", "",
-             f"`{command('benchmarks.asr')}` on {cpu_name()}, {os.cpu_count()} cores, torch threads 2; "
-             f"took {minutes:.0f} min. WER after normalisation (voice/wer.py: case, punctuation, numbers as "
-             "digits). RTF = decode time / audio time, silence trimming included in decode.", ""]
+    lines = [
+        "# Speech recognition benchmark",
+        "",
+        f"`{command('benchmarks.asr')}` on {cpu_name()}, {os.cpu_count()} cores, torch threads 2; "
+        f"took {minutes:.0f} min. WER after normalisation (voice/wer.py: case, punctuation, numbers as "
+        "digits). RTF = decode time / audio time, silence trimming included in decode.",
+        "",
+    ]
     if rows:  # none with --parts latency
         lines += wer_and_speed(rows, loads)
     if latency:
-        lines += ["", "## Voice turn through the gateway", "",
-                  f"{latency['turns']} turns of a {latency['utterance_s']:.0f}-second utterance (flite slt, "
-                  "streamed in real time as PCM16 chunks) through `bot.gateway` → Rasa → action server, default model, "
-                  "measured from the end of the audio; as many again asking for partial transcripts (as the widget "
-                  "does), alternating. The audio ends with a pause (mean "
-                  f"{latency['pause_s']:.2f} s after the last voiced frame), during which the gateway already "
-                  "starts the final transcript; the last rows count from the end of the speech instead:", "",
-                  "| | p50 s | p95 s |", "|---|---|---|",
-                  f"| transcript event | {latency['transcript_p50']:.2f} | {latency['transcript_p95']:.2f} |",
-                  f"| first bot reply | {latency['first_reply_p50']:.2f} | {latency['first_reply_p95']:.2f} |",
-                  f"| transcript event, partials on | {latency['partials_transcript_p50']:.2f} | "
-                  f"{latency['partials_transcript_p95']:.2f} |",
-                  f"| first bot reply, partials on | {latency['partials_first_reply_p50']:.2f} | "
-                  f"{latency['partials_first_reply_p95']:.2f} |",
-                  f"| first bot reply, from the end of speech | {latency['speech_end_p50']:.2f} | "
-                  f"{latency['speech_end_p95']:.2f} |",
-                  f"| first bot reply, from the end of speech, partials on | "
-                  f"{latency['partials_speech_end_p50']:.2f} | {latency['partials_speech_end_p95']:.2f} |"]
+        lines += [
+            "",
+            "## Voice turn through the gateway",
+            "",
+            f"{latency['turns']} turns of a {latency['utterance_s']:.0f}-second utterance (flite slt, "
+            "streamed in real time as PCM16 chunks) through `bot.gateway` → Rasa → action server, default model, "
+            "measured from the end of the audio; as many again asking for partial transcripts (as the widget "
+            "does), alternating. The audio ends with a pause (mean "
+            f"{latency['pause_s']:.2f} s after the last voiced frame), during which the gateway already "
+            "starts the final transcript; the last rows count from the end of the speech instead:",
+            "",
+            "| | p50 s | p95 s |",
+            "|---|---|---|",
+            f"| transcript event | {latency['transcript_p50']:.2f} | {latency['transcript_p95']:.2f} |",
+            f"| first bot reply | {latency['first_reply_p50']:.2f} | {latency['first_reply_p95']:.2f} |",
+            f"| transcript event, partials on | {latency['partials_transcript_p50']:.2f} | "
+            f"{latency['partials_transcript_p95']:.2f} |",
+            f"| first bot reply, partials on | {latency['partials_first_reply_p50']:.2f} | "
+            f"{latency['partials_first_reply_p95']:.2f} |",
+            f"| first bot reply, from the end of speech | {latency['speech_end_p50']:.2f} | "
+            f"{latency['speech_end_p95']:.2f} |",
+            f"| first bot reply, from the end of speech, partials on | "
+            f"{latency['partials_speech_end_p50']:.2f} | {latency['partials_speech_end_p95']:.2f} |",
+        ]
     lines += ["", "## Examples of errors", ""]
     for r in rows:
         for ref, hyp in r.examples[:2]:
@@ -360,12 +404,14 @@ def main() -> int:
             for group, items in {**tts, **real}.items():
                 whisper = name != "pocketsphinx"
                 # Correction is text after the decode: the same pass gives Whisper's words and the corrected ones.
-                raw, corrected = evaluate(system, label, items, False, corrector if whisper else None,
-                                          f"{label} {group}")
+                raw, corrected = evaluate(
+                    system, label, items, False, corrector if whisper else None, f"{label} {group}"
+                )
                 rows += [r for r in (raw, corrected) if r is not None]
                 if whisper:  # verified catalogue biasing, then correction: what the product runs
-                    biased, fixed = evaluate(system, label + " + bias", items, True, corrector,
-                                             f"{label} biased {group}")
+                    biased, fixed = evaluate(
+                        system, label + " + bias", items, True, corrector, f"{label} biased {group}"
+                    )
                     rows += [r for r in (biased, fixed) if r is not None]
                 print(f"{label:30s} {group:40s} WER {100 * raw.count.wer:5.1f}%  RTF {raw.rtf:.3f}", flush=True)
             del system

@@ -67,14 +67,19 @@ def main() -> int:
                 print(label, {g: f"{100 * w:.1f}" for g, w in wers.items()}, flush=True)
     chosen = min(rows, key=lambda row: row[2])[0]  # the first of equals: rows go from mild to strong
     table = [("off", plain), *((label, wers) for label, wers, _ in rows)]
-    lines = ["# Catalogue biasing during decoding", "",
-             f"`python -m benchmarks.asr_biasing --model {args.model}` on {cpu_name()}, 2 torch threads; "
-             f"took {(time.time() - started) / 60:.0f} min. WER % after catalogue correction; "
-             f"{len(corrector.terms)} names (brands and product types). Bonuses are added to the logits of "
-             "a name's first token (start) and of tokens continuing a name (continue); the biased transcript "
-             "is kept when plain Whisper finds it at most *cost* nats less likely than its own. "
-             f"Fewest word errors over the tuning parts (ties to the milder setting): **{chosen}**.", "",
-             "| setting | " + " | ".join(sets) + " |", "|---|" + "---|" * len(sets)]
+    lines = [
+        "# Catalogue biasing during decoding",
+        "",
+        f"`python -m benchmarks.asr_biasing --model {args.model}` on {cpu_name()}, 2 torch threads; "
+        f"took {(time.time() - started) / 60:.0f} min. WER % after catalogue correction; "
+        f"{len(corrector.terms)} names (brands and product types). Bonuses are added to the logits of "
+        "a name's first token (start) and of tokens continuing a name (continue); the biased transcript "
+        "is kept when plain Whisper finds it at most *cost* nats less likely than its own. "
+        f"Fewest word errors over the tuning parts (ties to the milder setting): **{chosen}**.",
+        "",
+        "| setting | " + " | ".join(sets) + " |",
+        "|---|" + "---|" * len(sets),
+    ]
     for label, wers in table:
         name = f"**{label}**" if label == chosen else label
         lines.append(f"| {name} | " + " | ".join(f"{100 * wers[g]:.1f}" for g in sets) + " |")

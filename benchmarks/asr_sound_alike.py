@@ -41,8 +41,13 @@ def main() -> int:
     sets = {**tts_items("tune"), tuning[0].group: tuning, **tts_items("test"), "real, clean": real_items()}
     corrector = ShopCorrector(DEMO_DB)
     recognizer = Recognizer(args.model, threads=2, corrector=corrector)
-    heard = {group: [(item.text, recognizer.transcribe(item.samples).raw_text)
-                     for item in tqdm(items, desc=group, leave=False, unit="utt")] for group, items in sets.items()}
+    heard = {
+        group: [
+            (item.text, recognizer.transcribe(item.samples).raw_text)
+            for item in tqdm(items, desc=group, leave=False, unit="utt")
+        ]
+        for group, items in sets.items()
+    }
     typed = nlu_sentences()
     sound_alikes = corrector.sound_alikes
     rows = []
@@ -58,12 +63,17 @@ def main() -> int:
         rows.append((threshold, false, tuning_errors, counts))
     allowed = [r for r in rows if r[0] is not None and r[1] == 0]
     chosen = min(allowed, key=lambda r: (r[2], -r[0]))[0] if allowed else None
-    lines = ["# Brands heard as English words", "",
-             f"`python -m benchmarks.asr_sound_alike --model {args.model}` on {cpu_name()}, 2 torch threads; "
-             f"took {(time.time() - started) / 60:.0f} min. WER % after all corrections, transcripts from the "
-             f"default recogniser (verified biasing on). *False* = NLU training sentences changed (of {len(typed)}). "
-             f"Chosen on the tuning parts: **{chosen}**.", "",
-             "| threshold | false | " + " | ".join(sets) + " |", "|---|---|" + "---|" * len(sets)]
+    lines = [
+        "# Brands heard as English words",
+        "",
+        f"`python -m benchmarks.asr_sound_alike --model {args.model}` on {cpu_name()}, 2 torch threads; "
+        f"took {(time.time() - started) / 60:.0f} min. WER % after all corrections, transcripts from the "
+        f"default recogniser (verified biasing on). *False* = NLU training sentences changed (of {len(typed)}). "
+        f"Chosen on the tuning parts: **{chosen}**.",
+        "",
+        "| threshold | false | " + " | ".join(sets) + " |",
+        "|---|---|" + "---|" * len(sets),
+    ]
     for threshold, false, _, counts in rows:
         name = "off" if threshold is None else (f"**{threshold:g}**" if threshold == chosen else f"{threshold:g}")
         lines.append(f"| {name} | {false} | " + " | ".join(f"{100 * counts[g].wer:.1f}" for g in sets) + " |")

@@ -46,8 +46,9 @@ def main() -> int:
             cells, times = [], []
             for group, items in sets.items():
                 count = ErrorCount()
-                for item in tqdm(items, desc=f"{name}{' + fallback' if fallback else ''} {group}",
-                                 leave=False, unit="utt"):
+                for item in tqdm(
+                    items, desc=f"{name}{' + fallback' if fallback else ''} {group}", leave=False, unit="utt"
+                ):
                     transcript = recognizer.transcribe(item.samples)
                     count.add(item.text, transcript.raw_text)
                     times.append(transcript.decode_s)
@@ -55,13 +56,19 @@ def main() -> int:
             label = name + (" + fallback to 30 s" if fallback else "")
             rows.append(f"| {label} | " + " | ".join(cells) + f" | {statistics.median(times):.2f} |")
             print(rows[-1], flush=True)
-    lines = ["# Whisper window length", "",
-             f"`python -m benchmarks.asr_window --model {args.model} --windows {args.windows}` on "
-             f"{cpu_name()}, 2 torch threads; "
-             f"took {(time.time() - started) / 60:.0f} min. Raw WER % (no catalogue correction); decode time "
-             "is the median per utterance over all sets. Speech longer than the window minus 1 s always gets "
-             "the full 30 s window.", "",
-             "| window | " + " | ".join(sets) + " | decode p50 s |", "|---|" + "---|" * (len(sets) + 1), *rows]
+    lines = [
+        "# Whisper window length",
+        "",
+        f"`python -m benchmarks.asr_window --model {args.model} --windows {args.windows}` on "
+        f"{cpu_name()}, 2 torch threads; "
+        f"took {(time.time() - started) / 60:.0f} min. Raw WER % (no catalogue correction); decode time "
+        "is the median per utterance over all sets. Speech longer than the window minus 1 s always gets "
+        "the full 30 s window.",
+        "",
+        "| window | " + " | ".join(sets) + " | decode p50 s |",
+        "|---|" + "---|" * (len(sets) + 1),
+        *rows,
+    ]
     write_result(args.out, "\n".join(lines))
     return 0
 

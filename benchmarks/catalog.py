@@ -58,12 +58,26 @@ RETAIL = SHARED / "catalog" / "retail_demo_store_products.yaml"
 RETAIL_LOG = SHARED / "recsys" / "online_retail_sample40k.csv"
 JUDGMENTS = ROOT / "benchmarks" / "data" / "search_judgments.yml"
 SCALE_QUERIES = [
-    "red running shoes under 100", "waterproof bluetooth speaker", "gift for a coffee lover",
-    "something warm for winter evenings", "cheap yoga mat", "noise cancelling headphones",
-    "Trailhawk hiking boots size 9", "a present for a keen gardener", "best rated frying pan",
-    "laptop over 800", "scented candle lavender", "kids building blocks", "dog bed for a large dog",
-    "fountain pen", "face moisturiser for dry skin", "leather bracelet", "novel about the sea",
-    "olive oil", "smartwatch with heart rate", "office chair with lumbar support",
+    "red running shoes under 100",
+    "waterproof bluetooth speaker",
+    "gift for a coffee lover",
+    "something warm for winter evenings",
+    "cheap yoga mat",
+    "noise cancelling headphones",
+    "Trailhawk hiking boots size 9",
+    "a present for a keen gardener",
+    "best rated frying pan",
+    "laptop over 800",
+    "scented candle lavender",
+    "kids building blocks",
+    "dog bed for a large dog",
+    "fountain pen",
+    "face moisturiser for dry skin",
+    "leather bracelet",
+    "novel about the sea",
+    "olive oil",
+    "smartwatch with heart rate",
+    "office chair with lumbar support",
 ]
 
 
@@ -123,14 +137,22 @@ def quality(report: dict[str, Any]) -> None:
                         examples.append({"query": text, "ndcg": scores[kind][-1], "top": [p.name for p in hits[:3]]})
             everything = scores["clean"] + scores["variant"]
             rows[name] = {
-                "ndcg_all": float(np.mean(everything)), "ndcg_clean": float(np.mean(scores["clean"])),
-                "ndcg_variant": float(np.mean(scores["variant"])), "n": len(everything),
-                "n_clean": len(scores["clean"]), "p50_ms": float(np.percentile(latencies, 50)),
+                "ndcg_all": float(np.mean(everything)),
+                "ndcg_clean": float(np.mean(scores["clean"])),
+                "ndcg_variant": float(np.mean(scores["variant"])),
+                "n": len(everything),
+                "n_clean": len(scores["clean"]),
+                "p50_ms": float(np.percentile(latencies, 50)),
                 "p95_ms": float(np.percentile(latencies, 95)),
             }
             print(name, json.dumps(rows[name]), flush=True)
-        report["quality"] = {"products": count, "import_seconds": import_seconds,
-                             "embed_seconds": embed_seconds, "systems": rows, "weak_variants": examples[:15]}
+        report["quality"] = {
+            "products": count,
+            "import_seconds": import_seconds,
+            "embed_seconds": embed_seconds,
+            "systems": rows,
+            "weak_variants": examples[:15],
+        }
 
 
 # -- scale ------------------------------------------------------------------------------------
@@ -140,13 +162,26 @@ def synthetic_products(begin: int, count: int, templates: list[Product]) -> list
     out = []
     for i in range(begin, begin + count):
         t = templates[i % len(templates)]
-        out.append(Product(
-            id=f"S{i:07d}", sku=f"S{i:07d}", name=f"{t.name} {chr(65 + i % 26)}{i // len(templates)}",
-            brand=t.brand, category=t.category, product_type=t.product_type, colors=t.colors, sizes=t.sizes,
-            material=t.material, price=round(float(t.price * rng.uniform(0.7, 1.3)), 2), rating=t.rating,
-            review_count=t.review_count, stock=t.stock, release_date=t.release_date, description=t.description,
-            tags=t.tags,
-        ))
+        out.append(
+            Product(
+                id=f"S{i:07d}",
+                sku=f"S{i:07d}",
+                name=f"{t.name} {chr(65 + i % 26)}{i // len(templates)}",
+                brand=t.brand,
+                category=t.category,
+                product_type=t.product_type,
+                colors=t.colors,
+                sizes=t.sizes,
+                material=t.material,
+                price=round(float(t.price * rng.uniform(0.7, 1.3)), 2),
+                rating=t.rating,
+                review_count=t.review_count,
+                stock=t.stock,
+                release_date=t.release_date,
+                description=t.description,
+                tags=t.tags,
+            )
+        )
     return out
 
 
@@ -170,8 +205,10 @@ def one_size(n: int, out: Path) -> None:
         result["embed_per_second"] = len(templates) / (time.perf_counter() - started)
         db = Path(tmp) / f"shop{n}.db"
         started = time.perf_counter()
-        batches = (synthetic_products(begin, min(50_000, n - begin), templates)
-                   for begin in tqdm(range(0, n, 50_000), desc=f"{n}: database", unit="chunk"))
+        batches = (
+            synthetic_products(begin, min(50_000, n - begin), templates)
+            for begin in tqdm(range(0, n, 50_000), desc=f"{n}: database", unit="chunk")
+        )
         create_product_database(db, batches)
         result["database_seconds"] = time.perf_counter() - started
         store = Store(db)
@@ -211,8 +248,9 @@ def scale(report: dict[str, Any], sizes: list[int]) -> None:
     report.setdefault("scale", {})
     for n in sizes:
         with tempfile.NamedTemporaryFile(suffix=".json") as handle:
-            subprocess.run([sys.executable, "-m", "benchmarks.catalog", "--one-size", str(n), "--out", handle.name],
-                           check=True)
+            subprocess.run(
+                [sys.executable, "-m", "benchmarks.catalog", "--one-size", str(n), "--out", handle.name], check=True
+            )
             report["scale"][str(n)] = json.loads(Path(handle.name).read_text())
         print(n, json.dumps(report["scale"][str(n)]), flush=True)
 
@@ -230,26 +268,34 @@ def recommendations(report: dict[str, Any]) -> None:
 def recommendation_lines(r: dict[str, Any], command: str) -> list[str]:
     pop = r["systems"]["popularity (baseline)"]
     lines = [
-        "## Recommendations: time split of the Online Retail log", "",
+        "## Recommendations: time split of the Online Retail log",
+        "",
         f"Command: `{command}`  ",
         f"{r['purchases']:,} purchase lines ({r['items']:,} items); trained on {r['train']:,} lines up to "
         f"{r['cut']}, tested on the later purchases of the {r['test_users']:,} customers who bought in both "
         "periods. Shrinkage and blend weights were tuned on a split inside the training period "
-        f"({r['validation_users']} customers): shrink {r['shrink']}, weights {r['weights']}.", "",
+        f"({r['validation_users']} customers): shrink {r['shrink']}, weights {r['weights']}.",
+        "",
         "| recommender | Recall@10 all later | NDCG@10 all | x popularity | Recall@10 new-to-them | "
         "NDCG@10 new | x popularity | with a reason |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for name, s in r["systems"].items():
         a, n = s["all"], s["new"]
-        lines.append(f"| {name} | {a['recall']:.4f} | {a['ndcg']:.4f} | {a['recall'] / pop['all']['recall']:.2f} | "
-                     f"{n['recall']:.4f} | {n['ndcg']:.4f} | {n['recall'] / pop['new']['recall']:.2f} | "
-                     f"{100 * a['with_reason']:.0f}% |")
+        lines.append(
+            f"| {name} | {a['recall']:.4f} | {a['ndcg']:.4f} | {a['recall'] / pop['all']['recall']:.2f} | "
+            f"{n['recall']:.4f} | {n['ndcg']:.4f} | {n['recall'] / pop['new']['recall']:.2f} | "
+            f"{100 * a['with_reason']:.0f}% |"
+        )
     c = r["cold_start"]
-    lines += ["", f"Cold start: {c['new_items']} items were first sold after the cut (no history at all). For the "
-              f"{c['users']} test customers who bought one, ranking the new items by content similarity to their "
-              f"history gives Recall@10 {c['recall']:.3f}, against {c['random_recall']:.3f} for a random order "
-              "(popularity and item-kNN cannot rank them at all).", ""]
+    lines += [
+        "",
+        f"Cold start: {c['new_items']} items were first sold after the cut (no history at all). For the "
+        f"{c['users']} test customers who bought one, ranking the new items by content similarity to their "
+        f"history gives Recall@10 {c['recall']:.3f}, against {c['random_recall']:.3f} for a random order "
+        "(popularity and item-kNN cannot rank them at all).",
+        "",
+    ]
     return lines
 
 
@@ -261,41 +307,59 @@ def markdown(report: dict[str, Any]) -> str:
         rows = q["systems"]
         first = next(iter(rows.values()))
         lines += [
-            "## Search quality: judged queries on the Retail Demo Store catalogue", "",
+            "## Search quality: judged queries on the Retail Demo Store catalogue",
+            "",
             f"Command: `{report['commands'].get('quality', '?')}`  ",
             f"{q['products']} products imported in {q['import_seconds']:.1f} s, embedded in "
             f"{q['embed_seconds']:.1f} s. {first['n']} queries ({first['n_clean']} needs, the rest misspelled or "
-            "spoken variants), judged from the products' own text (benchmarks/data/search_judgments.yml).", "",
+            "spoken variants), judged from the products' own text (benchmarks/data/search_judgments.yml).",
+            "",
             "| method | nDCG@10 all | clean queries | misspelled / spoken | p50 ms | p95 ms |",
             "|---|---|---|---|---|---|",
         ]
         for name, r in rows.items():
-            lines.append(f"| {name} | {r['ndcg_all']:.3f} | {r['ndcg_clean']:.3f} | {r['ndcg_variant']:.3f} | "
-                         f"{r['p50_ms']:.1f} | {r['p95_ms']:.1f} |")
+            lines.append(
+                f"| {name} | {r['ndcg_all']:.3f} | {r['ndcg_clean']:.3f} | {r['ndcg_variant']:.3f} | "
+                f"{r['p50_ms']:.1f} | {r['p95_ms']:.1f} |"
+            )
         lines.append("")
         if q.get("weak_variants"):
-            lines += ["Variants the hybrid still handles badly (nDCG@10 < 0.3):", "",
-                      "| query | nDCG@10 | top results |", "|---|---|---|"]
+            lines += [
+                "Variants the hybrid still handles badly (nDCG@10 < 0.3):",
+                "",
+                "| query | nDCG@10 | top results |",
+                "|---|---|---|",
+            ]
             lines += [f"| {w['query']} | {w['ndcg']:.2f} | {'; '.join(w['top'])} |" for w in q["weak_variants"]]
             lines.append("")
     if report.get("recs"):
         lines += recommendation_lines(report["recs"], report["commands"].get("recs", "?"))
     s = report.get("scale")
     if s:
-        lines += ["## Search speed and memory by catalogue size", "",
-                  f"Command: `{report['commands'].get('scale', '?')}`  ",
-                  f"{len(SCALE_QUERIES)} shopper queries x 3, one at a time, parse + hybrid search, 2 cores.", "",
-                  "| products | vector index | p50 ms | p95 ms | database build s | index build s | "
-                  "load s | searcher RSS MB | process RSS MB | disk MB |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "## Search speed and memory by catalogue size",
+            "",
+            f"Command: `{report['commands'].get('scale', '?')}`  ",
+            f"{len(SCALE_QUERIES)} shopper queries x 3, one at a time, parse + hybrid search, 2 cores.",
+            "",
+            "| products | vector index | p50 ms | p95 ms | database build s | index build s | "
+            "load s | searcher RSS MB | process RSS MB | disk MB |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for n, r in sorted(s.items(), key=lambda kv: int(kv[0])):
-            lines.append(f"| {int(n):,} | {r['index']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
-                         f"{r['database_seconds']:.1f} | {r['index_seconds']:.1f} | {r['load_seconds']:.1f} | "
-                         f"{r['searcher_mb']:.0f} | {r['rss_mb']:.0f} | {r['disk_mb']:.0f} |")
+            lines.append(
+                f"| {int(n):,} | {r['index']} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
+                f"{r['database_seconds']:.1f} | {r['index_seconds']:.1f} | {r['load_seconds']:.1f} | "
+                f"{r['searcher_mb']:.0f} | {r['rss_mb']:.0f} | {r['disk_mb']:.0f} |"
+            )
         rate = np.mean([r["embed_per_second"] for r in s.values()])
-        lines += ["", f"Embedding rate on real product texts: {rate:.0f} products/s, so embedding 100,000 "
-                  f"products takes about {100_000 / rate / 60:.0f} min and 1,000,000 about "
-                  f"{1_000_000 / rate / 3600:.1f} h on this machine (a one-off at import).", ""]
+        lines += [
+            "",
+            f"Embedding rate on real product texts: {rate:.0f} products/s, so embedding 100,000 "
+            f"products takes about {100_000 / rate / 60:.0f} min and 1,000,000 about "
+            f"{1_000_000 / rate / 3600:.1f} h on this machine (a one-off at import).",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -315,8 +379,7 @@ def main() -> None:
         return
     output = RESULTS / "catalog.json"
     report: dict[str, Any] = json.loads(output.read_text()) if output.exists() else {}
-    report.update(machine=machine(),
-                  date=time.strftime("%Y-%m-%d"))
+    report.update(machine=machine(), date=time.strftime("%Y-%m-%d"))
     report.setdefault("commands", {})
     ran = command("benchmarks.catalog", *sys.argv[1:])
     parts = set(args.parts.split(","))

@@ -116,8 +116,13 @@ class RasaNLU:
 
         print(f"\n== training {name} with rasa ({config.name}) ==", flush=True)
         started = time.perf_counter()
-        path = train_nlu(str(config), str(ROOT / "data" / "nlu"), str(workdir), fixed_model_name=name,
-                         domain=str(ROOT / "domain.yml"))
+        path = train_nlu(
+            str(config),
+            str(ROOT / "data" / "nlu"),
+            str(workdir),
+            fixed_model_name=name,
+            domain=str(ROOT / "domain.yml"),
+        )
         return cls(name, path, time.perf_counter() - started)
 
     def parse(self, texts: list[str], desc: str) -> tuple[list[dict[str, Any]], list[float]]:
@@ -140,10 +145,13 @@ class RasaNLU:
         results = []
         for begin in tqdm(range(0, len(texts), chunk), desc=f"{self.name}: {desc}", mininterval=2):
             messages = [UserMessage(text) for text in texts[begin : begin + chunk]]
-            parsed = processor.graph_runner.run(inputs={PLACEHOLDER_MESSAGE: messages, PLACEHOLDER_TRACKER: tracker},
-                                                targets=[target])[target]
-            results += [{"intent": {"name": None, "confidence": 0.0}, "entities": [],
-                         **m.as_dict(only_output_properties=True)} for m in parsed]
+            parsed = processor.graph_runner.run(
+                inputs={PLACEHOLDER_MESSAGE: messages, PLACEHOLDER_TRACKER: tracker}, targets=[target]
+            )[target]
+            results += [
+                {"intent": {"name": None, "confidence": 0.0}, "entities": [], **m.as_dict(only_output_properties=True)}
+                for m in parsed
+            ]
         return results
 
 
@@ -151,8 +159,7 @@ def heldout() -> tuple[list[str], list[str], list[list[dict[str, Any]]]]:
     from rasa.shared.nlu.training_data.loading import load_data
 
     data = load_data(str(HELDOUT)).intent_examples
-    entities = [[{k: e[k] for k in ("entity", "start", "end", "value")} for e in m.get("entities") or []]
-                for m in data]
+    entities = [[{k: e[k] for k in ("entity", "start", "end", "value")} for e in m.get("entities") or []] for m in data]
     return [m.get("text") for m in data], [m.get("intent") for m in data], entities
 
 
@@ -188,20 +195,31 @@ def bot_sets(sets: set[str], report: dict[str, Any]) -> None:
             predicted = [top(p)[0] for p in parses]
             confidence = np.array([top(p)[1] for p in parses])
             correct = np.array([p == g for p, g in zip(predicted, gold, strict=True)])
-            pred_entities = [[{k: e.get(k) for k in ("entity", "start", "end", "value")} for e in p["entities"]]
-                             for p in parses]
+            pred_entities = [
+                [{k: e.get(k) for k in ("entity", "start", "end", "value")} for e in p["entities"]] for p in parses
+            ]
             entry["bot"] = {
                 **asdict(intent_scores(gold, predicted)),
                 "entities": asdict(entity_scores(gold_entities, pred_entities)),
                 "ece": expected_calibration_error(confidence, correct),
                 # In-scope utterances the bot would answer with "please rephrase" (or treat as off-topic).
-                "false_fallback": float(np.mean([(c < FALLBACK_THRESHOLD or p == "out_of_scope") and g != "out_of_scope"
-                                                 for p, c, g in zip(predicted, confidence, gold, strict=True)])),
+                "false_fallback": float(
+                    np.mean(
+                        [
+                            (c < FALLBACK_THRESHOLD or p == "out_of_scope") and g != "out_of_scope"
+                            for p, c, g in zip(predicted, confidence, gold, strict=True)
+                        ]
+                    )
+                ),
             }
             # Latency: warm, one typical utterance at a time.
             entry["latency_ms"] = {"p50": percentile(latencies[5:], 50), "p95": percentile(latencies[5:], 95)}
-            confusion_png(gold, predicted, RESULTS / f"nlu_confusion_bot_{name}.png",
-                          f"{name}: bot held-out set ({len(gold)} utterances)")
+            confusion_png(
+                gold,
+                predicted,
+                RESULTS / f"nlu_confusion_bot_{name}.png",
+                f"{name}: bot held-out set ({len(gold)} utterances)",
+            )
             entry["bot_errors"] = [(t, g, p) for t, g, p in zip(texts, gold, predicted, strict=True) if g != p]
             in_scope = [top(p) for p, g in zip(parses, gold, strict=True) if g != "out_of_scope"]
             if bitext:
@@ -216,8 +234,10 @@ def bot_sets(sets: set[str], report: dict[str, Any]) -> None:
                     "as_out_of_scope": float(np.mean([i == "out_of_scope" for i, _ in tops])),
                     "caught": float(np.mean([i == "out_of_scope" or c < FALLBACK_THRESHOLD for i, c in tops])),
                     # The trade-off behind the fallback threshold: off-topic caught vs in-scope turned away.
-                    "sweep": {f"{t:.1f}": {"caught": caught_rate(tops, t), "in_scope_lost": caught_rate(in_scope, t)}
-                              for t in THRESHOLDS},
+                    "sweep": {
+                        f"{t:.1f}": {"caught": caught_rate(tops, t), "in_scope_lost": caught_rate(in_scope, t)}
+                        for t in THRESHOLDS
+                    },
                     "n_in_scope": len(in_scope),
                 }
             report[name] = entry
@@ -231,17 +251,24 @@ def svm_baseline(train: list[tuple[str, str]], test: list[tuple[str, str]]) -> f
     from sklearn.svm import LinearSVC
 
     model = make_pipeline(
-        make_union(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-                   TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)),
+        make_union(
+            TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True),
+        ),
         LinearSVC(C=1.0),
     )
     model.fit([t for t, _ in train], [i for _, i in train])
     return float(np.mean(model.predict([t for t, _ in test]) == np.array([i for _, i in test])))
 
 
-def public_set(name: str, train: list[tuple[str, str]], valid: list[tuple[str, str]] | None,
-               test: list[tuple[str, str]], config: TrainingConfig, oos_test: list[tuple[str, str]] | None = None
-               ) -> dict[str, Any]:
+def public_set(
+    name: str,
+    train: list[tuple[str, str]],
+    valid: list[tuple[str, str]] | None,
+    test: list[tuple[str, str]],
+    config: TrainingConfig,
+    oos_test: list[tuple[str, str]] | None = None,
+) -> dict[str, Any]:
     print(f"\n== {name}: {len(train)} train, {len(test)} test ==", flush=True)
     model = JointModel(resolve_encoder(""), config)
     report = model.fit([Example(t, i) for t, i in train], [Example(t, i) for t, i in valid] if valid else None)
@@ -257,8 +284,9 @@ def public_set(name: str, train: list[tuple[str, str]], valid: list[tuple[str, s
         "epochs_run": report.epochs_run,
         "best_epoch": report.best_epoch,
         "temperature": report.temperature,
-        "ece_test": expected_calibration_error(confidence, np.array([p == g for p, g in zip(predicted, gold,
-                                                                                              strict=True)])),
+        "ece_test": expected_calibration_error(
+            confidence, np.array([p == g for p, g in zip(predicted, gold, strict=True)])
+        ),
         "latency_ms": single_latency(model, test[:300]),
         "batch_ms_per_utterance": batch_seconds * 1000 / len(test),
         "svm_accuracy": svm_baseline(train, test),
@@ -267,9 +295,11 @@ def public_set(name: str, train: list[tuple[str, str]], valid: list[tuple[str, s
         oos = model.predict([t for t, _ in oos_test])
         entry["oos_recall_class"] = float(np.mean([p.intent == "oos" for p in oos]))
         entry["oos_recall_class_or_threshold"] = float(
-            np.mean([p.intent == "oos" or p.confidence < FALLBACK_THRESHOLD for p in oos]))
-        entry["in_scope_false_oos"] = float(np.mean([p.intent == "oos" or p.confidence < FALLBACK_THRESHOLD
-                                                     for p in predictions]))
+            np.mean([p.intent == "oos" or p.confidence < FALLBACK_THRESHOLD for p in oos])
+        )
+        entry["in_scope_false_oos"] = float(
+            np.mean([p.intent == "oos" or p.confidence < FALLBACK_THRESHOLD for p in predictions])
+        )
     # The same model served with int8 linear layers, as the bot serves it (quantize: true).
     model.quantize()
     quantized = [p.intent for p in model.predict([t for t, _ in test])]
@@ -291,8 +321,15 @@ def single_latency(model: JointModel, rows: list[tuple[str, str]]) -> dict[str, 
 # Only 4 epochs fit the 20-minute budget, so the head starts at the intents' mean vectors (imprint_head)
 # and label smoothing keeps it from betting everything on one of two near-duplicate intents.
 # CLINC150 at 4 epochs: plain 96.47, + label smoothing 96.49, + imprinted head 96.73.
-PUBLIC_CONFIG = dict(learning_rate=1e-4, head_learning_rate=2e-3, batch_size=32, patience=0,
-                     freeze_embeddings=True, label_smoothing=0.1, imprint_head=True)
+PUBLIC_CONFIG = dict(
+    learning_rate=1e-4,
+    head_learning_rate=2e-3,
+    batch_size=32,
+    patience=0,
+    freeze_embeddings=True,
+    label_smoothing=0.1,
+    imprint_head=True,
+)
 # Epochs that fit the 20-minute training budget on 2 cores (CLINC has 15k training utterances, Banking 9k).
 PUBLIC_EPOCHS = {"clinc": 4, "banking": 4}
 
@@ -302,12 +339,19 @@ def public_sets(sets: set[str], report: dict[str, Any], epochs: int | None) -> N
         return TrainingConfig(**{**PUBLIC_CONFIG, "epochs": epochs or PUBLIC_EPOCHS[key], **extra})
 
     if "clinc" in sets and (data := clinc()):
-        report["clinc"] = public_set("CLINC150", data["train"] + data["oos_train"], data["val"] + data["oos_val"],
-                                     data["test"], config("clinc"), oos_test=data["oos_test"])
+        report["clinc"] = public_set(
+            "CLINC150",
+            data["train"] + data["oos_train"],
+            data["val"] + data["oos_val"],
+            data["test"],
+            config("clinc"),
+            oos_test=data["oos_test"],
+        )
     if "banking" in sets and (data := banking()):
         # Banking77 has no validation split; 10% of train is held out for early stopping and calibration.
-        report["banking"] = public_set("Banking77", data["train"], None, data["test"],
-                                       config("banking", validation_fraction=0.1))
+        report["banking"] = public_set(
+            "Banking77", data["train"], None, data["test"], config("banking", validation_fraction=0.1)
+        )
 
 
 # -- report ---------------------------------------------------------------------------------
@@ -317,13 +361,24 @@ def pct(value: float | None, digits: int = 1) -> str:
 
 def markdown(report: dict[str, Any]) -> str:
     commands = report.get("commands", {})
-    lines = ["# NLU benchmark", "", "Each section was produced by the command written under it.  ",
-             f"Machine: {report['machine']}  ", f"Date: {report['date']}", ""]
+    lines = [
+        "# NLU benchmark",
+        "",
+        "Each section was produced by the command written under it.  ",
+        f"Machine: {report['machine']}  ",
+        f"Date: {report['date']}",
+        "",
+    ]
     if "transformer" in report and "diet" in report:
         t, d = report["transformer"], report["diet"]
-        lines += ["## The bot's NLU: fine-tuned transformer vs Rasa DIET (same training data: data/nlu/)", "",
-                  f"Command: `{commands.get('bot', '?')}`", "",
-                  "| metric | transformer | DIET |", "|---|---|---|"]
+        lines += [
+            "## The bot's NLU: fine-tuned transformer vs Rasa DIET (same training data: data/nlu/)",
+            "",
+            f"Command: `{commands.get('bot', '?')}`",
+            "",
+            "| metric | transformer | DIET |",
+            "|---|---|---|",
+        ]
 
         def row(label: str, get: Any, fmt: Any = pct) -> None:
             try:
@@ -343,55 +398,75 @@ def markdown(report: dict[str, Any]) -> str:
             row(f"2. Bitext 2019+2020 accuracy ({t['bitext']['n']} utterances)", lambda e: e["bitext"]["accuracy"])
             row("2. Bitext macro-F1 (27 intents)", lambda e: e["bitext"]["macro_f1"])
         if "oos" in t:
-            row(f"CLINC out-of-scope utterances → out_of_scope intent ({t['oos']['n']})",
-                lambda e: e["oos"]["as_out_of_scope"])
-            row(f"CLINC out-of-scope caught (intent or confidence < {FALLBACK_THRESHOLD})",
-                lambda e: e["oos"]["caught"])
+            row(
+                f"CLINC out-of-scope utterances → out_of_scope intent ({t['oos']['n']})",
+                lambda e: e["oos"]["as_out_of_scope"],
+            )
+            row(
+                f"CLINC out-of-scope caught (intent or confidence < {FALLBACK_THRESHOLD})", lambda e: e["oos"]["caught"]
+            )
         row("training time (s, `rasa train nlu`, no cache)", lambda e: e["train_seconds"], lambda v: f"{v:.0f}")
         row("parse latency p50 (ms, whole Rasa NLU pipeline)", lambda e: e["latency_ms"]["p50"], lambda v: f"{v:.1f}")
         row("parse latency p95 (ms)", lambda e: e["latency_ms"]["p95"], lambda v: f"{v:.1f}")
         lines += ["", "Confusion matrices: `nlu_confusion_bot_transformer.png`, `nlu_confusion_bot_diet.png`.", ""]
         if "sweep" in t.get("oos", {}) and "sweep" in d.get("oos", {}):
-            lines += [f"Fallback threshold trade-off: CLINC out-of-scope caught vs in-scope utterances turned away "
-                      f"(held-out + Bitext, {t['oos']['n_in_scope']}):", "",
-                      "| threshold | transformer caught | transformer in-scope lost | DIET caught "
-                      "| DIET in-scope lost |",
-                      "|---|---|---|---|---|"]
+            lines += [
+                f"Fallback threshold trade-off: CLINC out-of-scope caught vs in-scope utterances turned away "
+                f"(held-out + Bitext, {t['oos']['n_in_scope']}):",
+                "",
+                "| threshold | transformer caught | transformer in-scope lost | DIET caught | DIET in-scope lost |",
+                "|---|---|---|---|---|",
+            ]
             for key, a in t["oos"]["sweep"].items():
                 b = d["oos"]["sweep"][key]
-                lines.append(f"| {key} | {pct(a['caught'])} | {pct(a['in_scope_lost'])} | {pct(b['caught'])} | "
-                             f"{pct(b['in_scope_lost'])} |")
+                lines.append(
+                    f"| {key} | {pct(a['caught'])} | {pct(a['in_scope_lost'])} | {pct(b['caught'])} | "
+                    f"{pct(b['in_scope_lost'])} |"
+                )
             lines.append("")
         errors = t.get("bot_errors", [])
         if errors:
-            lines += ["Held-out utterances the transformer gets wrong:", "", "| text | true | predicted |",
-                      "|---|---|---|"] + [f"| {x} | {g} | {p} |" for x, g, p in errors] + [""]
+            lines += (
+                ["Held-out utterances the transformer gets wrong:", "", "| text | true | predicted |", "|---|---|---|"]
+                + [f"| {x} | {g} | {p} |" for x, g, p in errors]
+                + [""]
+            )
     for key, title in (("clinc", "CLINC150"), ("banking", "Banking77")):
         if key in report:
             e = report[key]
-            lines += [f"## {title} (joint model trained directly, {e['epochs_run']} epochs)", "",
-                      f"Command: `{commands.get(key, '?')}`", "", "| metric | value |", "|---|---|",
-                      f"| accuracy ({e['n']} test utterances{', in-scope' if key == 'clinc' else ''}) | "
-                      f"{pct(e['accuracy'], 2)} |",  # two decimals: targets sit at x.5
-                      f"| macro-F1 | {pct(e['macro_f1'], 2)} |",
-                      f"| TF-IDF + linear SVM, same split | {pct(e['svm_accuracy'])} |",
-                      f"| published | {PUBLISHED[key]} |",
-                      f"| training time (s) | {e['train_seconds']:.0f} |",
-                      f"| expected calibration error on test (%), temperature {e['temperature']:.2f} | "
-                      f"{pct(e['ece_test'])} |",
-                      f"| latency p50 / p95 (ms, one utterance) | {e['latency_ms']['p50']:.1f} / "
-                      f"{e['latency_ms']['p95']:.1f} |"]
+            lines += [
+                f"## {title} (joint model trained directly, {e['epochs_run']} epochs)",
+                "",
+                f"Command: `{commands.get(key, '?')}`",
+                "",
+                "| metric | value |",
+                "|---|---|",
+                f"| accuracy ({e['n']} test utterances{', in-scope' if key == 'clinc' else ''}) | "
+                f"{pct(e['accuracy'], 2)} |",  # two decimals: targets sit at x.5
+                f"| macro-F1 | {pct(e['macro_f1'], 2)} |",
+                f"| TF-IDF + linear SVM, same split | {pct(e['svm_accuracy'])} |",
+                f"| published | {PUBLISHED[key]} |",
+                f"| training time (s) | {e['train_seconds']:.0f} |",
+                f"| expected calibration error on test (%), temperature {e['temperature']:.2f} | "
+                f"{pct(e['ece_test'])} |",
+                f"| latency p50 / p95 (ms, one utterance) | {e['latency_ms']['p50']:.1f} / "
+                f"{e['latency_ms']['p95']:.1f} |",
+            ]
             if "int8" in e:
                 q = e["int8"]
-                lines += [f"| served int8 (quantize: true): accuracy / macro-F1 | {pct(q['accuracy'], 2)} / "
-                          f"{pct(q['macro_f1'], 2)} |",
-                          f"| served int8: latency p50 / p95 (ms) | {q['latency_ms']['p50']:.1f} / "
-                          f"{q['latency_ms']['p95']:.1f} |"]
+                lines += [
+                    f"| served int8 (quantize: true): accuracy / macro-F1 | {pct(q['accuracy'], 2)} / "
+                    f"{pct(q['macro_f1'], 2)} |",
+                    f"| served int8: latency p50 / p95 (ms) | {q['latency_ms']['p50']:.1f} / "
+                    f"{q['latency_ms']['p95']:.1f} |",
+                ]
             if key == "clinc":
-                lines += [f"| out-of-scope recall, oos class | {pct(e['oos_recall_class'])} |",
-                          f"| out-of-scope recall, class or confidence < {FALLBACK_THRESHOLD} | "
-                          f"{pct(e['oos_recall_class_or_threshold'])} |",
-                          f"| in-scope test flagged out-of-scope by the same rule | {pct(e['in_scope_false_oos'])} |"]
+                lines += [
+                    f"| out-of-scope recall, oos class | {pct(e['oos_recall_class'])} |",
+                    f"| out-of-scope recall, class or confidence < {FALLBACK_THRESHOLD} | "
+                    f"{pct(e['oos_recall_class_or_threshold'])} |",
+                    f"| in-scope test flagged out-of-scope by the same rule | {pct(e['in_scope_false_oos'])} |",
+                ]
             lines.append("")
     return "\n".join(lines)
 
@@ -399,8 +474,9 @@ def markdown(report: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sets", default="bot,bitext,oos,clinc,banking")
-    parser.add_argument("--public-epochs", type=int, default=None,
-                        help=f"epochs for CLINC150/Banking77 (default {PUBLIC_EPOCHS})")
+    parser.add_argument(
+        "--public-epochs", type=int, default=None, help=f"epochs for CLINC150/Banking77 (default {PUBLIC_EPOCHS})"
+    )
     parser.add_argument("--output", default=str(RESULTS / "nlu"))
     args = parser.parse_args()
     sets = set(args.sets.split(","))
@@ -418,8 +494,10 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     output.with_suffix(".json").write_text(json.dumps(report, indent=1))
     ran = command("benchmarks.nlu", *sys.argv[1:])
-    report["commands"] = {**report.get("commands", {}),
-                          **{key: ran for key in sets if key in report and key in ("clinc", "banking")}}
+    report["commands"] = {
+        **report.get("commands", {}),
+        **{key: ran for key in sets if key in report and key in ("clinc", "banking")},
+    }
     if "bot" in sets:
         report["commands"]["bot"] = ran
     write_result(output.with_suffix(".md"), markdown(report))

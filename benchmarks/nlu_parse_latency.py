@@ -26,9 +26,11 @@ def main() -> None:
     p50, p95 = percentile(latencies, 50), percentile(latencies, 95)
     line = f"{len(texts)} held-out utterances through {archive.name}: parse p50 {p50:.1f} ms, p95 {p95:.1f} ms"
     print(line)
-    write_result(RESULTS / "nlu_parse_latency.md",
-                 f"# Bot NLU parse latency\n\nCommand: `{command('benchmarks.nlu_parse_latency', *sys.argv[1:])}`  \n"
-                 f"Machine: {machine()}; date {time.strftime('%Y-%m-%d')}\n\n{line}\n")
+    write_result(
+        RESULTS / "nlu_parse_latency.md",
+        f"# Bot NLU parse latency\n\nCommand: `{command('benchmarks.nlu_parse_latency', *sys.argv[1:])}`  \n"
+        f"Machine: {machine()}; date {time.strftime('%Y-%m-%d')}\n\n{line}\n",
+    )
 
 
 if __name__ == "__main__":

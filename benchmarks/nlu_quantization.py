@@ -49,16 +49,24 @@ def main() -> None:
                 model.predict([text])
                 latencies.append((time.perf_counter() - started) * 1000)
             rows.append(("int8 (served)" if quantize else "float32", scores, latencies[5:]))
-    lines = ["# Served NLU model: float32 vs int8", "",
-             f"Command: `{command('benchmarks.nlu_quantization', '--model', os.path.relpath(args.model, ROOT))}`  ",
-             f"Machine: {machine()}, 2 torch threads.  ",
-             f"Date: {time.strftime('%Y-%m-%d')}",
-             "", f"Held-out set: {len(texts)} utterances (`tests/nlu/heldout.yml`); latency is the model alone, "
-             "one utterance at a time (the whole Rasa pipeline is timed in nlu.md).", "",
-             "| weights | accuracy | macro-F1 | p50 ms | p95 ms |", "|---|---|---|---|---|"]
+    lines = [
+        "# Served NLU model: float32 vs int8",
+        "",
+        f"Command: `{command('benchmarks.nlu_quantization', '--model', os.path.relpath(args.model, ROOT))}`  ",
+        f"Machine: {machine()}, 2 torch threads.  ",
+        f"Date: {time.strftime('%Y-%m-%d')}",
+        "",
+        f"Held-out set: {len(texts)} utterances (`tests/nlu/heldout.yml`); latency is the model alone, "
+        "one utterance at a time (the whole Rasa pipeline is timed in nlu.md).",
+        "",
+        "| weights | accuracy | macro-F1 | p50 ms | p95 ms |",
+        "|---|---|---|---|---|",
+    ]
     for name, scores, latencies in rows:
-        lines.append(f"| {name} | {100 * scores.accuracy:.1f} | {100 * scores.macro_f1:.1f} | "
-                     f"{percentile(latencies, 50):.1f} | {percentile(latencies, 95):.1f} |")
+        lines.append(
+            f"| {name} | {100 * scores.accuracy:.1f} | {100 * scores.macro_f1:.1f} | "
+            f"{percentile(latencies, 50):.1f} | {percentile(latencies, 95):.1f} |"
+        )
     write_result(RESULTS / "nlu_quantization.md", "\n".join(lines))
     print("\n".join(lines))
 

@@ -52,8 +52,12 @@ def load(path: Path) -> tuple[list[Purchase], dict[str, str]]:
     with path.open(newline="", encoding="utf-8", errors="replace") as handle:
         for row in csv.DictReader(handle):
             code, customer = row["StockCode"].strip(), (row["CustomerID"] or "").strip()
-            if (not customer or row["InvoiceNo"].startswith("C") or float(row["Quantity"] or 0) <= 0
-                    or not code[:1].isdigit()):
+            if (
+                not customer
+                or row["InvoiceNo"].startswith("C")
+                or float(row["Quantity"] or 0) <= 0
+                or not code[:1].isdigit()
+            ):
                 continue
             stamp = row["InvoiceDate"].strip()
             purchases.append(Purchase(customer.split(".")[0], code, row["InvoiceNo"], stamp))
@@ -67,7 +71,7 @@ def split(purchases: list[Purchase], fraction: float) -> tuple[list[Purchase], l
     first, last = _seconds(purchases[0].time), _seconds(purchases[-1].time)
     cut = first + fraction * (last - first)
     before = [p for p in purchases if _seconds(p.time) < cut]
-    return before, purchases[len(before):]
+    return before, purchases[len(before) :]
 
 
 def _seconds(stamp: str) -> float:
@@ -112,8 +116,12 @@ def score(recommend: Any, test_cases: list[Case], new_only: bool) -> dict[str, f
         shown += len(ranked)
         recalls.append(len(set(ranked) & targets) / len(targets))
         ndcgs.append(ndcg(ranked, targets))
-    return {"recall": float(np.mean(recalls)), "ndcg": float(np.mean(ndcgs)), "users": len(recalls),
-            "with_reason": reasons / max(1, shown)}
+    return {
+        "recall": float(np.mean(recalls)),
+        "ndcg": float(np.mean(ndcgs)),
+        "users": len(recalls),
+        "with_reason": reasons / max(1, shown),
+    }
 
 
 class Models:
@@ -136,8 +144,9 @@ class Models:
         return Personalised(graphs, self.popularity, weights, new or set())
 
     def graph_only(self, graph: ItemGraph, reason: str) -> Any:
-        model = Personalised({reason: graph}, self.popularity,
-                             Weights(**{f: 0.0 for f in Weights.__dataclass_fields__} | {reason: 1.0}))
+        model = Personalised(
+            {reason: graph}, self.popularity, Weights(**{f: 0.0 for f in Weights.__dataclass_fields__} | {reason: 1.0})
+        )
         return lambda c, ex: model.recommend(profile_from_history(c.history), K, c.bought, ex)
 
     def systems(self, weights: Weights) -> dict[str, Any]:
@@ -153,8 +162,12 @@ class Models:
         }
 
 
-GRID = {"bought_together": [0.0, 0.5, 1.0], "similar": [0.0, 0.25, 0.5],
-        "bought_before": [0.0, 1.0, 2.0, 4.0], "popular": [0.02, 0.1, 0.3]}
+GRID = {
+    "bought_together": [0.0, 0.5, 1.0],
+    "similar": [0.0, 0.25, 0.5],
+    "bought_before": [0.0, 1.0, 2.0, 4.0],
+    "popular": [0.02, 0.1, 0.3],
+}
 
 
 def validation_ndcg(run: Any, valid: list[Case]) -> float:
@@ -162,8 +175,9 @@ def validation_ndcg(run: Any, valid: list[Case]) -> float:
     return (score(run, valid, False)["ndcg"] + score(run, valid, True)["ndcg"]) / 2
 
 
-def tune(train: list[Purchase], content: ItemGraph,
-         max_users: int = 600) -> tuple[dict[str, float], Weights, dict[str, float]]:
+def tune(
+    train: list[Purchase], content: ItemGraph, max_users: int = 600
+) -> tuple[dict[str, float], Weights, dict[str, float]]:
     """Each co-occurrence graph's shrinkage (baselines included), then the blend's weights, by
     NDCG@10 on the last part of the training period: the test period is never looked at."""
     inner_train, inner_test = split(train, CUT)
@@ -204,8 +218,12 @@ def cold_start(models: Models, train: list[Purchase], test: list[Purchase]) -> d
     known = {p.item for p in train}
     new = sorted({p.item for p in test} - known)
     new_set = set(new)
-    blend = Personalised({SIMILAR: models.content}, models.popularity,
-                         Weights(bought_together=0, also_bought=0, similar=1, bought_before=0, popular=0), new_set)
+    blend = Personalised(
+        {SIMILAR: models.content},
+        models.popularity,
+        Weights(bought_together=0, also_bought=0, similar=1, bought_before=0, popular=0),
+        new_set,
+    )
     recalls, random_recalls = [], []
     for case in cases(train, test):
         targets = case.targets & new_set
@@ -215,8 +233,12 @@ def cold_start(models: Models, train: list[Purchase], test: list[Purchase]) -> d
         ranked = [s.item for s in picks if s.item in new_set][:K]
         recalls.append(len(set(ranked) & targets) / len(targets))
         random_recalls.append(min(K, len(new)) / len(new))  # expected recall of a random order
-    return {"new_items": len(new), "users": len(recalls), "recall": float(np.mean(recalls)),
-            "random_recall": float(np.mean(random_recalls))}
+    return {
+        "new_items": len(new),
+        "users": len(recalls),
+        "recall": float(np.mean(recalls)),
+        "random_recall": float(np.mean(random_recalls)),
+    }
 
 
 def evaluate(path: Path, encode: Any) -> dict[str, Any]:
@@ -231,9 +253,17 @@ def evaluate(path: Path, encode: Any) -> dict[str, Any]:
     models = Models(train, content, shrink)
     test_cases = cases(train, test)
     report: dict[str, Any] = {
-        "purchases": len(purchases), "train": len(train), "test": len(test), "items": len(items),
-        "cut": train[-1].time[:10], "test_users": len(test_cases), "embed_seconds": embed_seconds,
-        "shrink": shrink, "weights": weights.__dict__, **tuning, "systems": {},
+        "purchases": len(purchases),
+        "train": len(train),
+        "test": len(test),
+        "items": len(items),
+        "cut": train[-1].time[:10],
+        "test_users": len(test_cases),
+        "embed_seconds": embed_seconds,
+        "shrink": shrink,
+        "weights": weights.__dict__,
+        **tuning,
+        "systems": {},
     }
     for name, run in models.systems(weights).items():
         report["systems"][name] = {"all": score(run, test_cases, False), "new": score(run, test_cases, True)}

@@ -62,11 +62,14 @@ def create_app(config: GatewayConfig | None = None) -> tuple[FastAPI, socketio.A
         yield
         await rasa.close()
 
-    app = FastAPI(title="Shopkeeper gateway", lifespan=lifespan,
-                  description="Text and voice in front of the Shopkeeper Rasa bot. Socket.io events are "
-                              "described in the README.")
-    sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*",
-                               max_http_buffer_size=limits.max_audio_bytes + 1024 * 1024)
+    app = FastAPI(
+        title="Shopkeeper gateway",
+        lifespan=lifespan,
+        description="Text and voice in front of the Shopkeeper Rasa bot. Socket.io events are described in the README.",
+    )
+    sio = socketio.AsyncServer(
+        async_mode="asgi", cors_allowed_origins="*", max_http_buffer_size=limits.max_audio_bytes + 1024 * 1024
+    )
     turns = VoiceTurns(speech, max_bytes=limits.max_audio_bytes, max_seconds=limits.max_audio_s)
     SocketEvents(sio, rasa, turns, asr_model=speech.model)
     add_api_routes(app, speech, rasa, max_bytes=limits.max_audio_bytes)
@@ -78,8 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     bot, voice = BotSettings.from_env(), VoiceSettings.from_env()
-    parser = argparse.ArgumentParser(prog="python -m bot.gateway", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.gateway", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--host", default=bot.gateway_host)
     parser.add_argument("--port", type=int, default=bot.gateway_port)
     parser.add_argument("--rasa-url", default=bot.rasa_url)
@@ -87,9 +91,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--asr-model", default=voice.asr_model, help="tiny.en, base, or a SpeechBrain model folder")
     args = parser.parse_args(argv)
     config = GatewayConfig(
-        bot=dataclasses.replace(bot, gateway_host=args.host, gateway_port=args.port,
-                                rasa_url=args.rasa_url, actions_url=args.actions_url),
-        voice=dataclasses.replace(voice, asr_model=args.asr_model))
+        bot=dataclasses.replace(
+            bot, gateway_host=args.host, gateway_port=args.port, rasa_url=args.rasa_url, actions_url=args.actions_url
+        ),
+        voice=dataclasses.replace(voice, asr_model=args.asr_model),
+    )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     _, _, asgi = create_app(config)
     uvicorn.run(asgi, host=args.host, port=args.port, log_level="info")

@@ -18,7 +18,8 @@ def add_api_routes(app: FastAPI, speech: SpeechService, rasa: RasaClient, max_by
         data = await file.read(max_bytes + 1)
         try:
             audio = await asyncio.get_running_loop().run_in_executor(
-                None, lambda: decode(data, max_seconds=speech.settings.max_audio_s, max_bytes=max_bytes))
+                None, lambda: decode(data, max_seconds=speech.settings.max_audio_s, max_bytes=max_bytes)
+            )
             transcript = await speech.transcribe(audio)
         except AudioError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from exc

@@ -91,8 +91,15 @@ class Services:
     def _spawn(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
         log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
         # A new session per child so Ctrl-C here stops each whole process tree, once.
-        process = subprocess.Popen(command, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True, preexec_fn=_die_with_parent)
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=self.env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
         self.processes[name] = process
         return process
 
@@ -121,8 +128,9 @@ class Services:
         raise LaunchError(f"{name} was not ready after {timeout:.0f} s:\n{self.log_tail(name)}")
 
     def start_actions(self, timeout: float = 60) -> None:
-        self._spawn("actions", [str(BIN / "python"), "-m", "rasa_sdk", "--actions", "actions",
-                                "--port", str(self.actions_port)])
+        self._spawn(
+            "actions", [str(BIN / "python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.actions_port)]
+        )
         self._wait("actions", f"{self.actions_url}/health", timeout)
 
     def actions_running(self) -> bool:
@@ -135,15 +143,41 @@ class Services:
     def start_rasa(self, timeout: float = 240) -> None:
         if not self.model.exists():
             raise LaunchError(f"No trained model at {self.model}; run `make train`.")
-        self._spawn("rasa", [str(BIN / "rasa"), "run", "--model", str(self.model), "--enable-api",
-                             "--cors", "*", "--port", str(self.rasa_port), "--endpoints",
-                             str(self.endpoints_file()), "--credentials", str(ROOT / "credentials.yml")])
+        self._spawn(
+            "rasa",
+            [
+                str(BIN / "rasa"),
+                "run",
+                "--model",
+                str(self.model),
+                "--enable-api",
+                "--cors",
+                "*",
+                "--port",
+                str(self.rasa_port),
+                "--endpoints",
+                str(self.endpoints_file()),
+                "--credentials",
+                str(ROOT / "credentials.yml"),
+            ],
+        )
         print("  (loading the model takes a minute or two on a small machine)")
         self._wait("rasa", f"{self.rasa_url}/status", timeout)
 
     def start_gateway(self, timeout: float = 300) -> None:
-        command = [str(BIN / "python"), "-m", "bot.gateway", "--port", str(self.gateway_port),
-                   "--rasa-url", self.rasa_url, "--actions-url", self.actions_url, "--asr-model", self.asr_model]
+        command = [
+            str(BIN / "python"),
+            "-m",
+            "bot.gateway",
+            "--port",
+            str(self.gateway_port),
+            "--rasa-url",
+            self.rasa_url,
+            "--actions-url",
+            self.actions_url,
+            "--asr-model",
+            self.asr_model,
+        ]
         self._spawn("gateway", command)
         self._wait("gateway", f"{self.gateway_url}/health", timeout)
         # The speech model loads in the background; wait so the first voice turn is not slow.
@@ -213,8 +247,9 @@ def _interrupt(*_: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.launcher", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.launcher", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("mode", choices=["run", "shell"])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     args = parser.parse_args(argv)
@@ -235,9 +270,20 @@ def main(argv: list[str] | None = None) -> int:
             # rasa shell talks to a private server of its own; any free port will do.
             services.rasa_port = free_port()
             # `rasa shell` runs its own server on rasa_port; talk to it in this terminal.
-            return subprocess.call([str(BIN / "rasa"), "shell", "--model", str(services.model),
-                                    "--endpoints", str(services.endpoints_file()), "--port",
-                                    str(services.rasa_port)], cwd=ROOT, env=services.env())
+            return subprocess.call(
+                [
+                    str(BIN / "rasa"),
+                    "shell",
+                    "--model",
+                    str(services.model),
+                    "--endpoints",
+                    str(services.endpoints_file()),
+                    "--port",
+                    str(services.rasa_port),
+                ],
+                cwd=ROOT,
+                env=services.env(),
+            )
         services.start()
         print(banner(services), flush=True)
         while all(p.poll() is None for p in services.processes.values()):

@@ -33,8 +33,9 @@ class RasaClient:
     async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
         """One user turn through the REST webhook; Rasa's replies in order. Raises ``httpx.HTTPError``
         or ``ValueError`` when Rasa cannot be reached or answers nonsense."""
-        response = await self.http.post(f"{self.rasa_url}/webhooks/rest/webhook",
-                                        json={"sender": sender, "message": text, "metadata": metadata})
+        response = await self.http.post(
+            f"{self.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text, "metadata": metadata}
+        )
         response.raise_for_status()
         return list(response.json() or [])
 

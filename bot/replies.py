@@ -26,8 +26,7 @@ def to_socketio(message: dict[str, Any]) -> list[dict[str, Any]]:
     if text and buttons:
         parts: list[dict[str, Any]] = [{"text": part} for part in _text_parts(text)]
         parts[-1]["quick_replies"] = [
-            {"content_type": "text", "title": b.get("title", ""), "payload": b.get("payload", "")}
-            for b in buttons
+            {"content_type": "text", "title": b.get("title", ""), "payload": b.get("payload", "")} for b in buttons
         ]
         out.extend(parts)
     elif text:

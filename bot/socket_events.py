@@ -88,8 +88,9 @@ class SocketEvents:
             await self.error(sid, "empty_message", "The message was empty; type or say something.")
             return
         if len(text) > MAX_MESSAGE_CHARS:
-            await self.error(sid, "message_too_long",
-                             f"The message has {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}.")
+            await self.error(
+                sid, "message_too_long", f"The message has {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}."
+            )
             return
         await self.reply(sid, text, {"modality": "text", **metadata_of(data)})
 
@@ -109,10 +110,19 @@ class SocketEvents:
             return
         await self.sio.emit("transcript", transcript_event(transcript, final=True), to=sid)
         if not transcript.text:
-            await self.error(sid, "no_speech",
-                             "No speech was heard; please try again, a little closer to the microphone.")
+            await self.error(
+                sid, "no_speech", "No speech was heard; please try again, a little closer to the microphone."
+            )
             return
-        await self.reply(sid, transcript.text, {
-            "modality": "voice", "asr_confidence": transcript.confidence, "language": transcript.language,
-            "asr_model": self.asr_model, **metadata_of(data)})
+        await self.reply(
+            sid,
+            transcript.text,
+            {
+                "modality": "voice",
+                "asr_confidence": transcript.confidence,
+                "language": transcript.language,
+                "asr_model": self.asr_model,
+                **metadata_of(data),
+            },
+        )
         log.info("voice turn: %.2f s from end of audio to replies sent", time.perf_counter() - ended)

@@ -44,8 +44,13 @@ class SpeechService:
         try:
             from voice.vocabulary import default_prompt, shop_corrector
 
-            recognizer = Recognizer(self.model, threads=2, prompt=default_prompt(self.settings),
-                                    corrector=shop_corrector(self.db), settings=self.settings)
+            recognizer = Recognizer(
+                self.model,
+                threads=2,
+                prompt=default_prompt(self.settings),
+                corrector=shop_corrector(self.db),
+                settings=self.settings,
+            )
             recognizer.warm_up()
             self.recognizer = recognizer  # ready only once warm
             log.info("ASR %s loaded in %.1f s", self.model, recognizer.load_s)
@@ -63,11 +68,14 @@ class SpeechService:
         return self.recognizer is not None
 
     def health(self) -> dict[str, Any]:
-        return {"model": self.model, "ready": self.ready, "error": self.error,
-                "load_s": round(self.recognizer.load_s, 2) if self.recognizer else None}
+        return {
+            "model": self.model,
+            "ready": self.ready,
+            "error": self.error,
+            "load_s": round(self.recognizer.load_s, 2) if self.recognizer else None,
+        }
 
-    async def transcribe(self, audio: Audio, preview: bool = False,
-                         stop: threading.Event | None = None) -> Transcript:
+    async def transcribe(self, audio: Audio, preview: bool = False, stop: threading.Event | None = None) -> Transcript:
         """A final transcript, or with ``preview`` a quick unbiased one that gives way to any final
         one (``Interrupted``) rather than delay it. Setting ``stop`` ends either early."""
         loop = asyncio.get_running_loop()
@@ -91,5 +99,11 @@ class SpeechService:
 
 def transcript_event(transcript: Transcript, final: bool) -> dict[str, Any]:
     """The ``transcript`` socket.io event's payload."""
-    return {"text": transcript.text, "final": final, "confidence": transcript.confidence,
-            "language": transcript.language, "duration_s": transcript.duration_s, "decode_s": transcript.decode_s}
+    return {
+        "text": transcript.text,
+        "final": final,
+        "confidence": transcript.confidence,
+        "language": transcript.language,
+        "duration_s": transcript.duration_s,
+        "decode_s": transcript.decode_s,
+    }

@@ -40,8 +40,9 @@ class Transcriber(Protocol):
     @property
     def ready(self) -> bool: ...
 
-    async def transcribe(self, audio: Audio, preview: bool = False,
-                         stop: threading.Event | None = None) -> Transcript: ...
+    async def transcribe(
+        self, audio: Audio, preview: bool = False, stop: threading.Event | None = None
+    ) -> Transcript: ...
 
 
 class TurnError(Exception):
@@ -94,8 +95,9 @@ PartialSink = Callable[[str, Transcript], Awaitable[None]]
 class VoiceTurns:
     """The utterance each client is speaking, keyed by client id (a socket id)."""
 
-    def __init__(self, speech: Transcriber, max_bytes: int, max_seconds: float,
-                 on_partial: PartialSink | None = None) -> None:
+    def __init__(
+        self, speech: Transcriber, max_bytes: int, max_seconds: float, on_partial: PartialSink | None = None
+    ) -> None:
         self.speech = speech
         self.max_bytes = max_bytes
         self.max_seconds = max_seconds
@@ -119,23 +121,29 @@ class VoiceTurns:
             current = self._start(client, data, rate, channels)
         if seq != current.next_seq:
             self.drop(client)
-            raise TurnError("audio_out_of_order",
-                            f"Audio chunk {seq} arrived where {current.next_seq} was expected; the utterance "
-                            "was dropped, please say it again.")
+            raise TurnError(
+                "audio_out_of_order",
+                f"Audio chunk {seq} arrived where {current.next_seq} was expected; the utterance "
+                "was dropped, please say it again.",
+            )
         chunk = bytes(data["chunk"])
         current.next_seq += 1
         current.chunks.append(chunk)
         current.size += len(chunk)
         if current.size > self.max_bytes:
             self.drop(client)
-            raise TurnError("audio_too_large",
-                            f"The utterance is over {self.max_bytes // 1_000_000} MB; it was dropped.")
+            raise TurnError(
+                "audio_too_large", f"The utterance is over {self.max_bytes // 1_000_000} MB; it was dropped."
+            )
         if current.format != "pcm16" or not self.speech.ready:
             return  # no half-decoded containers; nothing to run before the model is loaded
         # A partial pass only on an idle worker, so it never delays anyone's final transcript by
         # more than the one pass already running.
-        if (current.partial and self.speech.busy == 0
-                and current.size - current.partial_at >= PARTIAL_EVERY_S * current.bytes_per_second):
+        if (
+            current.partial
+            and self.speech.busy == 0
+            and current.size - current.partial_at >= PARTIAL_EVERY_S * current.bytes_per_second
+        ):
             current.partial_at = current.size
             self._keep(asyncio.create_task(self._partial(client, current)))
         if current.size - current.endpoint_at >= ENDPOINT_EVERY_S * current.bytes_per_second:

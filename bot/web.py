@@ -42,5 +42,6 @@ def add_widget_routes(app: FastAPI) -> None:
     @app.get("/widget.js", include_in_schema=False)
     async def embed_script() -> FileResponse:
         # Short cache: the loader is tiny and a new release should reach embedding pages soon.
-        return FileResponse(STATIC / "widget.js", media_type="text/javascript",
-                            headers={"Cache-Control": "max-age=300"})
+        return FileResponse(
+            STATIC / "widget.js", media_type="text/javascript", headers={"Cache-Control": "max-age=300"}
+        )

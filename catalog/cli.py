@@ -40,8 +40,9 @@ def _import(args: argparse.Namespace) -> int:
     for problem in problems[:20]:
         print(f"skipped {problem}", file=sys.stderr)
     store = Store(target)
-    print(f"Imported {count} products into {target} ({store.product_count()} in total, "
-          f"{len(problems)} records skipped).")
+    print(
+        f"Imported {count} products into {target} ({store.product_count()} in total, {len(problems)} records skipped)."
+    )
     if not args.no_vectors:
         ProductVectors.for_store(store, TextEncoder(), progress=True)
         print("Search vectors are up to date.")
@@ -55,19 +56,26 @@ def _search(args: argparse.Namespace) -> int:
     query.limit = args.limit
     response = searcher.search(query)
     if args.json:
-        print(json.dumps({
-            "query": args.query,
-            "filters": response.query.filters(),
-            "text": response.query.text,
-            "sort": response.query.sort,
-            "total": response.total,
-            "relaxed": response.relaxed,
-            "corrections": response.query.corrections,
-            "results": [{**hit.product.to_dict(), "score": hit.score} for hit in response.hits],
-        }, indent=None))
+        print(
+            json.dumps(
+                {
+                    "query": args.query,
+                    "filters": response.query.filters(),
+                    "text": response.query.text,
+                    "sort": response.query.sort,
+                    "total": response.total,
+                    "relaxed": response.relaxed,
+                    "corrections": response.query.corrections,
+                    "results": [{**hit.product.to_dict(), "score": hit.score} for hit in response.hits],
+                },
+                indent=None,
+            )
+        )
         return 0
-    print(f"{response.total} match(es); filters {response.query.filters() or 'none'}; "
-          f"text {response.query.text!r}; sort {response.query.sort}")
+    print(
+        f"{response.total} match(es); filters {response.query.filters() or 'none'}; "
+        f"text {response.query.text!r}; sort {response.query.sort}"
+    )
     if response.relaxed:
         print(f"(relaxed: {', '.join(response.relaxed)})")
     for i, hit in enumerate(response.hits, 1):
@@ -101,8 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     search.add_argument("--lexical", action="store_true", help="BM25 only, no vectors")
     importer = sub.add_parser("import", help="import a catalogue file (CSV, JSON or YAML), keeping its ids")
     importer.add_argument("file")
-    importer.add_argument("--map", action="append", metavar="FIELD=SOURCE",
-                          help="take FIELD (e.g. product_type) from the source's SOURCE column; repeatable")
+    importer.add_argument(
+        "--map",
+        action="append",
+        metavar="FIELD=SOURCE",
+        help="take FIELD (e.g. product_type) from the source's SOURCE column; repeatable",
+    )
     importer.add_argument("--no-vectors", action="store_true", help="skip building the search vectors")
     importer.set_defaults(func=_import)
     show = sub.add_parser("show", help="show one product")

@@ -91,9 +91,11 @@ def align_text_index(conn: sqlite3.Connection) -> None:
     if conn.execute("PRAGMA user_version").fetchone()[0] >= ALIGNED_TEXT_INDEX:
         return
     conn.execute("DELETE FROM product_fts")
-    conn.execute("INSERT INTO product_fts (rowid, id, name, brand, product_type, tags, description) "
-                 "SELECT p.rowid, p.id, p.name, p.brand, p.product_type, "
-                 "(SELECT group_concat(value, ' ') FROM json_each(p.tags)), p.description FROM products p")
+    conn.execute(
+        "INSERT INTO product_fts (rowid, id, name, brand, product_type, tags, description) "
+        "SELECT p.rowid, p.id, p.name, p.brand, p.product_type, "
+        "(SELECT group_concat(value, ' ') FROM json_each(p.tags)), p.description FROM products p"
+    )
     conn.execute(f"PRAGMA user_version = {ALIGNED_TEXT_INDEX}")
 
 
@@ -104,15 +106,29 @@ def insert_products(conn: sqlite3.Connection, products: list[Product], progress:
         old = conn.execute("SELECT rowid FROM products WHERE id = ?", (p.id,)).fetchone()
         cursor = conn.execute(
             "INSERT OR REPLACE INTO products VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (p.id, p.sku, p.name, p.brand, p.category, p.product_type, json.dumps(p.colors),
-             json.dumps(p.sizes), p.material, p.price, p.rating, p.review_count, p.stock,
-             p.release_date, p.description, json.dumps(p.tags)),
+            (
+                p.id,
+                p.sku,
+                p.name,
+                p.brand,
+                p.category,
+                p.product_type,
+                json.dumps(p.colors),
+                json.dumps(p.sizes),
+                p.material,
+                p.price,
+                p.rating,
+                p.review_count,
+                p.stock,
+                p.release_date,
+                p.description,
+                json.dumps(p.tags),
+            ),
         )
         if old is not None:
             conn.execute("DELETE FROM product_fts WHERE rowid = ?", (old[0],))
         conn.execute(
-            "INSERT INTO product_fts (rowid, id, name, brand, product_type, tags, description) "
-            "VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO product_fts (rowid, id, name, brand, product_type, tags, description) VALUES (?,?,?,?,?,?,?)",
             (cursor.lastrowid, p.id, p.name, p.brand, p.product_type, " ".join(p.tags), p.description),
         )
 
@@ -127,9 +143,19 @@ def insert_customers(conn: sqlite3.Connection, customers: list[Customer]) -> Non
 def insert_order(conn: sqlite3.Connection, order: Order) -> None:
     conn.execute(
         "INSERT INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        (order.id, order.customer_id, order.status, order.created_at, order.shipping_address,
-         order.shipping_option, order.carrier, order.tracking_number, order.eta,
-         order.delivered_at, order.cancelled_at),
+        (
+            order.id,
+            order.customer_id,
+            order.status,
+            order.created_at,
+            order.shipping_address,
+            order.shipping_option,
+            order.carrier,
+            order.tracking_number,
+            order.eta,
+            order.delivered_at,
+            order.cancelled_at,
+        ),
     )
     conn.executemany(
         "INSERT INTO order_lines VALUES (?,?,?,?,?)",
@@ -144,8 +170,9 @@ def insert_return(conn: sqlite3.Connection, ret: ReturnRequest) -> None:
     )
 
 
-def create_product_database(path: str | os.PathLike[str], batches: Iterable[list[Product]],
-                            progress: bool = False) -> Path:
+def create_product_database(
+    path: str | os.PathLike[str], batches: Iterable[list[Product]], progress: bool = False
+) -> Path:
     """A new shop database holding only products, written batch by batch (the scale benchmark
     writes a million products this way without holding them all)."""
     conn = connect(path)
@@ -159,8 +186,9 @@ def create_product_database(path: str | os.PathLike[str], batches: Iterable[list
     return Path(path)
 
 
-def build_demo_database(path: str | os.PathLike[str] | None = None, as_of: dt.date | None = None,
-                        progress: bool = True) -> Path:
+def build_demo_database(
+    path: str | os.PathLike[str] | None = None, as_of: dt.date | None = None, progress: bool = True
+) -> Path:
     """(Re)create the demo shop: products, customers, orders, returns. Returns the file path."""
     from catalog.demo.orders import generate_store_data
     from catalog.demo.products import generate_products

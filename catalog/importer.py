@@ -98,6 +98,7 @@ def _colours_in(text: str) -> list[str]:
 
 def to_product(record: Mapping[str, Any], mapping: Mapping[str, str] | None = None) -> Product:
     """One source record as a Product; raises CatalogueFormatError when id, name or price is missing."""
+
     def get(field: str) -> Any:
         if mapping and field in mapping:
             return _lookup(record, [mapping[field]])
@@ -114,17 +115,31 @@ def to_product(record: Mapping[str, Any], mapping: Mapping[str, str] | None = No
         tags.append("women" if gender == "F" else "men")
     category = str(get("category") or "general").strip().lower()
     return Product(
-        id=str(pid), sku=str(get("sku") or pid), name=str(name).strip(), brand=str(get("brand") or "").strip(),
-        category=category, product_type=str(get("product_type") or category).strip().lower(),
-        colors=[c.lower() for c in colors], sizes=_as_list(get("sizes")), material=str(get("material") or ""),
-        price=round(_number(price), 2), rating=_number(get("rating")), review_count=int(_number(get("review_count"))),
-        stock=int(_number(get("stock"), 1)), release_date=str(get("release_date") or "")[:10],
-        description=description, tags=tags,
+        id=str(pid),
+        sku=str(get("sku") or pid),
+        name=str(name).strip(),
+        brand=str(get("brand") or "").strip(),
+        category=category,
+        product_type=str(get("product_type") or category).strip().lower(),
+        colors=[c.lower() for c in colors],
+        sizes=_as_list(get("sizes")),
+        material=str(get("material") or ""),
+        price=round(_number(price), 2),
+        rating=_number(get("rating")),
+        review_count=int(_number(get("review_count"))),
+        stock=int(_number(get("stock"), 1)),
+        release_date=str(get("release_date") or "")[:10],
+        description=description,
+        tags=tags,
     )
 
 
-def import_catalogue(source: str | os.PathLike[str], db: str | os.PathLike[str] | None = None,
-                     mapping: Mapping[str, str] | None = None, progress: bool = True) -> tuple[Path, int, list[str]]:
+def import_catalogue(
+    source: str | os.PathLike[str],
+    db: str | os.PathLike[str] | None = None,
+    mapping: Mapping[str, str] | None = None,
+    progress: bool = True,
+) -> tuple[Path, int, list[str]]:
     """Add (or update) the products in ``source`` to the database; returns (db, imported, problems)."""
     path = Path(source)
     if not path.exists():

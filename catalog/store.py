@@ -99,13 +99,19 @@ class Store:
         row = self.conn.execute("SELECT * FROM orders WHERE id = ?", (str(order_id),)).fetchone()
         if not row:
             return None
-        lines = [OrderLine(r["product_id"], r["name"], r["quantity"], r["unit_price"])
-                 for r in self.conn.execute("SELECT * FROM order_lines WHERE order_id = ?", (row["id"],))]
+        lines = [
+            OrderLine(r["product_id"], r["name"], r["quantity"], r["unit_price"])
+            for r in self.conn.execute("SELECT * FROM order_lines WHERE order_id = ?", (row["id"],))
+        ]
         return Order(**dict(row), lines=lines)
 
     def orders_for_customer(self, customer_id: str) -> list[Order]:
-        ids = [r["id"] for r in self.conn.execute(
-            "SELECT id FROM orders WHERE customer_id = ? ORDER BY created_at DESC", (customer_id,))]
+        ids = [
+            r["id"]
+            for r in self.conn.execute(
+                "SELECT id FROM orders WHERE customer_id = ? ORDER BY created_at DESC", (customer_id,)
+            )
+        ]
         return [o for o in (self.order(i) for i in ids) if o]
 
     def verify(self, order_id: str, email: str) -> Order | None:
@@ -114,9 +120,14 @@ class Store:
         customer = self.customer_by_email(email) if order else None
         return order if order and customer and customer.id == order.customer_id else None
 
-    def create_order(self, customer_id: str, items: list[tuple[str, int]],
-                     shipping_option: str = "standard", address: str | None = None,
-                     today: dt.date | None = None) -> Order:
+    def create_order(
+        self,
+        customer_id: str,
+        items: list[tuple[str, int]],
+        shipping_option: str = "standard",
+        address: str | None = None,
+        today: dt.date | None = None,
+    ) -> Order:
         """Place an order for (product id, quantity) pairs; takes the goods out of stock."""
         if not items:
             raise StoreError("The cart is empty.")
@@ -131,15 +142,24 @@ class Store:
             if product.stock < quantity:
                 raise StoreError(f"Only {product.stock} of the {product.name} left in stock.")
             lines.append(OrderLine(product.id, product.name, quantity, product.price))
-        next_id = int(self.conn.execute("SELECT COALESCE(MAX(CAST(id AS INTEGER)), 10000) FROM orders")
-                      .fetchone()[0]) + 1
-        order = Order(str(next_id), customer.id, "processing", (today or dt.date.today()).isoformat(),
-                      address or customer.address, shipping_option, lines)
+        next_id = (
+            int(self.conn.execute("SELECT COALESCE(MAX(CAST(id AS INTEGER)), 10000) FROM orders").fetchone()[0]) + 1
+        )
+        order = Order(
+            str(next_id),
+            customer.id,
+            "processing",
+            (today or dt.date.today()).isoformat(),
+            address or customer.address,
+            shipping_option,
+            lines,
+        )
         with self.conn:
             db.insert_order(self.conn, order)
             for line in lines:
-                self.conn.execute("UPDATE products SET stock = stock - ? WHERE id = ?",
-                                  (line.quantity, line.product_id))
+                self.conn.execute(
+                    "UPDATE products SET stock = stock - ? WHERE id = ?", (line.quantity, line.product_id)
+                )
         return order
 
     def cancel_order(self, order_id: str, today: dt.date | None = None) -> Order:
@@ -149,15 +169,17 @@ class Store:
         if order.status == "cancelled":
             raise StoreError(f"Order {order_id} was already cancelled on {order.cancelled_at}.")
         if order.status not in self.policies["cancellation"]["allowed_statuses"]:
-            raise StoreError(f"Order {order_id} has already {order.status}, so it can't be cancelled; "
-                             "you can return it instead once it arrives.")
+            raise StoreError(
+                f"Order {order_id} has already {order.status}, so it can't be cancelled; "
+                "you can return it instead once it arrives."
+            )
         when = (today or dt.date.today()).isoformat()
         with self.conn:
-            self.conn.execute("UPDATE orders SET status = 'cancelled', cancelled_at = ? WHERE id = ?",
-                              (when, order.id))
+            self.conn.execute("UPDATE orders SET status = 'cancelled', cancelled_at = ? WHERE id = ?", (when, order.id))
             for line in order.lines:
-                self.conn.execute("UPDATE products SET stock = stock + ? WHERE id = ?",
-                                  (line.quantity, line.product_id))
+                self.conn.execute(
+                    "UPDATE products SET stock = stock + ? WHERE id = ?", (line.quantity, line.product_id)
+                )
         return self.order(order.id)  # type: ignore[return-value]
 
     def change_shipping_address(self, order_id: str, address: str) -> Order:
@@ -187,8 +209,9 @@ class Store:
             return False, f"A return for order {order.id} is already open."
         days = ((today or dt.date.today()) - dt.date.fromisoformat(order.delivered_at)).days
         if days > rules["window_days"]:
-            return False, (f"Order {order.id} was delivered {days} days ago, past our "
-                           f"{rules['window_days']}-day return window.")
+            return False, (
+                f"Order {order.id} was delivered {days} days ago, past our {rules['window_days']}-day return window."
+            )
         blocked = set(rules.get("non_returnable_categories", []))
         products = self.products([line.product_id for line in order.lines])
         if products and all(p.category in blocked for p in products):
@@ -204,22 +227,28 @@ class Store:
         if not ok:
             raise StoreError(why)
         number = int(self.conn.execute("SELECT COUNT(*) FROM returns").fetchone()[0]) + 1
-        ret = ReturnRequest(f"R{number:04d}", order.id, " ".join(reason.split())[:500] or "not given",
-                            "requested", order.total, (today or dt.date.today()).isoformat())
+        ret = ReturnRequest(
+            f"R{number:04d}",
+            order.id,
+            " ".join(reason.split())[:500] or "not given",
+            "requested",
+            order.total,
+            (today or dt.date.today()).isoformat(),
+        )
         with self.conn:
             db.insert_return(self.conn, ret)
         return ret
 
     # -- feedback, newsletter, handoff ----------------------------------------------------
-    def add_feedback(self, kind: str, text: str, customer_id: str | None = None,
-                     session_id: str | None = None) -> int:
+    def add_feedback(self, kind: str, text: str, customer_id: str | None = None, session_id: str | None = None) -> int:
         text = " ".join(text.split())[:5000]
         if not text:
             raise StoreError("The feedback is empty.")
         with self.conn:
             cur = self.conn.execute(
                 "INSERT INTO feedback (kind, text, customer_id, session_id, created_at) VALUES (?,?,?,?,?)",
-                (kind, text, customer_id, session_id, dt.datetime.now().isoformat(timespec="seconds")))
+                (kind, text, customer_id, session_id, dt.datetime.now().isoformat(timespec="seconds")),
+            )
         return int(cur.lastrowid or 0)
 
     def feedback(self, kind: str | None = None) -> list[dict[str, Any]]:
@@ -231,18 +260,20 @@ class Store:
     def subscribe(self, email: str) -> bool:
         """Subscribe ``email``; False when it already was."""
         with self.conn:
-            cur = self.conn.execute("INSERT OR IGNORE INTO newsletter VALUES (?, ?)",
-                                    (email.strip(), dt.date.today().isoformat()))
+            cur = self.conn.execute(
+                "INSERT OR IGNORE INTO newsletter VALUES (?, ?)", (email.strip(), dt.date.today().isoformat())
+            )
             self.conn.execute("UPDATE customers SET newsletter = 1 WHERE email = ?", (email.strip(),))
         return cur.rowcount == 1
 
-    def add_handoff(self, session_id: str, summary: dict[str, Any], reason: str = "",
-                    customer_id: str | None = None) -> int:
+    def add_handoff(
+        self, session_id: str, summary: dict[str, Any], reason: str = "", customer_id: str | None = None
+    ) -> int:
         with self.conn:
             cur = self.conn.execute(
                 "INSERT INTO handoffs (session_id, customer_id, reason, summary, created_at) VALUES (?,?,?,?,?)",
-                (session_id, customer_id, reason, json.dumps(summary),
-                 dt.datetime.now().isoformat(timespec="seconds")))
+                (session_id, customer_id, reason, json.dumps(summary), dt.datetime.now().isoformat(timespec="seconds")),
+            )
         return int(cur.lastrowid or 0)
 
     def handoffs(self) -> list[dict[str, Any]]:

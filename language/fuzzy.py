@@ -27,9 +27,22 @@ MIN_WORD = 3
 FUNCTION_WORDS = frozenset("a an the and or of for from to in on at by with my me your our it is i".split())
 
 _PHONETIC_RULES = [
-    (r"ph", "f"), (r"ck", "k"), (r"q", "k"), (r"x", "ks"), (r"z", "s"), (r"dg", "j"),
-    (r"c(?=[eiy])", "s"), (r"c", "k"), (r"gh(?![aeiou])", ""), (r"gh", "g"), (r"kn", "n"), (r"wr", "r"), (r"sch", "sk"),
-    (r"th", "0"), (r"sh", "x"), (r"v", "f"),
+    (r"ph", "f"),
+    (r"ck", "k"),
+    (r"q", "k"),
+    (r"x", "ks"),
+    (r"z", "s"),
+    (r"dg", "j"),
+    (r"c(?=[eiy])", "s"),
+    (r"c", "k"),
+    (r"gh(?![aeiou])", ""),
+    (r"gh", "g"),
+    (r"kn", "n"),
+    (r"wr", "r"),
+    (r"sch", "sk"),
+    (r"th", "0"),
+    (r"sh", "x"),
+    (r"v", "f"),
 ]
 
 

@@ -489,8 +489,12 @@ class JointModel:
         self.tokenizer.save_pretrained(folder / "encoder")
         heads = {k: v for k, v in self.network.state_dict().items() if not k.startswith("encoder.")}
         torch.save(heads, folder / "heads.pt")
-        meta = {"intents": self.intents, "tags": self.tags, "temperature": self.temperature,
-                "config": asdict(self.config)}
+        meta = {
+            "intents": self.intents,
+            "tags": self.tags,
+            "temperature": self.temperature,
+            "config": asdict(self.config),
+        }
         (folder / "meta.json").write_text(json.dumps(meta, indent=1))
 
     def quantize(self) -> None:

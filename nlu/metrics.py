@@ -62,8 +62,11 @@ def entity_scores(gold: Sequence[list[Entity]], predicted: Sequence[list[Entity]
                     right_value += str(p.get("value")).lower() == str(g.get("value")).lower()
                     break
     return EntityScores(
-        _f1(strict, n_gold, n_pred), _f1(overlap, n_gold, n_pred), right_value / overlap if overlap else 0.0,
-        n_gold, n_pred,
+        _f1(strict, n_gold, n_pred),
+        _f1(overlap, n_gold, n_pred),
+        right_value / overlap if overlap else 0.0,
+        n_gold,
+        n_pred,
     )
 
 

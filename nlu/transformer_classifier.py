@@ -70,8 +70,14 @@ class TransformerIntentClassifier(GraphComponent, IntentClassifier, EntityExtrac
             **{f.name: f.default for f in fields(TrainingConfig)},
         }
 
-    def __init__(self, config: dict[str, Any], name: str, model_storage: ModelStorage, resource: Resource,
-                 model: JointModel | None = None) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        name: str,
+        model_storage: ModelStorage,
+        resource: Resource,
+        model: JointModel | None = None,
+    ) -> None:
         self.component_config = {**self.get_default_config(), **config}
         self.node_name = name
         self._model_storage = model_storage
@@ -79,8 +85,13 @@ class TransformerIntentClassifier(GraphComponent, IntentClassifier, EntityExtrac
         self.model = model
 
     @classmethod
-    def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-               execution_context: ExecutionContext) -> TransformerIntentClassifier:
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> TransformerIntentClassifier:
         return cls(config, execution_context.node_name, model_storage, resource)
 
     def _training_config(self) -> TrainingConfig:
@@ -97,15 +108,25 @@ class TransformerIntentClassifier(GraphComponent, IntentClassifier, EntityExtrac
         report = self.model.fit(examples)
         logger.info(
             "Transformer NLU trained in %.0f s: %d epochs (best %d), validation accuracy %.3f, temperature %.2f",
-            report.seconds, report.epochs_run, report.best_epoch, report.validation_accuracy, report.temperature,
+            report.seconds,
+            report.epochs_run,
+            report.best_epoch,
+            report.validation_accuracy,
+            report.temperature,
         )
         with self._model_storage.write_to(self._resource) as folder:
             self.model.save(folder)
         return self._resource
 
     @classmethod
-    def load(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
-             execution_context: ExecutionContext, **kwargs: Any) -> TransformerIntentClassifier:
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> TransformerIntentClassifier:
         offline_environment(allow_network=False)
         merged = {**cls.get_default_config(), **config}
         try:

@@ -19,18 +19,30 @@ def domain() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
 
 
-def tracker(text: str = "", intent: str = "", entities: list[dict[str, Any]] | None = None,
-            slots: dict[str, Any] | None = None, channel: str = "rest",
-            active_loop: str | None = None, sender: str = "test-user",
-            candidates: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None) -> Tracker:
+def tracker(
+    text: str = "",
+    intent: str = "",
+    entities: list[dict[str, Any]] | None = None,
+    slots: dict[str, Any] | None = None,
+    channel: str = "rest",
+    active_loop: str | None = None,
+    sender: str = "test-user",
+    candidates: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Tracker:
     """A tracker after one user turn; ``candidates`` are slots extracted in that turn (to validate)."""
-    message = {"text": text, "intent": {"name": intent, "confidence": 1.0}, "entities": entities or [],
-               "metadata": metadata or {}}
+    message = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 1.0},
+        "entities": entities or [],
+        "metadata": metadata or {},
+    }
     events: list[dict[str, Any]] = [{"event": "user", "text": text, "parse_data": message, "input_channel": channel}]
     events += [{"event": "slot", "name": k, "value": v} for k, v in (candidates or {}).items()]
     all_slots = {**(slots or {}), **(candidates or {})}
-    return Tracker(sender, all_slots, message, events, False, None,
-                   {"name": active_loop} if active_loop else {}, "action_listen")
+    return Tracker(
+        sender, all_slots, message, events, False, None, {"name": active_loop} if active_loop else {}, "action_listen"
+    )
 
 
 def ents(**values: str) -> list[dict[str, Any]]:

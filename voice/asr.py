@@ -94,16 +94,25 @@ def resolve_model(spec: str, allow_hub: bool = False) -> Path | str:
         return path.resolve()
     if allow_hub:
         return spec
-    raise ModelError(f"ASR model {spec!r} is neither {' nor '.join(WHEELS)} nor a local folder; "
-                     "set SHOPKEEPER_ALLOW_HUB=1 to let SpeechBrain fetch a hub id")
+    raise ModelError(
+        f"ASR model {spec!r} is neither {' nor '.join(WHEELS)} nor a local folder; "
+        "set SHOPKEEPER_ALLOW_HUB=1 to let SpeechBrain fetch a hub id"
+    )
 
 
 class Recognizer:
     """One loaded Whisper model. ``transcribe`` is thread-safe (calls are serialised)."""
 
-    def __init__(self, model: str | None = None, threads: int | None = None, prompt: str | None = None,
-                 corrector: object | None = None, window_s: float | None = None,
-                 bias: bool | None = None, settings: VoiceSettings | None = None) -> None:
+    def __init__(
+        self,
+        model: str | None = None,
+        threads: int | None = None,
+        prompt: str | None = None,
+        corrector: object | None = None,
+        window_s: float | None = None,
+        bias: bool | None = None,
+        settings: VoiceSettings | None = None,
+    ) -> None:
         """Arguments left None come from ``settings`` (default: the environment, voice.settings).
         Shop names get a bonus during decoding when ``bias`` and a catalogue corrector are given,
         kept only where unbiased Whisper agrees it could have heard them (voice/biasing.py)."""
@@ -124,8 +133,9 @@ class Recognizer:
         source = resolve_model(model, settings.allow_hub)
         if isinstance(source, Path):
             # Local folder: SpeechBrain reads it in place; nothing is fetched.
-            self.asr = WhisperASR.from_hparams(source=str(source), savedir=str(source),
-                                               overrides={"model_dir": str(source)})
+            self.asr = WhisperASR.from_hparams(
+                source=str(source), savedir=str(source), overrides={"model_dir": str(source)}
+            )
         else:
             self.asr = WhisperASR.from_hparams(source=source)
         self.whisper = self.asr.mods.whisper
@@ -141,8 +151,7 @@ class Recognizer:
         if bias and terms:
             from voice.biasing import CatalogueBias
 
-            self.bias = CatalogueBias(lambda text: self.whisper.tokenizer.encode(text, add_special_tokens=False),
-                                      terms)
+            self.bias = CatalogueBias(lambda text: self.whisper.tokenizer.encode(text, add_special_tokens=False), terms)
             self.bias.attach(self.decoder)
         full = self.whisper.model.encoder.embed_positions
         self._embeddings = {full.num_embeddings: full}  # position table per window length, made once
@@ -165,8 +174,9 @@ class Recognizer:
         if self._stop is not None and self._stop.is_set():
             raise Interrupted("the transcription was stopped")
 
-    def transcribe(self, samples: np.ndarray, prompt: str | None = None, biased: bool = True,
-                   stop: threading.Event | None = None) -> Transcript:
+    def transcribe(
+        self, samples: np.ndarray, prompt: str | None = None, biased: bool = True, stop: threading.Event | None = None
+    ) -> Transcript:
         """16 kHz mono float32 → text. Silence around the speech is trimmed first. ``biased=False``
         skips the catalogue-biased second decode (a partial transcript is only a preview). Setting
         ``stop`` (from any thread) ends the transcription early with ``Interrupted``."""
@@ -190,9 +200,18 @@ class Recognizer:
         if self.corrector is not None and heard.text:
             text, found = self.corrector.correct(heard.text)  # type: ignore[attr-defined]
             corrections = [(c.heard, c.meant) for c in found]
-        return Transcript(text, round(confidence, 3), self.language, round(duration, 3), round(heard.speech_s, 3),
-                          round(elapsed, 3), heard.text, corrections, heard.biased_text,
-                          None if heard.bias_cost is None else round(heard.bias_cost, 3))
+        return Transcript(
+            text,
+            round(confidence, 3),
+            self.language,
+            round(duration, 3),
+            round(heard.speech_s, 3),
+            round(elapsed, 3),
+            heard.text,
+            corrections,
+            heard.biased_text,
+            None if heard.bias_cost is None else round(heard.bias_cost, 3),
+        )
 
     def _recognise(self, speech: np.ndarray, prompt_tokens: list[int], biased: bool) -> Heard:
         """Encode and decode trimmed speech: the plain decode, the full window if that looks
@@ -219,8 +238,9 @@ class Recognizer:
                     ids, raw, log_prob = biased_ids, biased_text, biased_log_prob
         return Heard(ids, raw, log_prob, biased_text, bias_cost, speech_s)
 
-    def _biased_decode(self, encoded: torch.Tensor, plain_ids: list[int],
-                       speech_s: float) -> tuple[list[int], str, float, float] | None:
+    def _biased_decode(
+        self, encoded: torch.Tensor, plain_ids: list[int], speech_s: float
+    ) -> tuple[list[int], str, float, float] | None:
         """The catalogue-biased decode of the same audio, as (ids, text, log-probability, cost), where
         cost is how much less likely the unbiased model finds it than its own ``plain_ids``;
         None when the bias changes nothing or produces a degenerate transcript."""
@@ -258,8 +278,8 @@ class Recognizer:
         start = list(self.decoder.initial_tokens)
         sequence = start + [i for i in ids if i != self.whisper.eos] + [self.whisper.eos]
         logits, _, _ = self.whisper.forward_decoder(encoded, torch.tensor([sequence[:-1]]), use_cache=False)
-        log_probs = torch.log_softmax(logits[0, len(start) - 1:].float(), dim=-1)
-        targets = torch.tensor(sequence[len(start):]).unsqueeze(1)
+        log_probs = torch.log_softmax(logits[0, len(start) - 1 :].float(), dim=-1)
+        targets = torch.tensor(sequence[len(start) :]).unsqueeze(1)
         return float(log_probs.gather(1, targets).sum())
 
     def warm_up(self) -> None:

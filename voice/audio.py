@@ -90,8 +90,10 @@ def _decode_av(data: bytes) -> tuple[np.ndarray, int]:
     except AudioError:
         raise
     except (av.error.FFmpegError, ValueError, EOFError) as error:
-        raise AudioError(f"the audio could not be decoded ({type(error).__name__}); send WAV, FLAC, "
-                         "OGG/Opus, WebM/Opus or raw 16-bit PCM") from error
+        raise AudioError(
+            f"the audio could not be decoded ({type(error).__name__}); send WAV, FLAC, "
+            "OGG/Opus, WebM/Opus or raw 16-bit PCM"
+        ) from error
     if not pieces:
         raise AudioError("the audio is empty or truncated: no sound could be decoded")
     return np.concatenate(pieces), SAMPLE_RATE
@@ -112,8 +114,7 @@ def decode(data: bytes, max_seconds: float | None = None, max_bytes: int | None 
     return _finish(*decoded, max_seconds=max_seconds)
 
 
-def from_pcm16(data: bytes, rate: int = SAMPLE_RATE, channels: int = 1,
-               max_seconds: float | None = None) -> Audio:
+def from_pcm16(data: bytes, rate: int = SAMPLE_RATE, channels: int = 1, max_seconds: float | None = None) -> Audio:
     """Raw little-endian signed 16-bit PCM (interleaved when stereo) → 16 kHz mono."""
     if not data:
         raise AudioError("no audio was received")

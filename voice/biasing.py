@@ -27,8 +27,14 @@ LONGEST_NAME_TOKENS = 8
 
 
 class CatalogueBias:
-    def __init__(self, encode: Callable[[str], list[int]], terms: Iterable[str],
-                 start_bonus: float = 1.0, continue_bonus: float = 2.0, max_cost: float = 1.0) -> None:
+    def __init__(
+        self,
+        encode: Callable[[str], list[int]],
+        terms: Iterable[str],
+        start_bonus: float = 1.0,
+        continue_bonus: float = 2.0,
+        max_cost: float = 1.0,
+    ) -> None:
         self.start_bonus = start_bonus
         self.continue_bonus = continue_bonus
         self.max_cost = max_cost  # nats of unbiased log-probability a biased transcript may lose
@@ -68,8 +74,7 @@ class CatalogueBias:
         step = searcher.forward_step
         starts: dict[tuple[int, float], torch.Tensor] = {}  # the start bonus over the vocabulary, made once
 
-        def bonus_step(inp_tokens: Any, memory: Any, enc_states: Any, enc_lens: Any,
-                       attention_mask: Any = None) -> Any:
+        def bonus_step(inp_tokens: Any, memory: Any, enc_states: Any, enc_lens: Any, attention_mask: Any = None) -> Any:
             logits, tokens, attn = step(inp_tokens, memory, enc_states, enc_lens, attention_mask)
             key = (logits.shape[-1], self.start_bonus)
             if key not in starts:

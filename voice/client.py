@@ -41,7 +41,7 @@ def pcm16_chunks(samples: np.ndarray, chunk_s: float = CHUNK_S) -> Iterator[byte
     pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
     step = int(SAMPLE_RATE * chunk_s) * 2
     for start in range(0, len(pcm), step):
-        yield pcm[start:start + step]
+        yield pcm[start : start + step]
 
 
 class VoiceClient:
@@ -64,6 +64,7 @@ class VoiceClient:
     def _recorder(self, name: str) -> Callable[..., None]:
         def record(data: Any = None) -> None:
             self.events.put((name, data, time.perf_counter()))
+
         return record
 
     def _next(self, wanted: set[str]) -> tuple[str, Any, float]:
@@ -101,8 +102,7 @@ class VoiceClient:
 
     def say_text(self, text: str, metadata: dict[str, Any] | None = None) -> TurnResult:
         sent = time.perf_counter()
-        self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id,
-                                       "metadata": metadata or {}})
+        self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id, "metadata": metadata or {}})
         return self.collect(sent)
 
     def say_audio(self, samples: np.ndarray, realtime: bool = True, partials: bool = False) -> TurnResult:
@@ -110,8 +110,17 @@ class VoiceClient:
         transcripts while the audio arrives."""
         started = time.perf_counter()
         for seq, chunk in enumerate(pcm16_chunks(samples)):
-            self.sio.emit("user_audio", {"chunk": chunk, "session_id": self.session_id, "seq": seq,
-                                         "format": "pcm16", "sample_rate": SAMPLE_RATE, "partial": partials})
+            self.sio.emit(
+                "user_audio",
+                {
+                    "chunk": chunk,
+                    "session_id": self.session_id,
+                    "seq": seq,
+                    "format": "pcm16",
+                    "sample_rate": SAMPLE_RATE,
+                    "partial": partials,
+                },
+            )
             if realtime:  # pace like a microphone would
                 time.sleep(max(0.0, started + (seq + 1) * CHUNK_S - time.perf_counter()))
         return self.say_encoded_end()
@@ -119,8 +128,10 @@ class VoiceClient:
     def say_encoded(self, data: bytes, fmt: str, chunk_bytes: int = 16000) -> TurnResult:
         """Send an encoded recording (webm, ogg, wav...) in pieces, as a browser's MediaRecorder does."""
         for seq, start in enumerate(range(0, len(data), chunk_bytes)):
-            self.sio.emit("user_audio", {"chunk": data[start:start + chunk_bytes], "session_id": self.session_id,
-                                         "seq": seq, "format": fmt})
+            self.sio.emit(
+                "user_audio",
+                {"chunk": data[start : start + chunk_bytes], "session_id": self.session_id, "seq": seq, "format": fmt},
+            )
         return self.say_encoded_end()
 
     def say_encoded_end(self) -> TurnResult:
@@ -155,7 +166,7 @@ def record_microphone(max_s: float = 15.0, silence_s: float = 1.0) -> np.ndarray
         while sum(len(b) for b in blocks) < max_s * SAMPLE_RATE:
             block, _ = stream.read(int(SAMPLE_RATE * CHUNK_S))
             blocks.append(block[:, 0].copy())
-            loud = float(np.sqrt(np.mean(block ** 2))) > 0.01
+            loud = float(np.sqrt(np.mean(block**2))) > 0.01
             heard |= loud
             quiet = 0.0 if loud else quiet + CHUNK_S
             if heard and quiet >= silence_s:
@@ -165,8 +176,10 @@ def record_microphone(max_s: float = 15.0, silence_s: float = 1.0) -> np.ndarray
 
 def _print(result: TurnResult) -> None:
     if result.transcript is not None:
-        print(f"you (heard): {result.transcript.get('text', '')}  "
-              f"[confidence {result.transcript.get('confidence', 0):.2f}]")
+        print(
+            f"you (heard): {result.transcript.get('text', '')}  "
+            f"[confidence {result.transcript.get('confidence', 0):.2f}]"
+        )
     for reply in result.replies:
         if reply.get("text"):
             print(f"bot: {reply['text']}")
@@ -181,16 +194,22 @@ def _print(result: TurnResult) -> None:
 class _Turn(argparse.Action):
     """Keep --file/--text/--mic in the order given: each is one turn."""
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: Any, option_string: str | None = None) -> None:
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
         turns = getattr(namespace, "turns", None) or []
         turns.append((self.dest, values))
         namespace.turns = turns
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m voice.client", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m voice.client", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--url", default="http://localhost:8000")
     parser.add_argument("--file", action=_Turn, help="an audio file to say (repeatable)")
     parser.add_argument("--text", action=_Turn, help="a typed message (repeatable)")

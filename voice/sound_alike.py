@@ -25,8 +25,9 @@ LONGEST_HEARD = 3  # a brand can be heard as up to three words ("next we dot" fo
 
 
 class BrandSoundAlikes:
-    def __init__(self, brands: Iterable[str], product_types: Iterable[str], known_words: Iterable[str],
-                 threshold: float = 0.65) -> None:
+    def __init__(
+        self, brands: Iterable[str], product_types: Iterable[str], known_words: Iterable[str], threshold: float = 0.65
+    ) -> None:
         self.brands = {phonetic_key(b): b for b in brands}
         self.brand_words = {w for b in self.brands.values() for w in b.lower().split()}
         # Longest first, so "running shoes" is found before "shoes".
@@ -72,7 +73,7 @@ class BrandSoundAlikes:
         for i in range(len(bare)):
             for t in self.types:
                 n = len(t.split())
-                said = " ".join(bare[i:i + n])
+                said = " ".join(bare[i : i + n])
                 if said in (t, t + "s", t + "es"):
                     slots.add(i)
                     break

@@ -99,12 +99,16 @@ class Voice:
         return ["espeak-ng", "-v", self.voice, "-s", "150", "-w", str(out), text]
 
 
-TUNE_VOICES = [Voice("flite-kal16", "flite", "kal16", natural=False),
-               Voice("festival-kal", "festival", "kal_diphone", natural=False)]
-TEST_VOICES = [Voice("flite-slt", "flite", "slt", natural=True),
-               Voice("flite-rms", "flite", "rms", natural=True),
-               Voice("flite-awb", "flite", "awb", natural=True),
-               Voice("espeak-en-us", "espeak-ng", "en-us", natural=False)]
+TUNE_VOICES = [
+    Voice("flite-kal16", "flite", "kal16", natural=False),
+    Voice("festival-kal", "festival", "kal_diphone", natural=False),
+]
+TEST_VOICES = [
+    Voice("flite-slt", "flite", "slt", natural=True),
+    Voice("flite-rms", "flite", "rms", natural=True),
+    Voice("flite-awb", "flite", "awb", natural=True),
+    Voice("espeak-en-us", "espeak-ng", "en-us", natural=False),
+]
 
 
 @dataclass(frozen=True)
@@ -121,8 +125,9 @@ def synthesize(text: str, voice: Voice, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         partial = Path(tmp) / "speech.wav"
-        subprocess.run(voice.command(text, partial, Path(tmp) / "text.txt"), check=True,
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            voice.command(text, partial, Path(tmp) / "text.txt"), check=True, capture_output=True, timeout=60
+        )
         shutil.move(str(partial), out)
     return out
 

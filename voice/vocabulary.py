@@ -26,8 +26,11 @@ _DIGIT_RUN = re.compile(r"\b\d(?:[\s-]\d){2,}\b")
 # Whisper writes "cart" as "card" ("add it to my card"). Something goes *to, in, into* or *from*
 # a cart; a payment card is what one pays, is charged or refunded with, so those words keep it.
 _CARD_AS_CART = re.compile(r"\b(to|in|into|from)( my| the| your) card\b", re.IGNORECASE)
-_PAYMENT_WORDS = re.compile(r"\b(pay|paid|paying|payment|charged?|refund(ed)?|credit|debit|bank|declined|"
-                            r"bill(ed)?|visa|mastercard|expired?|number|details|pin|money)\b", re.IGNORECASE)
+_PAYMENT_WORDS = re.compile(
+    r"\b(pay|paid|paying|payment|charged?|refund(ed)?|credit|debit|bank|declined|"
+    r"bill(ed)?|visa|mastercard|expired?|number|details|pin|money)\b",
+    re.IGNORECASE,
+)
 
 
 def card_as_cart(text: str) -> str:
@@ -66,8 +69,11 @@ class ShopCorrector:
                 raise FileNotFoundError(f"the shop database {db or 'catalog/shop.db'} has no products")
             self._corrector = shop_corrector(store, vocabulary, set(english_words()))
             v = vocabulary
-            shop_words = {w for t in (*v.colors, *v.materials, *v.sizes, *v.categories, *v.product_types)
-                          for w in t.lower().split()}
+            shop_words = {
+                w
+                for t in (*v.colors, *v.materials, *v.sizes, *v.categories, *v.product_types)
+                for w in t.lower().split()
+            }
             self.sound_alikes = BrandSoundAlikes(v.brands, v.product_types, shop_words | STOP_WORDS)
             # The names decoding is biased towards (voice/biasing.py).
             self.terms = sorted(set(v.brands) | set(v.product_types))

@@ -13,9 +13,17 @@ from language.numbers import normalise_numbers
 
 _TITLES = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint"}
 # Contractions count the same written either way ("I'm" = "I am").
-_CONTRACTIONS = [(r"\b(i)'m\b", r"\1 am"), (r"\b(\w+)'re\b", r"\1 are"), (r"\b(\w+)'ve\b", r"\1 have"),
-                 (r"\b(\w+)'ll\b", r"\1 will"), (r"\b(\w+)'d\b", r"\1 would"), (r"\bcan't\b", "can not"),
-                 (r"\bwon't\b", "will not"), (r"\b(\w+)n't\b", r"\1 not"), (r"\b(what|it|that|there)'s\b", r"\1 is")]
+_CONTRACTIONS = [
+    (r"\b(i)'m\b", r"\1 am"),
+    (r"\b(\w+)'re\b", r"\1 are"),
+    (r"\b(\w+)'ve\b", r"\1 have"),
+    (r"\b(\w+)'ll\b", r"\1 will"),
+    (r"\b(\w+)'d\b", r"\1 would"),
+    (r"\bcan't\b", "can not"),
+    (r"\bwon't\b", "will not"),
+    (r"\b(\w+)n't\b", r"\1 not"),
+    (r"\b(what|it|that|there)'s\b", r"\1 is"),
+]
 
 
 def normalise(text: str) -> list[str]:

@@ -14,31 +14,107 @@ from dataclasses import dataclass
 
 from catalog.models import Customer, Order, OrderLine, Product, ReturnRequest
 
-FIRST_NAMES = ["Alex", "Sam", "Priya", "Jordan", "Mei", "Tomasz", "Aisha", "Lucas", "Ines",
-               "Kwame", "Hannah", "Diego", "Yuki", "Omar", "Freya", "Mateo", "Zara", "Noah",
-               "Leila", "Finn"]
-LAST_NAMES = ["Morgan", "Patel", "Nowak", "Okafor", "Lindqvist", "Reyes", "Chen", "Haddad",
-              "Brennan", "Costa", "Fischer", "Mensah", "Sato", "Duarte", "Walsh"]
-STREETS = ["Elm Street", "Harbour Road", "Mill Lane", "Station Avenue", "Kingfisher Way",
-           "Orchard Close", "Queen's Parade", "Beacon Hill", "Willow Crescent", "Market Row"]
-CITIES = [("Springfield", "IL 62701"), ("Riverton", "WY 82501"), ("Portland", "OR 97201"),
-          ("Madison", "WI 53703"), ("Ashland", "OR 97520"), ("Burlington", "VT 05401")]
+FIRST_NAMES = [
+    "Alex",
+    "Sam",
+    "Priya",
+    "Jordan",
+    "Mei",
+    "Tomasz",
+    "Aisha",
+    "Lucas",
+    "Ines",
+    "Kwame",
+    "Hannah",
+    "Diego",
+    "Yuki",
+    "Omar",
+    "Freya",
+    "Mateo",
+    "Zara",
+    "Noah",
+    "Leila",
+    "Finn",
+]
+LAST_NAMES = [
+    "Morgan",
+    "Patel",
+    "Nowak",
+    "Okafor",
+    "Lindqvist",
+    "Reyes",
+    "Chen",
+    "Haddad",
+    "Brennan",
+    "Costa",
+    "Fischer",
+    "Mensah",
+    "Sato",
+    "Duarte",
+    "Walsh",
+]
+STREETS = [
+    "Elm Street",
+    "Harbour Road",
+    "Mill Lane",
+    "Station Avenue",
+    "Kingfisher Way",
+    "Orchard Close",
+    "Queen's Parade",
+    "Beacon Hill",
+    "Willow Crescent",
+    "Market Row",
+]
+CITIES = [
+    ("Springfield", "IL 62701"),
+    ("Riverton", "WY 82501"),
+    ("Portland", "OR 97201"),
+    ("Madison", "WI 53703"),
+    ("Ashland", "OR 97520"),
+    ("Burlington", "VT 05401"),
+]
 CARRIERS = ["ParcelWay", "SwiftPost", "Northline Freight"]
-RETURN_REASONS = ["too small", "not as described", "arrived damaged", "changed my mind",
-                  "wrong colour", "better price elsewhere"]
+RETURN_REASONS = [
+    "too small",
+    "not as described",
+    "arrived damaged",
+    "changed my mind",
+    "wrong colour",
+    "better price elsewhere",
+]
 # Product types people buy together, so "what goes with this" has real order history to learn from.
 COMPANIONS = {
-    "running shoes": ["smartwatch", "earbuds", "t-shirt", "yoga mat"], "hiking boots": ["rain jacket", "hoodie"],
-    "sandals": ["dress", "t-shirt"], "dress shoes": ["jeans", "dress"], "rain jacket": ["hiking boots"],
-    "yoga mat": ["dumbbells", "t-shirt"], "dumbbells": ["yoga mat"], "bicycle helmet": ["smartwatch"],
-    "frying pan": ["chef knife", "olive oil"], "chef knife": ["frying pan"], "coffee maker": ["coffee beans"],
-    "coffee beans": ["coffee maker", "dark chocolate"], "blender": ["green tea"], "laptop": ["headphones"],
-    "tablet": ["earbuds"], "smartwatch": ["running shoes"], "dog bed": ["dog leash", "pet food bowl"],
-    "dog leash": ["pet food bowl"], "notebook": ["fountain pen"], "fountain pen": ["notebook"],
-    "office chair": ["desk organiser", "table lamp"], "bedding set": ["throw blanket", "scented candle"],
-    "garden hose": ["pruning shears", "planter"], "planter": ["pruning shears"], "cookbook": ["frying pan"],
-    "travel guide": ["rain jacket"], "necklace": ["earrings"], "earrings": ["necklace", "bracelet"],
-    "face moisturiser": ["shampoo"], "perfume": ["lipstick"], "board game": ["jigsaw puzzle"],
+    "running shoes": ["smartwatch", "earbuds", "t-shirt", "yoga mat"],
+    "hiking boots": ["rain jacket", "hoodie"],
+    "sandals": ["dress", "t-shirt"],
+    "dress shoes": ["jeans", "dress"],
+    "rain jacket": ["hiking boots"],
+    "yoga mat": ["dumbbells", "t-shirt"],
+    "dumbbells": ["yoga mat"],
+    "bicycle helmet": ["smartwatch"],
+    "frying pan": ["chef knife", "olive oil"],
+    "chef knife": ["frying pan"],
+    "coffee maker": ["coffee beans"],
+    "coffee beans": ["coffee maker", "dark chocolate"],
+    "blender": ["green tea"],
+    "laptop": ["headphones"],
+    "tablet": ["earbuds"],
+    "smartwatch": ["running shoes"],
+    "dog bed": ["dog leash", "pet food bowl"],
+    "dog leash": ["pet food bowl"],
+    "notebook": ["fountain pen"],
+    "fountain pen": ["notebook"],
+    "office chair": ["desk organiser", "table lamp"],
+    "bedding set": ["throw blanket", "scented candle"],
+    "garden hose": ["pruning shears", "planter"],
+    "planter": ["pruning shears"],
+    "cookbook": ["frying pan"],
+    "travel guide": ["rain jacket"],
+    "necklace": ["earrings"],
+    "earrings": ["necklace", "bracelet"],
+    "face moisturiser": ["shampoo"],
+    "perfume": ["lipstick"],
+    "board game": ["jigsaw puzzle"],
 }
 DEMO_EMAIL = "alex.morgan@example.com"
 FIRST_ORDER_ID = 10001
@@ -65,8 +141,11 @@ def _customers(rng: random.Random, count: int) -> list[Customer]:
         if email in taken:
             continue
         taken.add(email)
-        customers.append(Customer(f"C{len(customers) + 1:04d}", f"{first} {last}", email,
-                                  _address(rng), newsletter=rng.random() < 0.3))
+        customers.append(
+            Customer(
+                f"C{len(customers) + 1:04d}", f"{first} {last}", email, _address(rng), newsletter=rng.random() < 0.3
+            )
+        )
     return customers
 
 
@@ -94,13 +173,26 @@ def _basket(rng: random.Random, products: list[Product]) -> list[OrderLine]:
     return [OrderLine(p.id, p.name, rng.choice([1, 1, 1, 2]), p.price) for p in picked]
 
 
-def _order(rng: random.Random, number: int, customer: Customer, status: str, age_days: int,
-           as_of: dt.date, products: list[Product], companions: bool = False) -> Order:
+def _order(
+    rng: random.Random,
+    number: int,
+    customer: Customer,
+    status: str,
+    age_days: int,
+    as_of: dt.date,
+    products: list[Product],
+    companions: bool = False,
+) -> Order:
     created = as_of - dt.timedelta(days=age_days)
-    order = Order(id=str(number), customer_id=customer.id, status=status,
-                  created_at=created.isoformat(), shipping_address=customer.address,
-                  shipping_option=rng.choice(["standard", "standard", "express", "next_day"]),
-                  lines=_basket(rng, _released_by(products, created)) if companions else _lines(rng, products))
+    order = Order(
+        id=str(number),
+        customer_id=customer.id,
+        status=status,
+        created_at=created.isoformat(),
+        shipping_address=customer.address,
+        shipping_option=rng.choice(["standard", "standard", "express", "next_day"]),
+        lines=_basket(rng, _released_by(products, created)) if companions else _lines(rng, products),
+    )
     if status in ("shipped", "delivered"):
         order.carrier = rng.choice(CARRIERS)
         order.tracking_number = f"{order.carrier[:2].upper()}{rng.randint(10**9, 10**10 - 1)}"
@@ -113,8 +205,13 @@ def _order(rng: random.Random, number: int, customer: Customer, status: str, age
     return order
 
 
-def generate_store_data(products: list[Product], as_of: dt.date | None = None, seed: int = 11,
-                        customer_count: int = 40, order_count: int = 600) -> StoreData:
+def generate_store_data(
+    products: list[Product],
+    as_of: dt.date | None = None,
+    seed: int = 11,
+    customer_count: int = 40,
+    order_count: int = 600,
+) -> StoreData:
     """Customers, orders and returns. Same seed, products and ``as_of`` -> same data."""
     as_of = as_of or dt.date.today()
     rng = random.Random(seed)
@@ -123,8 +220,9 @@ def generate_store_data(products: list[Product], as_of: dt.date | None = None, s
     # Returnable goods only for the fixed demo orders, so return flows work.
     returnable = [p for p in products if p.category != "groceries"]
     fixed = [("processing", 1), ("shipped", 3), ("delivered", 14), ("delivered", 65), ("cancelled", 20)]
-    orders = [_order(rng, FIRST_ORDER_ID + i, alex, status, age, as_of, returnable)
-              for i, (status, age) in enumerate(fixed)]
+    orders = [
+        _order(rng, FIRST_ORDER_ID + i, alex, status, age, as_of, returnable) for i, (status, age) in enumerate(fixed)
+    ]
     # The return-window demo order was delivered exactly 10 days ago.
     orders[2].delivered_at = (as_of - dt.timedelta(days=10)).isoformat()
     while len(orders) < order_count:
@@ -135,8 +233,11 @@ def generate_store_data(products: list[Product], as_of: dt.date | None = None, s
             status = rng.choice(["shipped", "processing", "shipped"])
         else:
             status = "cancelled" if rng.random() < 0.08 else "delivered"
-        orders.append(_order(rng, FIRST_ORDER_ID + len(orders), rng.choice(customers), status,
-                             age, as_of, products, companions=True))
+        orders.append(
+            _order(
+                rng, FIRST_ORDER_ID + len(orders), rng.choice(customers), status, age, as_of, products, companions=True
+            )
+        )
     returns: list[ReturnRequest] = []
     for order in orders[5:]:
         if order.status != "delivered" or rng.random() > 0.12:
@@ -146,9 +247,15 @@ def generate_store_data(products: list[Product], as_of: dt.date | None = None, s
         if created > as_of:
             continue
         status = "refunded" if (as_of - created).days > 7 else rng.choice(["requested", "received"])
-        returns.append(ReturnRequest(
-            id=f"R{len(returns) + 1:04d}", order_id=order.id, reason=rng.choice(RETURN_REASONS),
-            status=status, refund_amount=order.lines[0].total, created_at=created.isoformat(),
-            refunded_at=(created + dt.timedelta(days=5)).isoformat() if status == "refunded" else None,
-        ))
+        returns.append(
+            ReturnRequest(
+                id=f"R{len(returns) + 1:04d}",
+                order_id=order.id,
+                reason=rng.choice(RETURN_REASONS),
+                status=status,
+                refund_amount=order.lines[0].total,
+                created_at=created.isoformat(),
+                refunded_at=(created + dt.timedelta(days=5)).isoformat() if status == "refunded" else None,
+            )
+        )
     return StoreData(customers, orders, returns)

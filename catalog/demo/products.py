@@ -23,18 +23,91 @@ RELEASE_START = dt.date(2023, 1, 1)
 RELEASE_END = dt.date(2026, 10, 31)
 
 # Books and groceries are named differently from branded goods.
-_BOOK_ADJECTIVES = ["Silent", "Hidden", "Last", "Golden", "Winter", "Quiet", "Lost", "Bright",
-                    "Distant", "Secret", "Salt", "Paper", "Northern", "Wild", "Amber", "Painted"]
-_BOOK_NOUNS = ["Harbour", "Orchard", "Letter", "Garden", "Lighthouse", "River", "Island",
-               "Map", "Promise", "Summer", "Tide", "Meadow", "Clockmaker", "Bridge", "Forest"]
-_ANIMALS = ["Otter", "Little Fox", "Bramble Bear", "Hedgehog", "Pip the Penguin", "Owl",
-            "Tiny Tortoise", "Mole", "Badger", "Rabbit"]
-_KID_THINGS = ["the Moon", "the Big Storm", "the Lost Kite", "the Sleepy Sun", "the Snow Day",
-               "the Blue Balloon", "the Night Garden", "the Noisy Drum"]
-_COOK_THEMES = ["Weeknight", "Plant-Based", "One-Pan", "Mediterranean", "Family Baking",
-                "Slow Cooker", "Street Food", "Five-Ingredient", "Seasonal Soup", "Breakfast"]
-_PLACES = ["Lisbon", "Kyoto", "Iceland", "Scotland", "Vancouver", "Sicily", "Patagonia",
-           "Vienna", "Cape Town", "Norway", "Tuscany", "Morocco", "New Zealand", "Prague"]
+_BOOK_ADJECTIVES = [
+    "Silent",
+    "Hidden",
+    "Last",
+    "Golden",
+    "Winter",
+    "Quiet",
+    "Lost",
+    "Bright",
+    "Distant",
+    "Secret",
+    "Salt",
+    "Paper",
+    "Northern",
+    "Wild",
+    "Amber",
+    "Painted",
+]
+_BOOK_NOUNS = [
+    "Harbour",
+    "Orchard",
+    "Letter",
+    "Garden",
+    "Lighthouse",
+    "River",
+    "Island",
+    "Map",
+    "Promise",
+    "Summer",
+    "Tide",
+    "Meadow",
+    "Clockmaker",
+    "Bridge",
+    "Forest",
+]
+_ANIMALS = [
+    "Otter",
+    "Little Fox",
+    "Bramble Bear",
+    "Hedgehog",
+    "Pip the Penguin",
+    "Owl",
+    "Tiny Tortoise",
+    "Mole",
+    "Badger",
+    "Rabbit",
+]
+_KID_THINGS = [
+    "the Moon",
+    "the Big Storm",
+    "the Lost Kite",
+    "the Sleepy Sun",
+    "the Snow Day",
+    "the Blue Balloon",
+    "the Night Garden",
+    "the Noisy Drum",
+]
+_COOK_THEMES = [
+    "Weeknight",
+    "Plant-Based",
+    "One-Pan",
+    "Mediterranean",
+    "Family Baking",
+    "Slow Cooker",
+    "Street Food",
+    "Five-Ingredient",
+    "Seasonal Soup",
+    "Breakfast",
+]
+_PLACES = [
+    "Lisbon",
+    "Kyoto",
+    "Iceland",
+    "Scotland",
+    "Vancouver",
+    "Sicily",
+    "Patagonia",
+    "Vienna",
+    "Cape Town",
+    "Norway",
+    "Tuscany",
+    "Morocco",
+    "New Zealand",
+    "Prague",
+]
 
 _DESCRIPTION_OPENERS = [
     "The {name} is {a_feature} {ptype} made from {material}.",
@@ -72,14 +145,12 @@ def _price(rng: random.Random, low: float, high: float) -> float:
     return round(max(1.0, math.floor(value)) + 0.99, 2) if value >= 5 else round(value, 2)
 
 
-def _name(rng: random.Random, category: str, ptype: str, brand: str, feature: str,
-          model: str, size: str | None) -> str:
+def _name(rng: random.Random, category: str, ptype: str, brand: str, feature: str, model: str, size: str | None) -> str:
     if category == "books":
         if ptype == "novel":
             return f"The {rng.choice(_BOOK_ADJECTIVES)} {rng.choice(_BOOK_NOUNS)}"
         if ptype == "cookbook":
-            pattern = rng.choice(["The {} Kitchen", "{} Suppers", "{} Made Simple",
-                                  "The {} Table", "{} for Everyone"])
+            pattern = rng.choice(["The {} Kitchen", "{} Suppers", "{} Made Simple", "The {} Table", "{} for Everyone"])
             return pattern.format(rng.choice(_COOK_THEMES))
         if ptype == "children's book":
             return f"{rng.choice(_ANIMALS)} and {rng.choice(_KID_THINGS)}"
@@ -93,12 +164,14 @@ def _name(rng: random.Random, category: str, ptype: str, brand: str, feature: st
     return f"{brand} {model} {_title(ptype)}"
 
 
-def _description(rng: random.Random, product: dict[str, Any], feature: str, use: str,
-                 unit: str | None) -> str:
+def _description(rng: random.Random, product: dict[str, Any], feature: str, use: str, unit: str | None) -> str:
     openers = _BOOK_OPENERS if product["category"] == "books" else _DESCRIPTION_OPENERS
     first = rng.choice(openers).format(
-        name=product["name"], brand=product["brand"], a_feature=_with_article(feature, unit),
-        ptype=product["product_type"], material=product["material"],
+        name=product["name"],
+        brand=product["brand"],
+        a_feature=_with_article(feature, unit),
+        ptype=product["product_type"],
+        material=product["material"],
     )
     parts = [first, f"Made for {use}."]
     colors = product["colors"]
@@ -115,8 +188,9 @@ def _description(rng: random.Random, product: dict[str, Any], feature: str, use:
     return " ".join(parts)
 
 
-def generate_products(seed: int = 7, per_type: int = PRODUCTS_PER_TYPE,
-                      taxonomy: dict[str, Any] | None = None) -> list[Product]:
+def generate_products(
+    seed: int = 7, per_type: int = PRODUCTS_PER_TYPE, taxonomy: dict[str, Any] | None = None
+) -> list[Product]:
     """Build the demo catalogue. Same seed and taxonomy -> identical products."""
     taxonomy = taxonomy or load_taxonomy()
     rng = random.Random(seed)
@@ -145,7 +219,7 @@ def generate_products(seed: int = 7, per_type: int = PRODUCTS_PER_TYPE,
                 elif all_sizes:
                     # A contiguous run of sizes, as real ranges are.
                     start = rng.randrange(0, max(1, len(all_sizes) - 2))
-                    sizes = all_sizes[start:start + rng.randint(min(3, len(all_sizes)), len(all_sizes))]
+                    sizes = all_sizes[start : start + rng.randint(min(3, len(all_sizes)), len(all_sizes))]
                 else:
                     sizes = []
                 rating = round(min(5.0, max(1.0, rng.gauss(4.2, 0.45))), 1)
@@ -156,10 +230,18 @@ def generate_products(seed: int = 7, per_type: int = PRODUCTS_PER_TYPE,
                 fields: dict[str, Any] = dict(
                     id=f"P{number:05d}",
                     sku=f"{category[:3].upper()}-{type_index + 1:02d}-{number:05d}",
-                    name=name, brand=brand, category=category, product_type=ptype,
-                    colors=colors, sizes=sizes, material=rng.choice(tspec["materials"]),
-                    price=_price(rng, *tspec["price"]), rating=rating, review_count=reviews,
-                    stock=stock, release_date=released.isoformat(),
+                    name=name,
+                    brand=brand,
+                    category=category,
+                    product_type=ptype,
+                    colors=colors,
+                    sizes=sizes,
+                    material=rng.choice(tspec["materials"]),
+                    price=_price(rng, *tspec["price"]),
+                    rating=rating,
+                    review_count=reviews,
+                    stock=stock,
+                    release_date=released.isoformat(),
                     tags=sorted({*tspec["tags"], feature, category}),
                 )
                 colors_by_material = tspec.get("material_colors")

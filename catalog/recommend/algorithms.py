@@ -58,8 +58,9 @@ class Suggestion:
 class ItemGraph:
     """Top-``k`` neighbours of every item under one similarity."""
 
-    def __init__(self, neighbours: dict[str, list[tuple[str, float]]],
-                 shared: dict[tuple[str, str], int] | None = None) -> None:
+    def __init__(
+        self, neighbours: dict[str, list[tuple[str, float]]], shared: dict[tuple[str, str], int] | None = None
+    ) -> None:
         self.neighbours = neighbours
         # For co-occurrence graphs: how many groups each kept pair shares (what the bot can cite).
         self.shared = shared or {}
@@ -71,8 +72,9 @@ class ItemGraph:
         return len(self.neighbours)
 
     @classmethod
-    def from_groups(cls, groups: Iterable[Iterable[str]], k: int = 50, shrink: float = 2.0,
-                    min_count: int = 1) -> ItemGraph:
+    def from_groups(
+        cls, groups: Iterable[Iterable[str]], k: int = 50, shrink: float = 2.0, min_count: int = 1
+    ) -> ItemGraph:
         """Cosine similarity of items over groups (baskets or customers) that contain them.
 
         ``shrink`` pulls pairs seen together only once or twice towards zero, so one shared
@@ -87,8 +89,7 @@ class ItemGraph:
         if not items:
             return cls({})
         ids = list(items)
-        x = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)),
-                              shape=(max(rows) + 1, len(ids)))
+        x = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(max(rows) + 1, len(ids)))
         counts = np.asarray(x.sum(axis=0)).ravel()
         together = (x.T @ x).tocsr()
         together.setdiag(0)
@@ -116,7 +117,7 @@ class ItemGraph:
         if k <= 0:
             return cls({})
         for start in range(0, len(ids), block):
-            sims = matrix[start:start + block] @ matrix.T
+            sims = matrix[start : start + block] @ matrix.T
             for offset, row in enumerate(sims):
                 i = start + offset
                 row[i] = -np.inf
@@ -189,8 +190,9 @@ class Personalised:
         out[BOUGHT_BEFORE] = {item: (profile.get(item, 0.0), item) for item in bought}
         return out
 
-    def combine(self, signals: dict[str, dict[str, tuple[float, str | None]]],
-                weights: Weights | None = None) -> dict[str, tuple[float, str, str | None]]:
+    def combine(
+        self, signals: dict[str, dict[str, tuple[float, str | None]]], weights: Weights | None = None
+    ) -> dict[str, tuple[float, str, str | None]]:
         """Item -> (weighted score, reason, because): the reason is the signal that added most."""
         weights = weights or self.weights
         total: dict[str, float] = defaultdict(float)
@@ -208,20 +210,30 @@ class Personalised:
             total[item] += weights.popular * self.popularity.score.get(item, 0.0)
         return {item: (score, *best[item][1:]) for item, score in total.items() if item in best}
 
-    def rank(self, scored: dict[str, tuple[float, str, str | None]], k: int,
-             exclude: set[str] | None = None) -> list[Suggestion]:
+    def rank(
+        self, scored: dict[str, tuple[float, str, str | None]], k: int, exclude: set[str] | None = None
+    ) -> list[Suggestion]:
         exclude = exclude or set()
-        ranked = sorted(((s, item, reason, because) for item, (s, reason, because) in scored.items()
-                         if item not in exclude and s > 0), key=lambda t: (-t[0], t[1]))
-        picks = [Suggestion(item, s, NEW_ARRIVAL if item in self.new else reason, because)
-                 for s, item, reason, because in ranked[:k]]
+        ranked = sorted(
+            (
+                (s, item, reason, because)
+                for item, (s, reason, because) in scored.items()
+                if item not in exclude and s > 0
+            ),
+            key=lambda t: (-t[0], t[1]),
+        )
+        picks = [
+            Suggestion(item, s, NEW_ARRIVAL if item in self.new else reason, because)
+            for s, item, reason, because in ranked[:k]
+        ]
         if len(picks) < k:  # too little history: top up with what is popular
             taken = exclude | {p.item for p in picks}
             picks += self.popularity.recommend(k - len(picks), exclude=taken)
         return picks
 
-    def recommend(self, profile: dict[str, float], k: int = 10, bought: set[str] | None = None,
-                  exclude: set[str] | None = None) -> list[Suggestion]:
+    def recommend(
+        self, profile: dict[str, float], k: int = 10, bought: set[str] | None = None, exclude: set[str] | None = None
+    ) -> list[Suggestion]:
         return self.rank(self.combine(self.signals(profile, bought or set())), k, exclude)
 
 

@@ -53,8 +53,12 @@ NEW_DAYS = 60  # "new in" means added in the last two months
 LIVE_WEIGHTS = Weights(bought_together=0.25, also_bought=1.0, similar=0.25, bought_before=1.0, popular=0.3)
 # How strongly each thing a shopper did says "I'm interested in this".
 ACTION_WEIGHTS = {"carted": 1.0, "viewed": 0.8, "bought": 0.6, "shown": 0.25}
-ACTION_WORDS = {"carted": "put the {} in your cart", "viewed": "looked at the {}",
-                "bought": "bought the {} before", "shown": "were shown the {}"}
+ACTION_WORDS = {
+    "carted": "put the {} in your cart",
+    "viewed": "looked at the {}",
+    "bought": "bought the {} before",
+    "shown": "were shown the {}",
+}
 
 
 @dataclass
@@ -115,7 +119,8 @@ class Recommender:
         self.store = search.store
         rows = self.store.conn.execute(
             "SELECT o.customer_id, l.product_id, o.id, o.created_at FROM order_lines l "
-            "JOIN orders o ON o.id = l.order_id WHERE o.status != 'cancelled'").fetchall()
+            "JOIN orders o ON o.id = l.order_id WHERE o.status != 'cancelled'"
+        ).fetchall()
         purchases = [Purchase(str(c or ""), str(p), str(o), str(t or "")) for c, p, o, t in rows]
         baskets: dict[str, list[str]] = defaultdict(list)
         customers: dict[str, list[str]] = defaultdict(list)
@@ -131,9 +136,15 @@ class Recommender:
         self.content = VectorNeighbours(search)
         self.popularity = Popularity(purchases)
         self.blend = Personalised(
-            {BOUGHT_TOGETHER: self.together, ALSO_BOUGHT: ItemGraph.from_groups(customers.values(), shrink=10.0),
-             SIMILAR: self.content},
-            self.popularity, LIVE_WEIGHTS, new=self._new_ids())
+            {
+                BOUGHT_TOGETHER: self.together,
+                ALSO_BOUGHT: ItemGraph.from_groups(customers.values(), shrink=10.0),
+                SIMILAR: self.content,
+            },
+            self.popularity,
+            LIVE_WEIGHTS,
+            new=self._new_ids(),
+        )
 
     def _new_ids(self) -> set[str]:
         """Recently added products that nobody has bought yet: the cold-start ones."""
@@ -148,8 +159,11 @@ class Recommender:
             query = SearchQuery(product_type=product.product_type, price_max=round(product.price - 0.01, 2), limit=60)
             for p in self.search.search(query).products:
                 neighbours.setdefault(p.id, 0.0)
-        candidates = [p for p in self.store.products(list(neighbours)) if p.id != product.id
-                      and (not cheaper or p.price < product.price)]
+        candidates = [
+            p
+            for p in self.store.products(list(neighbours))
+            if p.id != product.id and (not cheaper or p.price < product.price)
+        ]
 
         def score(p: Product) -> float:
             s = neighbours[p.id]
@@ -164,8 +178,15 @@ class Recommender:
     def _alike_reason(seed: Product, p: Product, cheaper: bool) -> str:
         if cheaper:
             return f"like the {seed.name}, {money(seed.price - p.price)} cheaper"
-        shared = [w for w, same in (("type", p.product_type == seed.product_type), ("brand", p.brand == seed.brand),
-                                    ("colour", bool(set(p.colors) & set(seed.colors)))) if same]
+        shared = [
+            w
+            for w, same in (
+                ("type", p.product_type == seed.product_type),
+                ("brand", p.brand == seed.brand),
+                ("colour", bool(set(p.colors) & set(seed.colors))),
+            )
+            if same
+        ]
         detail = f", same {' and '.join(shared)}" if shared else ""
         return f"similar to the {seed.name}{detail}"
 
@@ -216,9 +237,14 @@ class Recommender:
         picked: list[Product] = []
         for pid, _ in near:
             p = products.get(pid)
-            if (p is None or pid in taken or not p.in_stock or p.product_type == product.product_type
-                    or any(p.product_type == q.product_type for q in picked)
-                    or (p.category == product.category and any(q.category == p.category for q in picked))):
+            if (
+                p is None
+                or pid in taken
+                or not p.in_stock
+                or p.product_type == product.product_type
+                or any(p.product_type == q.product_type for q in picked)
+                or (p.category == product.category and any(q.category == p.category for q in picked))
+            ):
                 continue
             picked.append(p)
             if len(picked) == limit:
@@ -245,9 +271,12 @@ class Recommender:
 
     @staticmethod
     def _fits(p: Product, q: SearchQuery) -> bool:
-        return ((q.price_max is None or p.price <= q.price_max) and (q.price_min is None or p.price >= q.price_min)
-                and (not q.category or p.category == q.category)
-                and (not q.product_type or p.product_type == q.product_type))
+        return (
+            (q.price_max is None or p.price <= q.price_max)
+            and (q.price_min is None or p.price >= q.price_min)
+            and (not q.category or p.category == q.category)
+            and (not q.product_type or p.product_type == q.product_type)
+        )
 
     def _reason(self, s: Suggestion, action: dict[str, str]) -> str:
         because = self.store.product(s.because) if s.because else None
@@ -268,8 +297,9 @@ class Recommender:
         return "picked for you"
 
     # -- 4. new arrivals ---------------------------------------------------------------------
-    def new_arrivals(self, query: SearchQuery, interests: Interests | None = None, limit: int = 3
-                     ) -> list[Recommendation]:
+    def new_arrivals(
+        self, query: SearchQuery, interests: Interests | None = None, limit: int = 3
+    ) -> list[Recommendation]:
         """Newest matching products; with no words to match, ranked by closeness to the shopper's interests."""
         since = (dt.date.today() - dt.timedelta(days=NEW_DAYS)).isoformat()
         wide = query.merged(limit=200, offset=0, sort="relevance" if query.text else "newest")
@@ -315,5 +345,6 @@ class Recommender:
         else:  # the closest matches, better-rated first among them
             ranked = sorted(ranked[: limit * 2], key=rated) + ranked[limit * 2 :]
         need = f"'{query.text}'" if query.text else (query.product_type or query.category or "what you asked for")
-        return [(p, f"a good match for {need}, rated {p.rating}/5 from {p.review_count} reviews")
-                for p in ranked[:limit]]
+        return [
+            (p, f"a good match for {need}, rated {p.rating}/5 from {p.review_count} reviews") for p in ranked[:limit]
+        ]

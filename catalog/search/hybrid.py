@@ -58,8 +58,14 @@ class HybridSearch(LexicalSearch):
 
     MODES = ("hybrid", "lexical", "vector")
 
-    def __init__(self, store: Store, encoder: TextEncoder | None = None, vectors: ProductVectors | None = None,
-                 progress: bool = False, mode: str = "hybrid") -> None:
+    def __init__(
+        self,
+        store: Store,
+        encoder: TextEncoder | None = None,
+        vectors: ProductVectors | None = None,
+        progress: bool = False,
+        mode: str = "hybrid",
+    ) -> None:
         super().__init__(store)
         if mode not in self.MODES:
             raise ValueError(f"mode must be one of {self.MODES}")
@@ -84,8 +90,9 @@ class HybridSearch(LexicalSearch):
     # -- retrieval -------------------------------------------------------------------------
     def _document_frequency(self, word: str) -> int:
         if word not in self._frequency:
-            row = self.store.conn.execute("SELECT COUNT(*) FROM product_fts WHERE product_fts MATCH ?",
-                                          (fts_expression(word, "all"),)).fetchone()
+            row = self.store.conn.execute(
+                "SELECT COUNT(*) FROM product_fts WHERE product_fts MATCH ?", (fts_expression(word, "all"),)
+            ).fetchone()
             self._frequency[word] = int(row[0])
         return self._frequency[word]
 
@@ -105,8 +112,11 @@ class HybridSearch(LexicalSearch):
         text = self._informative(q.text)
         # The type and brand filters also go into the MATCH, so SQLite joins and filters only the
         # products FTS already knows fit ("waterproof" alone matches 2,400 of 100,000 products).
-        narrowing = [f'{column} : "{value.replace(chr(34), " ")}"'
-                     for column, value in (("product_type", q.product_type), ("brand", q.brand)) if value]
+        narrowing = [
+            f'{column} : "{value.replace(chr(34), " ")}"'
+            for column, value in (("product_type", q.product_type), ("brand", q.brand))
+            if value
+        ]
         for mode in ("all", "any"):
             expression = fts_expression(text, mode)
             if not expression:
@@ -153,8 +163,13 @@ class HybridSearch(LexicalSearch):
                 fused[pid] = fused.get(pid, 0.0) + 1.0 / (RRF_K + rank + 1)
         # Order by the few columns sorting needs; build whole products only for the page shown.
         marks = ",".join("?" * len(fused))
-        facts = {r[0]: r[1:] for r in self.store.conn.execute(
-            f"SELECT id, stock, price, rating, release_date FROM products WHERE id IN ({marks})", list(fused))}
+        facts = {
+            r[0]: r[1:]
+            for r in self.store.conn.execute(
+                f"SELECT id, stock, price, rating, release_date FROM products WHERE id IN ({marks})", list(fused)
+            )
+        }
+
         def key(pid: str) -> tuple[int, float, float, str]:
             stock, price, rating, released = facts[pid]
             return self._sort_key(q, stock, price, rating, released, score=fused[pid], pid=pid)
@@ -165,8 +180,15 @@ class HybridSearch(LexicalSearch):
         return SearchResponse(q, hits, len(order))
 
     @staticmethod
-    def _sort_key(q: SearchQuery, stock: int | None, price: float, rating: float | None, release_date: str | None,
-                  score: float, pid: str) -> tuple[int, float, float, str]:
+    def _sort_key(
+        q: SearchQuery,
+        stock: int | None,
+        price: float,
+        rating: float | None,
+        release_date: str | None,
+        score: float,
+        pid: str,
+    ) -> tuple[int, float, float, str]:
         """In-stock first (a shopper can't buy the others today), then the asked-for order."""
         if q.sort == "price_asc":
             primary = price

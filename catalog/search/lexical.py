@@ -63,9 +63,12 @@ class LexicalSearch:
         if self._vocab is None:
             s = self.store
             self._vocab = Vocabulary(
-                brands=s.distinct("brand"), categories=s.distinct("category"),
-                product_types=s.distinct("product_type"), colors=s.distinct("colors"),
-                sizes=s.distinct("sizes"), materials=s.distinct("material"),
+                brands=s.distinct("brand"),
+                categories=s.distinct("category"),
+                product_types=s.distinct("product_type"),
+                colors=s.distinct("colors"),
+                sizes=s.distinct("sizes"),
+                materials=s.distinct("material"),
             )
         return self._vocab
 
@@ -127,7 +130,7 @@ class LexicalSearch:
             expression = fts_expression(q.text, mode)
             if expression:
                 weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-                source = ("product_fts JOIN products p ON p.rowid = product_fts.rowid")
+                source = "product_fts JOIN products p ON p.rowid = product_fts.rowid"
                 where = ["product_fts MATCH ?", *clauses]
                 params: list[object] = [expression, *args]
                 rank = f"bm25(product_fts, {weights})"

@@ -33,10 +33,27 @@ CATEGORY_SYNONYMS = {
     "pets": ["pets", "pet", "pet supplies", "dog stuff", "cat stuff"],
     "office": ["office", "stationery", "desk", "school supplies"],
 }
-COLOR_SYNONYMS = {"gray": "grey", "navy blue": "navy", "golden": "gold", "rose": "pink",
-                  "purple": "purple", "violet": "purple", "beige": "beige", "cream": "beige", "tan": "brown"}
-SIZE_WORDS = {"extra small": "XS", "small": "S", "medium": "M", "large": "L", "extra large": "XL",
-              "xs": "XS", "xl": "XL", "xxl": "XXL"}
+COLOR_SYNONYMS = {
+    "gray": "grey",
+    "navy blue": "navy",
+    "golden": "gold",
+    "rose": "pink",
+    "purple": "purple",
+    "violet": "purple",
+    "beige": "beige",
+    "cream": "beige",
+    "tan": "brown",
+}
+SIZE_WORDS = {
+    "extra small": "XS",
+    "small": "S",
+    "medium": "M",
+    "large": "L",
+    "extra large": "XL",
+    "xs": "XS",
+    "xl": "XL",
+    "xxl": "XXL",
+}
 SORT_WORDS = [
     (r"\b(sort(ed)? by (lowest )?price|lowest price first|cheapest first)\b", "price_asc"),
     (r"\b(most expensive first|highest price first|sort(ed)? by highest price)\b", "price_desc"),
@@ -47,7 +64,8 @@ SORT_WORDS = [
     (r"\b(best|top|highest)[ -]rated\b|\b(popular|best reviewed)\b", "rating"),
     (r"\b(newest|latest|new arrivals?|just arrived|brand new)\b", "newest"),
 ]
-STOP_WORDS = set("""
+STOP_WORDS = set(
+    """
 a an the and or of for to in on with without me my i im i'm we you your show find get buy want wanted
 need looking look search searching something some any anything thing things item items product
 products please can could would like do have has got is are that this these those there here
@@ -58,7 +76,8 @@ sorted sort by size sizes color colour colors colours cheap cheaper cheapest sto
 recommend recommendation recommendations suggest suggestion suggestions idea ideas pick picks top best
 seller sellers people usually similar alternative alternatives right now new newest latest
 tell details detail about instead actually different them they ones
-""".split())
+""".split()
+)
 
 
 @dataclass
@@ -133,7 +152,7 @@ def _plural_variants(ptype: str) -> list[str]:
 
 
 def _cut(text: str, m: re.Match[str]) -> str:
-    return text[: m.start()] + " " + text[m.end():]
+    return text[: m.start()] + " " + text[m.end() :]
 
 
 def _amount(raw: str) -> float:
@@ -146,8 +165,11 @@ def _parse_price(text: str, q: SearchQuery) -> str:
     patterns = [
         (rf"\b(?:between|from)\s+{num}{unit}\s+(?:and|to|-)\s+{num}{unit}", "range"),
         (rf"{num}{unit}\s?(?:-|to)\s?{num}{unit}", "range"),
-        (rf"\b(?:under|below|less than|cheaper than|max(?:imum)?|up to|no more than|at most|within|"
-         rf"not more than|lower than|for less than|budget of)\s+{num}{unit}", "max"),
+        (
+            rf"\b(?:under|below|less than|cheaper than|max(?:imum)?|up to|no more than|at most|within|"
+            rf"not more than|lower than|for less than|budget of)\s+{num}{unit}",
+            "max",
+        ),
         (rf"\b(?:over|above|more than|at least|min(?:imum)?|starting at|higher than)\s+{num}{unit}", "min"),
         (rf"{num}{unit}\s+(?:or less|and under|max|tops)", "max"),
         (rf"{num}{unit}\s+(?:or more|and up|and above|plus)", "min"),

@@ -32,8 +32,14 @@ HNSW_SEARCH_DEPTH = 128
 
 def product_text(product: Product) -> str:
     """What a product is, in the words a shopper might use."""
-    parts = [product.name, product.product_type, product.brand, " ".join(product.colors), product.category,
-             product.description[:300]]
+    parts = [
+        product.name,
+        product.product_type,
+        product.brand,
+        " ".join(product.colors),
+        product.category,
+        product.description[:300],
+    ]
     return ". ".join(p for p in parts if p)
 
 
@@ -55,8 +61,13 @@ class TextEncoder:
         return {w for w in self.model.tokenizer.get_vocab() if w.isalpha() and len(w) > 1}
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
-        vectors = self.model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress,
-                                    convert_to_numpy=True, normalize_embeddings=True)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=batch_size,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
         return np.asarray(vectors, dtype=np.float32)
 
     def encode_query(self, text: str) -> np.ndarray:
@@ -198,8 +209,9 @@ class ProductVectors:
         return vectors
 
     @classmethod
-    def for_store(cls, store: Store, encoder: TextEncoder, progress: bool = True,
-                  cache_dir: Path | None = None) -> ProductVectors:
+    def for_store(
+        cls, store: Store, encoder: TextEncoder, progress: bool = True, cache_dir: Path | None = None
+    ) -> ProductVectors:
         """The saved vectors of ``store`` if they are current, else built now and saved. Catalogues up
         to ANN_THRESHOLD products are also cached by content in ``cache_dir`` (default: the catalogue
         settings, SHOPKEEPER_CACHE or models/cache), so a rebuilt shop is not embedded again."""

@@ -31,12 +31,19 @@ def texts(result: object) -> str:
 
 # -- reply translation (no servers) -----------------------------------------------------------
 def test_rest_replies_become_rasa_socketio_messages() -> None:
-    buttons = to_socketio({"text": "Pick one.\n\nOr say more.",
-                           "buttons": [{"title": "Cheaper", "payload": "/cheaper"}]})
-    assert buttons == [{"text": "Pick one."}, {"text": "Or say more.", "quick_replies": [
-        {"content_type": "text", "title": "Cheaper", "payload": "/cheaper"}]}]
+    buttons = to_socketio(
+        {"text": "Pick one.\n\nOr say more.", "buttons": [{"title": "Cheaper", "payload": "/cheaper"}]}
+    )
+    assert buttons == [
+        {"text": "Pick one."},
+        {
+            "text": "Or say more.",
+            "quick_replies": [{"content_type": "text", "title": "Cheaper", "payload": "/cheaper"}],
+        },
+    ]
     assert to_socketio({"image": "http://x/a.png"}) == [
-        {"attachment": {"type": "image", "payload": {"src": "http://x/a.png"}}}]
+        {"attachment": {"type": "image", "payload": {"src": "http://x/a.png"}}}
+    ]
     carousel = {"type": "template", "payload": {"template_type": "generic", "elements": [{"title": "A"}]}}
     assert to_socketio({"attachment": carousel}) == [{"attachment": carousel}]
     assert to_socketio({"custom": {"products": [1, 2]}}) == [{"products": [1, 2]}]
@@ -56,20 +63,19 @@ def test_health_and_docs_report_every_part(services: Services) -> None:
 @needs_model
 def test_transcribe_endpoint_and_its_errors(services: Services, speak: Callable[..., Path]) -> None:
     wav = speak("do you have hiking boots")
-    ok = httpx.post(f"{services.gateway_url}/api/transcribe", files={"file": ("q.wav", wav.read_bytes())},
-                    timeout=120)
+    ok = httpx.post(f"{services.gateway_url}/api/transcribe", files={"file": ("q.wav", wav.read_bytes())}, timeout=120)
     assert ok.status_code == 200, ok.text
     assert wer("do you have hiking boots", ok.json()["text"]) <= 0.2
-    bad = httpx.post(f"{services.gateway_url}/api/transcribe", files={"file": ("q.wav", b"no sound here")},
-                     timeout=60)
+    bad = httpx.post(f"{services.gateway_url}/api/transcribe", files={"file": ("q.wav", b"no sound here")}, timeout=60)
     assert bad.status_code == 400 and "could not be decoded" in bad.json()["detail"]
 
 
 @needs_model
 def test_voice_turn_then_text_turn_in_one_conversation(services: Services, speak: Callable[..., Path]) -> None:
     with VoiceClient(services.gateway_url, timeout=120) as client:
-        voice = client.say_audio(load_file(speak("show me running shoes under one hundred dollars")).samples,
-                                 realtime=False)
+        voice = client.say_audio(
+            load_file(speak("show me running shoes under one hundred dollars")).samples, realtime=False
+        )
         assert not voice.errors, voice.errors
         assert voice.transcript and voice.transcript["final"] is True
         assert wer("show me running shoes under one hundred dollars", voice.transcript["text"]) <= 0.3
@@ -82,8 +88,7 @@ def test_voice_turn_then_text_turn_in_one_conversation(services: Services, speak
 
 
 @needs_model
-def test_partial_transcripts_arrive_while_speaking_when_asked(services: Services,
-                                                              speak: Callable[..., Path]) -> None:
+def test_partial_transcripts_arrive_while_speaking_when_asked(services: Services, speak: Callable[..., Path]) -> None:
     sentence = "do you have a blue rain jacket in medium"
     samples = load_file(speak(sentence)).samples
     with VoiceClient(services.gateway_url, timeout=120) as client:
@@ -109,8 +114,7 @@ def test_browser_webm_recording_is_understood(services: Services, speak: Callabl
 
 
 @needs_model
-def test_bad_input_gets_an_error_and_the_conversation_goes_on(services: Services,
-                                                              speak: Callable[..., Path]) -> None:
+def test_bad_input_gets_an_error_and_the_conversation_goes_on(services: Services, speak: Callable[..., Path]) -> None:
     with VoiceClient(services.gateway_url, timeout=120) as client:
         client.say_text("show me headphones")
         broken = client.say_encoded(b"definitely not audio" * 100, "webm")

@@ -21,8 +21,9 @@ pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no trained m
 
 
 def rest(services: Services, sender: str, message: str) -> list[dict]:
-    response = httpx.post(f"{services.rasa_url}/webhooks/rest/webhook",
-                          json={"sender": sender, "message": message}, timeout=60)
+    response = httpx.post(
+        f"{services.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": message}, timeout=60
+    )
     response.raise_for_status()
     return response.json()
 
@@ -91,8 +92,9 @@ def test_rest_bad_input_gets_an_answer(services: Services) -> None:
 
 def test_served_model_parses_with_the_fine_tuned_transformer(services: Services) -> None:
     """The archive alone serves the transformer: full ranking, entities with normalised spoken values."""
-    response = httpx.post(f"{services.rasa_url}/model/parse", timeout=60,
-                          json={"text": "show me headphones under fifty dollars"})
+    response = httpx.post(
+        f"{services.rasa_url}/model/parse", timeout=60, json={"text": "show me headphones under fifty dollars"}
+    )
     response.raise_for_status()
     parsed = response.json()
     assert parsed["intent"]["name"] == "search_products"
@@ -102,8 +104,9 @@ def test_served_model_parses_with_the_fine_tuned_transformer(services: Services)
     by_type = {e["entity"]: e for e in parsed["entities"]}
     assert by_type["price_max"]["value"] == "50"
     assert by_type["price_max"]["extractor"] == "TransformerIntentClassifier"
-    spoken = httpx.post(f"{services.rasa_url}/model/parse", timeout=60,
-                        json={"text": "where is order one zero zero zero two"}).json()
+    spoken = httpx.post(
+        f"{services.rasa_url}/model/parse", timeout=60, json={"text": "where is order one zero zero zero two"}
+    ).json()
     assert [e["value"] for e in spoken["entities"] if e["entity"] == "order_id"] == ["10002"]
 
 

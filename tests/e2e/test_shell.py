@@ -21,10 +21,23 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 def test_shell_conversation(demo_db: Path, tmp_path: Path) -> None:
     db = tmp_path / "shop.db"
     db.write_bytes(demo_db.read_bytes())
-    env = dict(os.environ, SHOPKEEPER_DB=str(db), SHOPKEEPER_ACTIONS_PORT=str(free_port()),
-               SHOPKEEPER_RASA_PORT=str(free_port()), RASA_TELEMETRY_ENABLED="false", TERM="dumb")
-    shell = pexpect.spawn(sys.executable, ["-m", "bot.launcher", "shell"], cwd=str(ROOT), env=env,
-                          encoding="utf-8", timeout=240, dimensions=(60, 200))
+    env = dict(
+        os.environ,
+        SHOPKEEPER_DB=str(db),
+        SHOPKEEPER_ACTIONS_PORT=str(free_port()),
+        SHOPKEEPER_RASA_PORT=str(free_port()),
+        RASA_TELEMETRY_ENABLED="false",
+        TERM="dumb",
+    )
+    shell = pexpect.spawn(
+        sys.executable,
+        ["-m", "bot.launcher", "shell"],
+        cwd=str(ROOT),
+        env=env,
+        encoding="utf-8",
+        timeout=240,
+        dimensions=(60, 200),
+    )
     transcript: list[str] = []
 
     def say(text: str, until: str) -> str:

@@ -22,14 +22,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # -- conversion ---------------------------------------------------------------------------------
 def test_recognises_shopping_requests_spoken_by_tts(recognizer: Recognizer, speak: Callable[..., Path]) -> None:
-    sentences = ["show me running shoes under one hundred dollars", "where is my order",
-                 "I want to return my headphones", "add the second one to my cart"]
+    sentences = [
+        "show me running shoes under one hundred dollars",
+        "where is my order",
+        "I want to return my headphones",
+        "add the second one to my cart",
+    ]
     errors = [wer(s, recognizer.transcribe_file(speak(s)).text) for s in sentences]
     assert sum(errors) / len(errors) <= 0.2, errors
 
 
-def test_trailing_silence_is_trimmed_and_silence_gives_no_text(recognizer: Recognizer,
-                                                               speak: Callable[..., Path]) -> None:
+def test_trailing_silence_is_trimmed_and_silence_gives_no_text(
+    recognizer: Recognizer, speak: Callable[..., Path]
+) -> None:
     speech = load_file(speak("what's in my cart")).samples
     padded = np.concatenate([speech, np.zeros(SAMPLE_RATE * 6, np.float32)])
     transcript = recognizer.transcribe(padded)
@@ -40,8 +45,9 @@ def test_trailing_silence_is_trimmed_and_silence_gives_no_text(recognizer: Recog
     assert empty.text == "" and empty.speech_s == 0
 
 
-def test_speech_longer_than_the_short_window_uses_the_full_window(recognizer: Recognizer,
-                                                                 speak: Callable[..., Path]) -> None:
+def test_speech_longer_than_the_short_window_uses_the_full_window(
+    recognizer: Recognizer, speak: Callable[..., Path]
+) -> None:
     first, second = "show me the blue rain jackets", "and add the cheapest one to my cart"
     gap = np.zeros(SAMPLE_RATE * 12, np.float32)  # inner silence is kept, so speech spans > 14 s
     samples = np.concatenate([load_file(speak(first)).samples, gap, load_file(speak(second)).samples])
@@ -54,6 +60,7 @@ def test_speech_longer_than_the_short_window_uses_the_full_window(recognizer: Re
     assert recognizer._window_for(short.speech_s) == recognizer.window_s < 30
     assert wer(first, short.text) <= 0.2, short.text
 
+
 def test_shop_prompt_and_correction_are_applied(demo_db: Path, speak: Callable[..., Path]) -> None:
     biased = Recognizer("tiny.en", threads=2, prompt=SHOP_PROMPT, corrector=ShopCorrector(demo_db), bias=False)
     transcript = biased.transcribe_file(speak("find a Chefwright frying pan"))
@@ -62,15 +69,32 @@ def test_shop_prompt_and_correction_are_applied(demo_db: Path, speak: Callable[.
     assert "chefwright" not in transcript.raw_text.lower() and transcript.corrections
 
 
-def test_transcribe_cli_prints_one_json_object_per_file(speak: Callable[..., Path], tmp_path: Path,
-                                                        demo_db: Path) -> None:
+def test_transcribe_cli_prints_one_json_object_per_file(
+    speak: Callable[..., Path], tmp_path: Path, demo_db: Path
+) -> None:
     good = speak("do you have a blue rain jacket")
     bad = tmp_path / "broken.wav"
     bad.write_bytes(b"RIFF....WAVEfmt broken")
     # The contract, on the default model named (base hears this one as "a Blurrain jacket").
-    out = subprocess.run([sys.executable, "-m", "voice", "transcribe", "--json", "--db", str(demo_db),
-                          "--model", "tiny.en", str(good), str(bad)],
-                         capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "voice",
+            "transcribe",
+            "--json",
+            "--db",
+            str(demo_db),
+            "--model",
+            "tiny.en",
+            str(good),
+            str(bad),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     records = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     assert [r["file"] for r in records] == [str(good), str(bad)]
     assert {"text", "duration_s", "decode_s"} <= set(records[0])
@@ -85,8 +109,9 @@ def shop_recognizer(demo_db: Path) -> Recognizer:
     return Recognizer("tiny.en", threads=2, corrector=ShopCorrector(demo_db))  # biased by default
 
 
-def test_biased_proposal_is_kept_only_when_plain_whisper_agrees(shop_recognizer: Recognizer,
-                                                                speak: Callable[..., Path]) -> None:
+def test_biased_proposal_is_kept_only_when_plain_whisper_agrees(
+    shop_recognizer: Recognizer, speak: Callable[..., Path]
+) -> None:
     sentence = "do you have Brightwave earbuds in black"
     audio = load_file(speak(sentence)).samples
     recognizer = shop_recognizer
@@ -103,8 +128,9 @@ def test_biased_proposal_is_kept_only_when_plain_whisper_agrees(shop_recognizer:
     assert plain.biased_text == heard.raw_text and plain.bias_cost == heard.bias_cost
 
 
-def test_biased_decode_resumes_where_the_bonus_first_changes_a_choice(shop_recognizer: Recognizer,
-                                                                      speak: Callable[..., Path]) -> None:
+def test_biased_decode_resumes_where_the_bonus_first_changes_a_choice(
+    shop_recognizer: Recognizer, speak: Callable[..., Path]
+) -> None:
     import torch
 
     from voice.audio import trim_silence
@@ -141,8 +167,9 @@ def test_a_window_fitted_to_the_speech_is_only_as_long_as_asked(recognizer: Reco
         recognizer.margin_s = None
 
 
-def test_a_transcription_ends_early_when_its_stop_event_is_set(recognizer: Recognizer,
-                                                               speak: Callable[..., Path]) -> None:
+def test_a_transcription_ends_early_when_its_stop_event_is_set(
+    recognizer: Recognizer, speak: Callable[..., Path]
+) -> None:
     import threading
     import time
 

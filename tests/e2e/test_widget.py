@@ -24,14 +24,22 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "widget"
 # Without the background-networking flags Chromium keeps dialling Google's hosts, which this
 # offline machine refuses.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 XSS = "<img src=x onerror=alert(1)>"
 FOCUSED = "document.querySelector('#shopkeeper-widget').shadowRoot.activeElement.className"
 
 pytestmark = [
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is missing: apt-get install chromium "
-                                                           "(make test installs it)"),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(), reason="Chromium is missing: apt-get install chromium (make test installs it)"
+    ),
     pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no trained model: run `make train` first"),
 ]
 
@@ -55,8 +63,12 @@ def playwright() -> Iterator[Any]:
 
 def launch(playwright: Any, tmp_path: Path, *extra: str) -> Any:
     return playwright.chromium.launch_persistent_context(
-        str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True,
-        args=[*CHROMIUM_ARGS, *extra], viewport={"width": 1280, "height": 800})
+        str(tmp_path / "profile"),
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[*CHROMIUM_ARGS, *extra],
+        viewport={"width": 1280, "height": 800},
+    )
 
 
 @pytest.fixture()
@@ -90,7 +102,9 @@ def wait_turn(page: Any, bot_messages_before: int, timeout: int = 60000) -> None
     page.wait_for_function(
         "n => { const root = document.querySelector('#shopkeeper-widget').shadowRoot;"
         " return root.querySelectorAll('.sk-bot').length > n && root.querySelector('.sk-typing').hidden; }",
-        arg=bot_messages_before, timeout=timeout)
+        arg=bot_messages_before,
+        timeout=timeout,
+    )
 
 
 def bot_count(page: Any) -> int:
@@ -136,8 +150,9 @@ def test_text_search_card_add_to_cart_updates_the_badge(browser: Any, services: 
 
 
 # -- 2. voice conversation -----------------------------------------------------------------------
-def test_voice_turn_from_the_fake_microphone(playwright: Any, services: Services, tmp_path: Path,
-                                             speak: Callable[..., Path]) -> None:
+def test_voice_turn_from_the_fake_microphone(
+    playwright: Any, services: Services, tmp_path: Path, speak: Callable[..., Path]
+) -> None:
     # Whisper base hears flite's "show me hoodies" as "show me her eyes": the widget is tested here,
     # accuracy in benchmarks/.
     sentence = "I want a black hoodie"
@@ -146,8 +161,13 @@ def test_voice_turn_from_the_fake_microphone(playwright: Any, services: Services
     wav = tmp_path / "fake-mic.wav"
     # A second of room before and three after, as a shopper would leave.
     sf.write(wav, np.concatenate([silence, speech, silence, silence, silence]), SAMPLE_RATE, subtype="PCM_16")
-    context = launch(playwright, tmp_path, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                     f"--use-file-for-fake-audio-capture={wav}%noloop")
+    context = launch(
+        playwright,
+        tmp_path,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav}%noloop",
+    )
     try:
         from playwright.sync_api import expect
 
@@ -176,17 +196,27 @@ def test_voice_turn_from_the_fake_microphone(playwright: Any, services: Services
         context.close()
 
 
-def test_push_to_talk_sends_what_was_said_between_two_presses(playwright: Any, services: Services, tmp_path: Path,
-                                                              speak: Callable[..., Path]) -> None:
+def test_push_to_talk_sends_what_was_said_between_two_presses(
+    playwright: Any, services: Services, tmp_path: Path, speak: Callable[..., Path]
+) -> None:
     from playwright.sync_api import expect
 
     sentence = "where is my order"
     speech = load_file(speak(sentence)).samples
     wav = tmp_path / "fake-mic.wav"
-    sf.write(wav, np.concatenate([np.zeros(SAMPLE_RATE // 4, np.float32), speech,
-                                  np.zeros(2 * SAMPLE_RATE, np.float32)]), SAMPLE_RATE, subtype="PCM_16")
-    context = launch(playwright, tmp_path, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                     f"--use-file-for-fake-audio-capture={wav}%noloop")
+    sf.write(
+        wav,
+        np.concatenate([np.zeros(SAMPLE_RATE // 4, np.float32), speech, np.zeros(2 * SAMPLE_RATE, np.float32)]),
+        SAMPLE_RATE,
+        subtype="PCM_16",
+    )
+    context = launch(
+        playwright,
+        tmp_path,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav}%noloop",
+    )
     try:
         page = context.new_page()
         open_widget(page, services, "/")
@@ -247,14 +277,17 @@ def test_reload_keeps_the_conversation_and_markup_stays_text(browser: Any, servi
     assert names[0].split(". ", 1)[1] in page.locator(".sk-bot .sk-bubble").last.inner_text()
 
     # A product whose name and colours carry markup, drawn by the widget's own renderer.
-    page.evaluate("""async (xss) => {
+    page.evaluate(
+        """async (xss) => {
         const { renderBot } = await import('/static/widget/render.js');
         const root = document.querySelector('#shopkeeper-widget').shadowRoot.querySelector('.sk-log');
         root.appendChild(renderBot({type: 'products', products: [{id: 'x', position: 1, name: xss, brand: xss,
           price: 1, price_text: xss, rating: 4, review_count: 1, colors: [xss, 'red'], product_type: xss,
           buttons: [{title: xss, payload: '/x'}]}]}, () => {}));
         root.appendChild(renderBot({text: '**bold** ' + xss + ' [link](javascript:alert(1))'}, () => {}));
-    }""", XSS)
+    }""",
+        XSS,
+    )
     card = page.locator(".sk-card").last
     assert XSS in card.locator(".sk-card-name").inner_text()
     assert page.locator("img").count() == 0 and page.locator("a[href^='javascript']").count() == 0
@@ -264,8 +297,9 @@ def test_reload_keeps_the_conversation_and_markup_stays_text(browser: Any, servi
     assert dialogs == []
 
 
-def test_one_script_tag_embeds_the_bubble_on_another_sites_page(browser: Any, services: Services,
-                                                                tmp_path: Path) -> None:
+def test_one_script_tag_embeds_the_bubble_on_another_sites_page(
+    browser: Any, services: Services, tmp_path: Path
+) -> None:
     import functools
     import http.server
     import threading
@@ -275,7 +309,8 @@ def test_one_script_tag_embeds_the_bubble_on_another_sites_page(browser: Any, se
     (site / "index.html").write_text(
         "<!doctype html><html><head><title>Another shop</title></head><body><h1>Another shop</h1>"
         f'<script src="{services.gateway_url}/widget.js" data-title="Corner Store" data-color="#7b2cbf" '
-        'data-open="true" data-position="left"></script></body></html>')
+        'data-open="true" data-position="left"></script></body></html>'
+    )
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -42,16 +42,16 @@ def test_refinements_keep_earlier_filters(shop_db: Path, store: Store) -> None:
     _, changes, _ = run(ActionRefineSearch(), tracker("only Loomcraft", "refine_search", slots=ctx))
     ctx.update(changes)
     products = store.products(ctx["last_results"])
-    assert products and all(p.brand == "Loomcraft" and "black" in p.colors and p.product_type == "hoodie"
-                            for p in products)
+    assert products and all(
+        p.brand == "Loomcraft" and "black" in p.colors and p.product_type == "hoodie" for p in products
+    )
 
 
 def test_refinement_keeps_free_text_until_the_product_changes(shop_db: Path) -> None:
     ctx = _search("waterproof hiking boots")
     _, changes, _ = run(ActionRefineSearch(), tracker("only Trailhawk", "refine_search", slots=ctx))
     assert changes["search_query"]["text"] == "waterproof" and changes["search_query"]["brand"] == "Trailhawk"
-    _, changes, _ = run(ActionRefineSearch(), tracker("what about sandals", "refine_search",
-                                                      slots={**ctx, **changes}))
+    _, changes, _ = run(ActionRefineSearch(), tracker("what about sandals", "refine_search", slots={**ctx, **changes}))
     assert changes["search_query"]["product_type"] == "sandals" and changes["search_query"]["text"] == ""
 
 
@@ -72,37 +72,48 @@ def test_show_more_pages_through_results(shop_db: Path) -> None:
 
 def test_the_second_one_resolves_from_context(shop_db: Path) -> None:
     ctx = _search("bluetooth speaker")
-    _, changes, reply = run(ActionProductDetails(), tracker("tell me about the second one", "product_details",
-                                                            ents(ordinal="second"), slots=ctx))
+    _, changes, reply = run(
+        ActionProductDetails(),
+        tracker("tell me about the second one", "product_details", ents(ordinal="second"), slots=ctx),
+    )
     assert changes["selected_product"] == ctx["last_results"][1]
-    _, _, reply = run(ActionProductDetails(), tracker("the ninth one", "product_details", ents(ordinal="ninth"),
-                                                      slots=ctx))
+    _, _, reply = run(
+        ActionProductDetails(), tracker("the ninth one", "product_details", ents(ordinal="ninth"), slots=ctx)
+    )
     assert "which one" in reply.lower() or "which product" in reply.lower()
 
 
 def test_compare_names_both_products_and_a_verdict(shop_db: Path, store: Store) -> None:
     ctx = _search("blender")
-    _, _, reply = run(ActionCompareProducts(), tracker("compare the first and third", "compare_products",
-                                                       ents(ordinal="first") + ents(ordinal="third"), slots=ctx))
+    _, _, reply = run(
+        ActionCompareProducts(),
+        tracker(
+            "compare the first and third", "compare_products", ents(ordinal="first") + ents(ordinal="third"), slots=ctx
+        ),
+    )
     first, _, third = store.products(ctx["last_results"][:3])
     assert first.name in reply and third.name in reply and "cheaper" in reply
 
 
 def test_cart_add_view_remove(shop_db: Path, store: Store) -> None:
     ctx = _search("yoga mat")
-    _, changes, reply = run(ActionAddToCart(), tracker("add 2 of the first one", "add_to_cart",
-                                                       ents(ordinal="first", quantity="2"), slots=ctx))
+    _, changes, reply = run(
+        ActionAddToCart(),
+        tracker("add 2 of the first one", "add_to_cart", ents(ordinal="first", quantity="2"), slots=ctx),
+    )
     first = store.product(ctx["last_results"][0])
     assert changes["cart"] == [{"id": first.id, "qty": 2}] and "Total" in reply
     ctx.update(changes)
-    _, changes, _ = run(ActionAddToCart(), tracker("add the second one", "add_to_cart", ents(ordinal="second"),
-                                                   slots=ctx))
+    _, changes, _ = run(
+        ActionAddToCart(), tracker("add the second one", "add_to_cart", ents(ordinal="second"), slots=ctx)
+    )
     ctx.update(changes)
     assert len(ctx["cart"]) == 2
     _, _, reply = run(ActionViewCart(), tracker("show my cart", "view_cart", slots=ctx))
     assert first.name in reply and "Total" in reply
-    _, changes, _ = run(ActionRemoveFromCart(), tracker("remove the first item", "remove_from_cart",
-                                                        ents(ordinal="first"), slots=ctx))
+    _, changes, _ = run(
+        ActionRemoveFromCart(), tracker("remove the first item", "remove_from_cart", ents(ordinal="first"), slots=ctx)
+    )
     assert [i["id"] for i in changes["cart"]] == [ctx["last_results"][1]]
 
 
@@ -125,28 +136,47 @@ def test_checkout_creates_a_real_order(shop_db: Path, store: Store) -> None:
 def test_checkout_for_a_new_email_asks_for_an_address(shop_db: Path) -> None:
     cart = [{"id": "P00001", "qty": 1}]
     form = ValidateCheckoutForm()
-    slots, _ = validate(form, tracker("new.shopper@example.com", "inform", slots={"cart": cart},
-                                      candidates={"email": "new.shopper@example.com"}, active_loop="checkout_form"))
+    slots, _ = validate(
+        form,
+        tracker(
+            "new.shopper@example.com",
+            "inform",
+            slots={"cart": cart},
+            candidates={"email": "new.shopper@example.com"},
+            active_loop="checkout_form",
+        ),
+    )
     assert slots["email"] == "new.shopper@example.com"
     after_email = tracker("", slots={"cart": cart, "email": "new.shopper@example.com"})
     assert required(form, after_email) == ["email", "new_address"]
     assert required(form, tracker("", slots={"cart": cart, "email": DEMO_EMAIL})) == ["email"]
     assert required(form, tracker("", slots={"cart": [], "email": DEMO_EMAIL})) == []  # nothing to buy
-    slots, reply = validate(form, tracker("not an email", "inform", slots={"cart": cart},
-                                          candidates={"email": "not an email"}, active_loop="checkout_form"))
+    slots, reply = validate(
+        form,
+        tracker(
+            "not an email",
+            "inform",
+            slots={"cart": cart},
+            candidates={"email": "not an email"},
+            active_loop="checkout_form",
+        ),
+    )
     assert slots["email"] is None and "email address" in reply
 
 
 def _verify(text: str, slots: dict, candidates: dict) -> tuple[dict, str]:
-    return validate(ValidateVerifyCustomerForm(),
-                    tracker(text, "inform", slots=slots, candidates=candidates, active_loop="verify_customer_form"))
+    return validate(
+        ValidateVerifyCustomerForm(),
+        tracker(text, "inform", slots=slots, candidates=candidates, active_loop="verify_customer_form"),
+    )
 
 
 def test_verification_accepts_spoken_order_id_and_matching_email(shop_db: Path) -> None:
     slots, _ = _verify("one zero zero zero two", {}, {"order_id": "one zero zero zero two"})
     assert slots["order_id"] == "10002" and slots["requested_slot"] == "email"
-    slots, _ = _verify("alex dot morgan at example dot com", {"order_id": "10002"},
-                       {"email": "alex dot morgan at example dot com"})
+    slots, _ = _verify(
+        "alex dot morgan at example dot com", {"order_id": "10002"}, {"email": "alex dot morgan at example dot com"}
+    )
     assert slots["verified_order_id"] == "10002" and slots["customer_id"] == "C0001"
     assert slots["requested_slot"] is None
 
@@ -159,8 +189,9 @@ def test_verification_rejects_unknown_order_and_wrong_email(shop_db: Path) -> No
 
 
 def test_three_failures_end_verification_and_offer_a_human(shop_db: Path) -> None:
-    slots, _ = _verify("eve@example.com", {"order_id": "10002", "verification_failures": 2},
-                       {"email": "eve@example.com"})
+    slots, _ = _verify(
+        "eve@example.com", {"order_id": "10002", "verification_failures": 2}, {"email": "eve@example.com"}
+    )
     assert slots["verification_failures"] == 3 and slots["requested_slot"] is None
     _, _, reply = run(ActionRunOrderService(), tracker("", slots={"pending_service": "track_order"}))
     assert "couldn't verify" in reply
@@ -187,8 +218,10 @@ def test_order_services_use_the_real_order(shop_db: Path, store: Store) -> None:
 def test_address_change_asks_for_the_address_only_when_possible(shop_db: Path, store: Store) -> None:
     form = ValidateVerifyCustomerForm()
     base = {"pending_service": "change_shipping_address", "order_id": "10001", "customer_id": "C0001"}
-    slots, _ = validate(form, tracker(DEMO_EMAIL, "inform", slots=base, candidates={"email": DEMO_EMAIL},
-                                      active_loop="verify_customer_form"))
+    slots, _ = validate(
+        form,
+        tracker(DEMO_EMAIL, "inform", slots=base, candidates={"email": DEMO_EMAIL}, active_loop="verify_customer_form"),
+    )
     assert slots["requested_slot"] == "new_address"
     reply = _service("change_shipping_address", store, new_address="5 Quay Street, Portland, OR 97201")
     assert "5 Quay Street" in reply and store.order("10001").shipping_address.startswith("5 Quay Street")
@@ -196,11 +229,13 @@ def test_address_change_asks_for_the_address_only_when_possible(shop_db: Path, s
 
 def test_a_verified_customer_is_not_asked_again_for_their_own_order(shop_db: Path) -> None:
     slots = {"customer_id": "C0001", "verified_order_id": "10002", "email": DEMO_EMAIL}
-    _, changes, _ = run(ActionStartOrderService(), tracker("cancel order 10001", "cancel_order",
-                                                           ents(order_id="10001"), slots=slots))
+    _, changes, _ = run(
+        ActionStartOrderService(), tracker("cancel order 10001", "cancel_order", ents(order_id="10001"), slots=slots)
+    )
     assert changes["verified_order_id"] == "10001" and changes["pending_service"] == "cancel_order"
-    _, changes, _ = run(ActionStartOrderService(), tracker("track order 10050", "track_order",
-                                                           ents(order_id="10050"), slots=slots))
+    _, changes, _ = run(
+        ActionStartOrderService(), tracker("track order 10050", "track_order", ents(order_id="10050"), slots=slots)
+    )
     assert changes["verified_order_id"] is None and changes["email"] is None
 
 
@@ -237,8 +272,15 @@ def test_recommendations_give_reasons(shop_db: Path, store: Store) -> None:
 
 def test_bad_input_never_crashes(shop_db: Path) -> None:
     for text in ["", "   ", "🙂🙂", "x" * 10_000, "<script>alert(1)</script> shoes", "'; DROP TABLE products; --"]:
-        for action in (ActionSearchProducts(), ActionRefineSearch(), ActionProductDetails(), ActionAddToCart(),
-                       ActionRemoveFromCart(), ActionCompareProducts(), ActionRecommend()):
+        for action in (
+            ActionSearchProducts(),
+            ActionRefineSearch(),
+            ActionProductDetails(),
+            ActionAddToCart(),
+            ActionRemoveFromCart(),
+            ActionCompareProducts(),
+            ActionRecommend(),
+        ):
             messages, _, _ = run(action, tracker(text, "search_products"))
             assert messages, f"{action.name()} said nothing for {text[:20]!r}"
 
@@ -257,8 +299,7 @@ def _customs(messages: list[dict]) -> list[dict]:
 
 def test_rich_clients_get_product_cards_that_name_their_products(shop_db: Path, store: Store) -> None:
     rich = {"rich": True}
-    messages, slots, reply = run(ActionSearchProducts(), tracker("show me hoodies", "search_products",
-                                                                 metadata=rich))
+    messages, slots, reply = run(ActionSearchProducts(), tracker("show me hoodies", "search_products", metadata=rich))
     (cards,) = [c for c in _customs(messages) if c["type"] == "products"]
     ids = [card["id"] for card in cards["products"]]
     assert ids == slots["last_results"] and [c["position"] for c in cards["products"]] == list(range(1, len(ids) + 1))
@@ -266,13 +307,20 @@ def test_rich_clients_get_product_cards_that_name_their_products(shop_db: Path, 
     for card in cards["products"]:
         product = products[card["id"]]
         assert (card["name"], card["brand"], card["price"], card["colors"]) == (
-            product.name, product.brand, product.price, product.colors)
-        assert {b["payload"] for b in card["buttons"]} == {f'/product_details{{"product_id": "{product.id}"}}',
-                                                           f'/add_to_cart{{"product_id": "{product.id}"}}'}
+            product.name,
+            product.brand,
+            product.price,
+            product.colors,
+        )
+        assert {b["payload"] for b in card["buttons"]} == {
+            f'/product_details{{"product_id": "{product.id}"}}',
+            f'/add_to_cart{{"product_id": "{product.id}"}}',
+        }
         assert product.name not in reply  # the cards carry the list; the text does not repeat it
     # Text-only clients (rasa shell) never get payloads they cannot show, whatever they ask.
-    messages, _, reply = run(ActionSearchProducts(), tracker("show me hoodies", "search_products",
-                                                             metadata=rich, channel="cmdline"))
+    messages, _, reply = run(
+        ActionSearchProducts(), tracker("show me hoodies", "search_products", metadata=rich, channel="cmdline")
+    )
     assert not _customs(messages) and store.products(ids)[0].name in reply
 
 
@@ -281,15 +329,20 @@ def test_card_button_adds_its_own_product_and_sends_the_cart(shop_db: Path, stor
     hoodies = store.products(_search("hoodies")["last_results"])
     elsewhere = next(p for p in hoodies if p.id not in ctx["last_results"] and p.stock > 2)
     entities = ents(product_id=elsewhere.id)
-    messages, slots, reply = run(ActionAddToCart(), tracker("/add_to_cart", "add_to_cart", entities, slots=ctx,
-                                                            metadata={"rich": True}))
+    messages, slots, reply = run(
+        ActionAddToCart(), tracker("/add_to_cart", "add_to_cart", entities, slots=ctx, metadata={"rich": True})
+    )
     assert slots["cart"] == [{"id": elsewhere.id, "qty": 1}] and elsewhere.name in reply
     (cart,) = _customs(messages)
     assert cart["type"] == "cart" and cart["count"] == 1 and cart["total"] == elsewhere.price
-    messages, slots, _ = run(ActionAddToCart(), tracker("/add_to_cart", "add_to_cart", entities,
-                                                        slots={**ctx, "cart": slots["cart"]}, metadata={"rich": True}))
+    messages, slots, _ = run(
+        ActionAddToCart(),
+        tracker("/add_to_cart", "add_to_cart", entities, slots={**ctx, "cart": slots["cart"]}, metadata={"rich": True}),
+    )
     (cart,) = _customs(messages)
     assert cart["count"] == 2 and cart["total"] == round(2 * elsewhere.price, 2)
-    messages, _, _ = run(ActionRemoveFromCart(), tracker("empty my cart", "remove_from_cart",
-                                                         slots={"cart": slots["cart"]}, metadata={"rich": True}))
+    messages, _, _ = run(
+        ActionRemoveFromCart(),
+        tracker("empty my cart", "remove_from_cart", slots={"cart": slots["cart"]}, metadata={"rich": True}),
+    )
     assert _customs(messages) == [{"type": "cart", "count": 0, "total": 0, "total_text": "$0.00", "items": []}]

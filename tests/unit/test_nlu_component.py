@@ -24,13 +24,17 @@ def _spanned(template: str, label: str, value: str) -> Example:
 
 
 TINY = (
-    [_spanned(t, "color", c) for t in ("show me {} shoes", "i want a {} shirt", "anything in {}", "{} socks please")
-     for c in ("red", "blue", "green")]
+    [
+        _spanned(t, "color", c)
+        for t in ("show me {} shoes", "i want a {} shirt", "anything in {}", "{} socks please")
+        for c in ("red", "blue", "green")
+    ]
     + [Example(t, "greet") for t in ("hello", "hi there", "good morning", "hey", "hello friend", "hiya")]
     + [Example(t, "goodbye") for t in ("bye", "see you", "goodbye", "bye bye", "later", "farewell then")]
 )
-FAST = TrainingConfig(epochs=12, learning_rate=3e-4, head_learning_rate=5e-3, batch_size=8, validation_fraction=0,
-                      patience=0, seed=7)
+FAST = TrainingConfig(
+    epochs=12, learning_rate=3e-4, head_learning_rate=5e-3, batch_size=8, validation_fraction=0, patience=0, seed=7
+)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +55,7 @@ def test_learns_intents_and_entity_spans(tiny_model: JointModel) -> None:
     predictions = tiny_model.predict(["show me green shoes", "hello there", "bye for now"])
     assert [p.intent for p in predictions] == ["search", "greet", "goodbye"]
     spans = predictions[0].spans
-    assert [("show me green shoes"[s.start:s.end], s.label) for s in spans] == [("green", "color")]
+    assert [("show me green shoes"[s.start : s.end], s.label) for s in spans] == [("green", "color")]
 
 
 @pytest.mark.slow  # fine-tunes a small model
@@ -120,12 +124,21 @@ def test_expected_calibration_error() -> None:
     assert expected_calibration_error(np.array([0.6, 0.6]), np.array([True, False])) == pytest.approx(0.1)
 
 
-@pytest.mark.parametrize(("label", "text", "value"), [
-    ("price_max", "fifty dollars", "50"), ("price_max", "$49.99", "49.99"), ("price_min", "a hundred", "100"),
-    ("price_max", "one hundred and fifty", "150"), ("order_id", "one zero zero four two", "10042"),
-    ("order_id", "one two three four", "1234"), ("order_id", "1 0 0 4 2", "10042"), ("quantity", "three", "3"),
-    ("email", "alex dot morgan at example dot com", "alex.morgan@example.com"), ("color", "Navy", "Navy"),
-])
+@pytest.mark.parametrize(
+    ("label", "text", "value"),
+    [
+        ("price_max", "fifty dollars", "50"),
+        ("price_max", "$49.99", "49.99"),
+        ("price_min", "a hundred", "100"),
+        ("price_max", "one hundred and fifty", "150"),
+        ("order_id", "one zero zero four two", "10042"),
+        ("order_id", "one two three four", "1234"),
+        ("order_id", "1 0 0 4 2", "10042"),
+        ("quantity", "three", "3"),
+        ("email", "alex dot morgan at example dot com", "alex.morgan@example.com"),
+        ("color", "Navy", "Navy"),
+    ],
+)
 def test_spoken_values_are_normalised(label: str, text: str, value: str) -> None:
     assert normalise_value(label, text) == value
 
@@ -133,16 +146,21 @@ def test_spoken_values_are_normalised(label: str, text: str, value: str) -> None
 def test_order_ids_and_emails_are_found_by_their_shape() -> None:
     text = "order one zero zero zero two, or 10003, mail sam.patel@example.com"
     found = {(text[s:e], label) for s, e, label in pattern_spans(text)}
-    assert found == {("one zero zero zero two", "order_id"), ("10003", "order_id"),
-                     ("sam.patel@example.com", "email")}
+    assert found == {("one zero zero zero two", "order_id"), ("10003", "order_id"), ("sam.patel@example.com", "email")}
 
 
-@pytest.mark.parametrize(("before", "tagged", "bound"), [
-    ("running shoes under ", "price_min", "price_max"), ("for less than $", "price_min", "price_max"),
-    ("anything over ", "price_max", "price_min"), ("between ", "price_max", "price_min"),
-    ("between 10 and ", "price_max", "price_max"), ("shoes for ", "price_min", "price_min"),
-    ("shoes under ", "color", "color"),
-])
+@pytest.mark.parametrize(
+    ("before", "tagged", "bound"),
+    [
+        ("running shoes under ", "price_min", "price_max"),
+        ("for less than $", "price_min", "price_max"),
+        ("anything over ", "price_max", "price_min"),
+        ("between ", "price_max", "price_min"),
+        ("between 10 and ", "price_max", "price_max"),
+        ("shoes for ", "price_min", "price_min"),
+        ("shoes under ", "color", "color"),
+    ],
+)
 def test_price_bound_follows_the_word_before_the_number(before: str, tagged: str, bound: str) -> None:
     assert price_bound(tagged, before) == bound
 
@@ -163,14 +181,25 @@ def test_rasa_component_trains_persists_and_loads(tmp_path: Path) -> None:
     resource = Resource("transformer_nlu")
     context = ExecutionContext(GraphSchema({}), node_name="transformer_nlu")
     config = {**TransformerIntentClassifier.get_default_config(), **FAST.__dict__}
-    messages = [_message(e.text, e.intent, [{"entity": s.label, "start": s.start, "end": s.end,
-                                             "value": e.text[s.start:s.end]} for s in e.spans]) for e in TINY]
+    messages = [
+        _message(
+            e.text,
+            e.intent,
+            [{"entity": s.label, "start": s.start, "end": s.end, "value": e.text[s.start : s.end]} for s in e.spans],
+        )
+        for e in TINY
+    ]
     component = TransformerIntentClassifier.create(config, storage, resource, context)
     component.train(TrainingData(training_examples=messages))
 
     loaded = TransformerIntentClassifier.load(config, storage, resource, context)
-    parsed = loaded.process([_message("show me blue shoes under fifty dollars"), _message(""),
-                             _message("track order one zero zero zero two")])
+    parsed = loaded.process(
+        [
+            _message("show me blue shoes under fifty dollars"),
+            _message(""),
+            _message("track order one zero zero zero two"),
+        ]
+    )
     first = parsed[0]
     assert first.get("intent")["name"] == "search"
     assert len(first.get("intent_ranking")) == 3

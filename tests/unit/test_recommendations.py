@@ -49,12 +49,21 @@ def test_vector_graph_finds_nearest_other_items() -> None:
 
 
 def test_personalised_blend_keeps_the_reason_that_contributed_most() -> None:
-    purchases = [Purchase("u1", "tent", "o1", "1"), Purchase("u1", "stove", "o1", "1"),
-                 Purchase("u2", "tent", "o2", "2"), Purchase("u2", "stove", "o2", "2"),
-                 Purchase("u3", "mug", "o3", "3"), Purchase("u4", "mug", "o4", "4"), Purchase("u5", "mug", "o5", "5")]
+    purchases = [
+        Purchase("u1", "tent", "o1", "1"),
+        Purchase("u1", "stove", "o1", "1"),
+        Purchase("u2", "tent", "o2", "2"),
+        Purchase("u2", "stove", "o2", "2"),
+        Purchase("u3", "mug", "o3", "3"),
+        Purchase("u4", "mug", "o4", "4"),
+        Purchase("u5", "mug", "o5", "5"),
+    ]
     together = ItemGraph.from_groups([["tent", "stove"], ["tent", "stove"]], shrink=0.0)
-    model = Personalised({BOUGHT_TOGETHER: together}, Popularity(purchases),
-                         Weights(bought_together=1, also_bought=0, similar=0, bought_before=0.5, popular=0.01))
+    model = Personalised(
+        {BOUGHT_TOGETHER: together},
+        Popularity(purchases),
+        Weights(bought_together=1, also_bought=0, similar=0, bought_before=0.5, popular=0.01),
+    )
     picks = model.recommend({"tent": 1.0}, k=3, bought={"tent"})
     assert picks[0].item == "stove" and picks[0].reason == BOUGHT_TOGETHER and picks[0].because == "tent"
     assert any(p.item == "tent" and p.reason == BOUGHT_BEFORE for p in picks)
@@ -95,8 +104,10 @@ def test_goes_with_is_learned_from_real_orders(shop: tuple[Recommender, Store]) 
     picks = rec.goes_with(seed)
     assert len(picks) == 3 and all(p.product_type != seed.product_type for p, _ in picks)
     baskets: dict[str, set[str]] = {}
-    for order_id, pid in store.conn.execute("SELECT order_id, product_id FROM order_lines l JOIN orders o "
-                                            "ON o.id = l.order_id WHERE o.status != 'cancelled'"):
+    for order_id, pid in store.conn.execute(
+        "SELECT order_id, product_id FROM order_lines l JOIN orders o "
+        "ON o.id = l.order_id WHERE o.status != 'cancelled'"
+    ):
         baskets.setdefault(order_id, set()).add(pid)
     types = dict(store.conn.execute("SELECT id, product_type FROM products").fetchall())
     kinds = [{types[i] for i in b} for b in baskets.values()]
@@ -152,15 +163,16 @@ def test_gift_for_a_runner_under_80(shop: tuple[Recommender, Store]) -> None:
 def test_recommendation_requests_resolve_from_context(shop_db: Path, store: Store) -> None:
     """One conversation: search, open a product, then each kind of request the issue lists."""
     _, ctx, _ = run(ActionSearchProducts(), tracker("show me running shoes", "search_products"))
-    _, changes, _ = run(ActionProductDetails(), tracker("tell me about the first one", "product_details",
-                                                        ents(ordinal="first"), slots=ctx))
+    _, changes, _ = run(
+        ActionProductDetails(),
+        tracker("tell me about the first one", "product_details", ents(ordinal="first"), slots=ctx),
+    )
     ctx.update(changes)
     seed = store.product(ctx["selected_product"])
     assert seed and ctx["viewed_products"] == [seed.id]
 
     def ask(text: str, **entities: str) -> tuple[list, str]:
-        _, changes, reply = run(ActionRecommend(), tracker(text, "ask_recommendation", ents(**entities),
-                                                           slots=ctx))
+        _, changes, reply = run(ActionRecommend(), tracker(text, "ask_recommendation", ents(**entities), slots=ctx))
         picks = store.products(changes.get("last_results", []))
         assert picks and reply.count("Why:") == len(picks), reply
         return picks, reply
@@ -178,16 +190,18 @@ def test_recommendation_requests_resolve_from_context(shop_db: Path, store: Stor
     gift, _ = ask("recommend a gift for a runner under 80", price_max="80")
     assert all(p.price <= 80 for p in gift)
     ctx["last_results"] = [p.id for p in gift]
-    _, _, reply = run(ActionCompareProducts(), tracker("compare the first two", "compare_products",
-                                                       ents(ordinal="first"), slots=ctx))
+    _, _, reply = run(
+        ActionCompareProducts(), tracker("compare the first two", "compare_products", ents(ordinal="first"), slots=ctx)
+    )
     assert gift[0].name in reply and gift[1].name in reply
 
 
 def test_past_orders_shape_picks_for_a_known_customer(shop_db: Path, store: Store) -> None:
     orders = store.orders_for_customer("C0001")
     bought = {line.product_id for o in orders for line in o.lines}
-    _, changes, reply = run(ActionRecommend(), tracker("what do you recommend", "ask_recommendation",
-                                                       slots={"customer_id": "C0001"}))
+    _, changes, reply = run(
+        ActionRecommend(), tracker("what do you recommend", "ask_recommendation", slots={"customer_id": "C0001"})
+    )
     assert changes["last_results"] and "Why:" in reply
     names = {p.name for p in store.products(list(bought))}
     assert any(name in reply for name in names) or "bought it before" in reply, reply

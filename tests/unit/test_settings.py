@@ -27,8 +27,11 @@ def documented() -> set[str]:
 
 
 def sources() -> dict[str, str]:
-    return {str(path.relative_to(ROOT)): path.read_text(encoding="utf-8")
-            for package in PACKAGES for path in sorted((ROOT / package).rglob("*.py"))}
+    return {
+        str(path.relative_to(ROOT)): path.read_text(encoding="utf-8")
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+    }
 
 
 def test_every_variable_the_code_names_is_in_the_readme_table() -> None:
@@ -58,8 +61,11 @@ def environment_reads(tree: ast.AST) -> list[int]:
 
 
 def test_only_the_settings_modules_read_the_environment() -> None:
-    readers = {path: lines for path, text in sources().items()
-               if (lines := environment_reads(ast.parse(text))) and path not in READERS}
+    readers = {
+        path: lines
+        for path, text in sources().items()
+        if (lines := environment_reads(ast.parse(text))) and path not in READERS
+    }
     # The benchmark sets (not reads) SHOPKEEPER_CACHE for the processes it starts.
     readers.pop("benchmarks/catalog.py", None)
     assert readers == {}
@@ -73,8 +79,14 @@ def test_defaults_without_environment() -> None:
 
 
 def test_values_come_from_the_environment_given() -> None:
-    voice = VoiceSettings.from_env({"SHOPKEEPER_ASR_BIAS": "0", "SHOPKEEPER_ASR_MODEL": "tiny.en",
-                                    "SHOPKEEPER_MAX_AUDIO_S": "12", "SHOPKEEPER_ALLOW_HUB": "1"})
+    voice = VoiceSettings.from_env(
+        {
+            "SHOPKEEPER_ASR_BIAS": "0",
+            "SHOPKEEPER_ASR_MODEL": "tiny.en",
+            "SHOPKEEPER_MAX_AUDIO_S": "12",
+            "SHOPKEEPER_ALLOW_HUB": "1",
+        }
+    )
     assert (voice.bias, voice.asr_model, voice.max_audio_s, voice.allow_hub) == (False, "tiny.en", 12.0, True)
     bot = BotSettings.from_env({"SHOPKEEPER_RASA_PORT": "6000", "SHOPKEEPER_ACTIONS_URL": "http://10.0.0.2:5055"})
     assert (bot.rasa_url, bot.actions_url) == ("http://localhost:6000", "http://10.0.0.2:5055")

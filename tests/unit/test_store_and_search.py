@@ -25,19 +25,22 @@ def test_search_applies_every_parsed_filter(searcher: LexicalSearch) -> None:
         assert p.product_type == "running shoes" and "red" in p.colors and p.price <= 100
 
 
-@pytest.mark.parametrize("text, field, value", [
-    ("hoodies between 20 and 40 dollars", "price_min", 20.0),
-    ("hoodies between 20 and 40 dollars", "price_max", 40.0),
-    ("laptop over $800", "price_min", 800.0),
-    ("yoga mat under fifty dollars", "price_max", 50.0),
-    ("Trailhawk hiking boots size 9", "brand", "Trailhawk"),
-    ("Trailhawk hiking boots size 9", "size", "9"),
-    ("t-shirt in size xl", "size", "XL"),
-    ("gray hoodie", "color", "grey"),
-    ("jewelry", "category", "jewellery"),
-    ("cheapest headphones", "sort", "price_asc"),
-    ("best rated blender", "sort", "rating"),
-])
+@pytest.mark.parametrize(
+    "text, field, value",
+    [
+        ("hoodies between 20 and 40 dollars", "price_min", 20.0),
+        ("hoodies between 20 and 40 dollars", "price_max", 40.0),
+        ("laptop over $800", "price_min", 800.0),
+        ("yoga mat under fifty dollars", "price_max", 50.0),
+        ("Trailhawk hiking boots size 9", "brand", "Trailhawk"),
+        ("Trailhawk hiking boots size 9", "size", "9"),
+        ("t-shirt in size xl", "size", "XL"),
+        ("gray hoodie", "color", "grey"),
+        ("jewelry", "category", "jewellery"),
+        ("cheapest headphones", "sort", "price_asc"),
+        ("best rated blender", "sort", "rating"),
+    ],
+)
 def test_query_understanding(searcher: LexicalSearch, text: str, field: str, value: object) -> None:
     assert getattr(searcher.parse(text), field) == value
 
@@ -139,8 +142,23 @@ def test_feedback_newsletter_and_handoff_are_stored(store: Store) -> None:
 @pytest.mark.slow  # a new process loads the sentence encoder
 def test_cli_search_json_contract(demo_db) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "catalog", "search", "--db", str(demo_db), "--json", "--limit", "3",
-         "brown hiking boots"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        [
+            sys.executable,
+            "-m",
+            "catalog",
+            "search",
+            "--db",
+            str(demo_db),
+            "--json",
+            "--limit",
+            "3",
+            "brown hiking boots",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     data = json.loads(out)
     assert 0 < len(data["results"]) <= 3
     for item in data["results"]:
@@ -149,14 +167,19 @@ def test_cli_search_json_contract(demo_db) -> None:
 
 
 def test_cli_show_unknown_id_fails_clearly(demo_db) -> None:
-    result = subprocess.run([sys.executable, "-m", "catalog", "--db", str(demo_db), "show", "nope"],
-                            cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "catalog", "--db", str(demo_db), "show", "nope"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1 and "No product with id nope" in result.stderr
 
 
 def test_lookup_tables_are_in_sync_with_the_catalogue(demo_db) -> None:
-    result = subprocess.run([sys.executable, "-m", "nlu.lookups", "--check", "--db", str(demo_db)], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "nlu.lookups", "--check", "--db", str(demo_db)], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout
 
 
@@ -165,9 +188,11 @@ def test_lookup_tables_come_from_the_shop_database_so_an_imported_catalogue_reac
     from nlu.lookups import render
 
     source = tmp_path / "shop.csv"
-    source.write_text("id,title,price,brand,style,colour\n"
-                      "A1,Zephyrline Oolong Tea Tin,12.5,Zephyrline,loose leaf tea,teal\n"
-                      "A2,Quillmark Walnut Desk Tray,30,Quillmark,desk tray,walnut brown\n")
+    source.write_text(
+        "id,title,price,brand,style,colour\n"
+        "A1,Zephyrline Oolong Tea Tin,12.5,Zephyrline,loose leaf tea,teal\n"
+        "A2,Quillmark Walnut Desk Tray,30,Quillmark,desk tray,walnut brown\n"
+    )
     db, count, _ = import_catalogue(source, tmp_path / "shop.db", mapping={"product_type": "style"}, progress=False)
     assert count == 2
     tables = render(db)

@@ -33,15 +33,20 @@ class RecordingTranscriber:
         self.requests: list[tuple[float, bool]] = []  # (seconds of audio, preview)
         self.stops: list[threading.Event] = []
 
-    async def transcribe(self, audio: Audio, preview: bool = False,
-                         stop: threading.Event | None = None) -> Transcript:
+    async def transcribe(self, audio: Audio, preview: bool = False, stop: threading.Event | None = None) -> Transcript:
         self.requests.append((round(audio.duration_s, 2), preview))
         self.stops.append(stop or threading.Event())
         await asyncio.sleep(self.delay_s)
         if stop is not None and stop.is_set():
             raise Interrupted("stopped")
-        return Transcript(text=f"{audio.duration_s:.1f} seconds", confidence=1.0, language="en",
-                          duration_s=audio.duration_s, decode_s=self.delay_s, speech_s=audio.duration_s)
+        return Transcript(
+            text=f"{audio.duration_s:.1f} seconds",
+            confidence=1.0,
+            language="en",
+            duration_s=audio.duration_s,
+            decode_s=self.delay_s,
+            speech_s=audio.duration_s,
+        )
 
 
 def pcm(seconds: float, loud: bool) -> bytes:
@@ -54,7 +59,7 @@ async def stream(turns: VoiceTurns, client: str, audio: bytes, chunk_s: float = 
     """Chunks as a client sends them, the event loop running in between (as between socket events)."""
     size = int(chunk_s * SAMPLE_RATE) * 2
     for seq, start in enumerate(range(0, len(audio), size)):
-        turns.receive(client, {"chunk": audio[start:start + size], "seq": seq, **(first if seq == 0 else {})})
+        turns.receive(client, {"chunk": audio[start : start + size], "seq": seq, **(first if seq == 0 else {})})
         await asyncio.sleep(0)
 
 
