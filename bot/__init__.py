@@ -1,1 +1,2 @@
-"""The gateway: starts and bridges the running processes (Rasa, actions; later socket.io + widget)."""
+"""What shoppers connect to and what starts everything: the gateway (FastAPI + socket.io: text, voice,
+the chat widget) and the launcher that starts and stops Rasa, the action server and the gateway."""

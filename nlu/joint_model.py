@@ -3,7 +3,7 @@
 One forward pass gives both: the mean-pooled sentence vector feeds an intent head, every
 sub-word vector feeds a BIO tag head. Nothing here knows about Rasa, so the same model is
 trained inside ``rasa train`` (see ``nlu/transformer_classifier.py``) and on public
-benchmarks (see ``nlu/evaluate.py``).
+benchmarks (see ``benchmarks/nlu.py``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The first five orders are fixed so the README and tests can rely on them:
 10001 processing, 10002 shipped, 10003 delivered 10 days ago (returnable),
-10004 delivered 60 days ago (outside the return window), 10005 cancelled.
+10004 ordered 65 days ago and delivered 63 days ago (outside the 30-day return window), 10005 cancelled.
 All belong to Alex Morgan <alex.morgan@example.com>.
 """
 
