@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from rasa.engine.graph import ExecutionContext, GraphSchema
-from rasa.engine.storage.local_model_storage import LocalModelStorage
-from rasa.engine.storage.resource import Resource
-from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from language.encoder import EncoderNotFound, default_encoder_dir, resolve_encoder
 from nlu.entity_values import normalise_value, pattern_spans, price_bound
 from nlu.joint_model import Example, JointModel, Span, TrainingConfig, expected_calibration_error
-from nlu.transformer_classifier import TransformerIntentClassifier
+
+if TYPE_CHECKING:
+    from rasa.shared.nlu.training_data.message import Message
 
 
 def _spanned(template: str, label: str, value: str) -> Example:
@@ -166,7 +164,9 @@ def test_price_bound_follows_the_word_before_the_number(before: str, tagged: str
 
 
 def _message(text: str, intent: str | None = None, entities: list | None = None) -> Message:
-    data = {"text": text}
+    from rasa.shared.nlu.training_data.message import Message
+
+    data: dict[str, Any] = {"text": text}
     if intent:
         data["intent"] = intent
     if entities:
@@ -176,6 +176,15 @@ def _message(text: str, intent: str | None = None, entities: list | None = None)
 
 @pytest.mark.slow  # fine-tunes a small model
 def test_rasa_component_trains_persists_and_loads(tmp_path: Path) -> None:
+    # Rasa (and TensorFlow under it) is imported here, not at the top: it takes ~10 s, which the
+    # fast lane (make check, -m "not slow") should not pay for a test it does not run.
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+
+    from nlu.transformer_classifier import TransformerIntentClassifier
+
     (tmp_path / "storage").mkdir()
     storage = LocalModelStorage(tmp_path / "storage")
     resource = Resource("transformer_nlu")
