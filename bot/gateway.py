@@ -51,8 +51,8 @@ class GatewayConfig:
 def create_app(config: GatewayConfig | None = None) -> tuple[FastAPI, socketio.AsyncServer, Any]:
     """(FastAPI app, socket.io server, the ASGI app serving both)."""
     config = config or GatewayConfig()
-    limits = config.voice  # the audio limits, and the speech model
-    speech = SpeechService(limits, config.db)
+    voice = config.voice  # the speech model and the audio limits
+    speech = SpeechService(voice, config.db)
     rasa = RasaClient(config.bot.rasa_url, config.bot.actions_url, config.bot.rasa_timeout_s)
 
     @asynccontextmanager
@@ -68,11 +68,11 @@ def create_app(config: GatewayConfig | None = None) -> tuple[FastAPI, socketio.A
         description="Text and voice in front of the Shopkeeper Rasa bot. Socket.io events are described in the README.",
     )
     sio = socketio.AsyncServer(
-        async_mode="asgi", cors_allowed_origins="*", max_http_buffer_size=limits.max_audio_bytes + 1024 * 1024
+        async_mode="asgi", cors_allowed_origins="*", max_http_buffer_size=voice.max_audio_bytes + 1024 * 1024
     )
-    turns = VoiceTurns(speech, max_bytes=limits.max_audio_bytes, max_seconds=limits.max_audio_s)
+    turns = VoiceTurns(speech, max_bytes=voice.max_audio_bytes, max_seconds=voice.max_audio_s)
     SocketEvents(sio, rasa, turns, asr_model=speech.model)
-    add_api_routes(app, speech, rasa, max_bytes=limits.max_audio_bytes)
+    add_api_routes(app, speech, rasa, max_bytes=voice.max_audio_bytes)
     add_widget_routes(app)
     return app, sio, socketio.ASGIApp(sio, other_asgi_app=app)
 
