@@ -61,6 +61,7 @@ define apt_install
 	@missing=""; for tool in $(1); do command -v $$tool >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	  elif [ "$${CI:-}" = true ]; then echo "error: $(2) (apt) are needed for $(3) and cannot be installed here"; exit 1; \
 	  else echo "note: install $(2) (apt) for $(3)"; exit 0; fi; \
 	  echo "Installing $(2) with apt for $(3)..."; \
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $(2) >/dev/null \

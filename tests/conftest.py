@@ -7,6 +7,7 @@ prepares first."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,22 @@ from catalog.store import Store
 from voice.asr import Recognizer
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def under_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI every test runs: a skipped test (a missing tool, model or data set) fails the run."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter is not None else 0
+    if under_ci() and skipped and exitstatus == pytest.ExitCode.OK:
+        if reporter is not None:
+            reporter.write_line(
+                f"CI=true: {skipped} test(s) skipped; under CI a skip is a failure (see -rs above)", red=True
+            )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

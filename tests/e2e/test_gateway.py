@@ -114,7 +114,7 @@ def test_browser_webm_recording_is_understood(services: Services, speak: Callabl
 
 
 @needs_model
-def test_bad_input_gets_an_error_and_the_conversation_goes_on(services: Services, speak: Callable[..., Path]) -> None:
+def test_bad_input_gets_an_error_and_the_conversation_goes_on(services: Services) -> None:
     with VoiceClient(services.gateway_url, timeout=120) as client:
         client.say_text("show me headphones")
         broken = client.say_encoded(b"definitely not audio" * 100, "webm")
