@@ -61,16 +61,24 @@ class Services:
     asr_model: str = field(default_factory=lambda: VoiceSettings.from_env().asr_model)
     model: Path = DEFAULT_MODEL
     db: str | None = field(default_factory=lambda: str(CatalogSettings.from_env().db))
+    # Rasa and the action server listen here (loopback: the gateway is the only public door).
+    internal_host: str = field(default_factory=lambda: BotSettings.from_env().internal_host)
+    # Rasa's HTTP API (trackers, /model/parse) only with a token; off when empty.
+    rasa_token: str = field(default_factory=lambda: BotSettings.from_env().rasa_token)
     log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="shopkeeper-")))
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
+    def internal(self) -> BotSettings:
+        return BotSettings(internal_host=self.internal_host, rasa_port=self.rasa_port, actions_port=self.actions_port)
+
+    @property
     def rasa_url(self) -> str:
-        return f"http://localhost:{self.rasa_port}"
+        return self.internal.rasa_url
 
     @property
     def actions_url(self) -> str:
-        return f"http://localhost:{self.actions_port}"
+        return self.internal.actions_url
 
     @property
     def gateway_url(self) -> str:
@@ -88,13 +96,13 @@ class Services:
         path.write_text(f'action_endpoint:\n  url: "{self.actions_url}/webhook"\n', encoding="utf-8")
         return path
 
-    def _spawn(self, name: str, command: list[str]) -> subprocess.Popen[bytes]:
+    def _spawn(self, name: str, command: list[str], **extra_env: str) -> subprocess.Popen[bytes]:
         log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
         # A new session per child so Ctrl-C here stops each whole process tree, once.
         process = subprocess.Popen(
             command,
             cwd=ROOT,
-            env=self.env(),
+            env={**self.env(), **extra_env},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -128,9 +136,9 @@ class Services:
         raise LaunchError(f"{name} was not ready after {timeout:.0f} s:\n{self.log_tail(name)}")
 
     def start_actions(self, timeout: float = 60) -> None:
-        self._spawn(
-            "actions", [str(BIN / "python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.actions_port)]
-        )
+        # rasa-sdk has no host option; Sanic reads SANIC_HOST (default 0.0.0.0: every interface).
+        command = [str(BIN / "python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.actions_port)]
+        self._spawn("actions", command, SANIC_HOST=self.internal_host)
         self._wait("actions", f"{self.actions_url}/health", timeout)
 
     def actions_running(self) -> bool:
@@ -150,19 +158,21 @@ class Services:
                 "run",
                 "--model",
                 str(self.model),
-                "--enable-api",
-                "--cors",
-                "*",
+                "--interface",
+                self.internal_host,
                 "--port",
                 str(self.rasa_port),
                 "--endpoints",
                 str(self.endpoints_file()),
                 "--credentials",
                 str(ROOT / "credentials.yml"),
+                # No --cors: nothing but the gateway (same machine) talks to Rasa.
+                *(["--enable-api", "--auth-token", self.rasa_token] if self.rasa_token else []),
             ],
         )
         print("  (loading the model takes a minute or two on a small machine)")
-        self._wait("rasa", f"{self.rasa_url}/status", timeout)
+        # "/" answers once the model is loaded (Rasa loads it before it starts serving).
+        self._wait("rasa", f"{self.rasa_url}/", timeout)
 
     def start_gateway(self, timeout: float = 300) -> None:
         command = [
@@ -222,10 +232,11 @@ class Services:
 
 
 def banner(services: Services) -> str:
+    api = "HTTP API on, token required" if services.rasa_token else "HTTP API off"
     return f"""
 Shopkeeper is running.
   Gateway       {services.gateway_url}  (socket.io text + voice, POST /api/transcribe, /health, /docs)
-  Rasa server   {services.rasa_url}  (REST: POST /webhooks/rest/webhook, socket.io: /socket.io, API on)
+  Rasa server   {services.rasa_url}  (REST: POST /webhooks/rest/webhook, socket.io: /socket.io; {api})
   Actions       {services.actions_url}
   Shop database {services.env().get("SHOPKEEPER_DB", "catalog/shop.db")}
   Logs          {services.log_dir}

@@ -46,7 +46,7 @@ class RasaClient:
             return False
 
     async def rasa_ready(self) -> bool:
-        return await self._reachable(f"{self.rasa_url}/status")
+        return await self._reachable(f"{self.rasa_url}/")  # Rasa's hello; its HTTP API is off by default
 
     async def actions_ready(self) -> bool:
         return await self._reachable(f"{self.actions_url}/health")

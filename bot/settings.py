@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class BotSettings:
-    gateway_host: str = "0.0.0.0"  # SHOPKEEPER_GATEWAY_HOST: the interface the gateway listens on
+    gateway_host: str = "0.0.0.0"  # SHOPKEEPER_GATEWAY_HOST: the interface the gateway (the one public door) listens on
+    internal_host: str = "127.0.0.1"  # SHOPKEEPER_INTERNAL_HOST: where Rasa and the action server listen
+    rasa_token: str = ""  # SHOPKEEPER_RASA_TOKEN: turns Rasa's HTTP API on, behind this token (off when empty)
     gateway_port: int = 8000  # SHOPKEEPER_GATEWAY_PORT
     rasa_port: int = 5005  # SHOPKEEPER_RASA_PORT
     actions_port: int = 5055  # SHOPKEEPER_ACTIONS_PORT
@@ -26,15 +28,22 @@ class BotSettings:
     def __post_init__(self) -> None:
         # Addresses follow the ports unless given (a frozen dataclass sets them this way).
         if not self.rasa_url:
-            object.__setattr__(self, "rasa_url", f"http://localhost:{self.rasa_port}")
+            object.__setattr__(self, "rasa_url", f"http://{self.reachable_internal_host}:{self.rasa_port}")
         if not self.actions_url:
-            object.__setattr__(self, "actions_url", f"http://localhost:{self.actions_port}")
+            object.__setattr__(self, "actions_url", f"http://{self.reachable_internal_host}:{self.actions_port}")
+
+    @property
+    def reachable_internal_host(self) -> str:
+        """Where to reach the internal services: their host, or loopback when they listen everywhere."""
+        return "127.0.0.1" if self.internal_host in ("0.0.0.0", "::", "") else self.internal_host
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> BotSettings:
         env = os.environ if env is None else env
         return cls(
             gateway_host=env.get("SHOPKEEPER_GATEWAY_HOST") or cls.gateway_host,
+            internal_host=env.get("SHOPKEEPER_INTERNAL_HOST") or cls.internal_host,
+            rasa_token=(env.get("SHOPKEEPER_RASA_TOKEN") or "").strip(),
             gateway_port=int(env.get("SHOPKEEPER_GATEWAY_PORT") or cls.gateway_port),
             rasa_port=int(env.get("SHOPKEEPER_RASA_PORT") or cls.rasa_port),
             actions_port=int(env.get("SHOPKEEPER_ACTIONS_PORT") or cls.actions_port),

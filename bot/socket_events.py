@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import socketio
 
+from bot.commands import OfferedCommands
 from bot.rasa_client import RasaClient
 from bot.replies import to_socketio
 from bot.speech import transcript_event
@@ -39,6 +40,7 @@ class SocketEvents:
     def __init__(self, sio: socketio.AsyncServer, rasa: RasaClient, turns: VoiceTurns, asr_model: str) -> None:
         self.sio, self.rasa, self.turns, self.asr_model = sio, rasa, turns, asr_model
         self.sessions: dict[str, str] = {}  # socket id -> conversation (session) id
+        self.commands = OfferedCommands()  # /intent{...} payloads each conversation may send
         turns.on_partial = self.partial
         for name in ("connect", "disconnect", "session_request", "user_uttered", "user_audio", "user_audio_end"):
             sio.on(name, getattr(self, name))
@@ -49,12 +51,17 @@ class SocketEvents:
     async def reply(self, sid: str, text: str, metadata: dict[str, Any]) -> None:
         """Send one user turn to Rasa and relay every reply to the conversation's room."""
         session_id = self.sessions.get(sid, sid)
+        text = self.commands.admit(session_id, text)
+        if not text:
+            await self.error(sid, "empty_message", "The message was empty; type or say something.")
+            return
         try:
             messages = await self.rasa.send(session_id, text, metadata)
         except (httpx.HTTPError, ValueError) as exc:
             log.warning("Rasa did not answer: %s", exc)
             await self.error(sid, "bot_unavailable", "The assistant is not reachable right now; please try again.")
             return
+        self.commands.remember(session_id, messages)
         for message in messages:
             for payload in to_socketio(message):
                 await self.sio.emit("bot_uttered", payload, room=session_id)

@@ -8,6 +8,7 @@ prepares first."""
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -82,7 +83,11 @@ def services(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     starts them, on free ports, over a private copy of the demo shop; shared by the end-to-end tests."""
     db = tmp_path_factory.mktemp("e2e") / "shop.db"
     db.write_bytes(demo_db.read_bytes())
-    with Services(actions_port=free_port(), rasa_port=free_port(), gateway_port=free_port(), db=str(db)) as running:
+    # Rasa's HTTP API is off unless given a token; the tests read trackers and parses with one.
+    token = secrets.token_hex(16)
+    with Services(
+        actions_port=free_port(), rasa_port=free_port(), gateway_port=free_port(), db=str(db), rasa_token=token
+    ) as running:
         running.start()
         yield running
     assert not running.processes, "every started process is stopped"

@@ -74,7 +74,8 @@ def test_only_the_settings_modules_read_the_environment() -> None:
 def test_defaults_without_environment() -> None:
     voice, bot, catalog = VoiceSettings.from_env({}), BotSettings.from_env({}), CatalogSettings.from_env({})
     assert (voice.asr_model, voice.window_s, voice.bias, voice.allow_hub) == ("base", 15.0, True, False)
-    assert (bot.rasa_url, bot.actions_url) == ("http://localhost:5005", "http://localhost:5055")
+    assert (bot.rasa_url, bot.actions_url) == ("http://127.0.0.1:5005", "http://127.0.0.1:5055")
+    assert (bot.internal_host, bot.rasa_token) == ("127.0.0.1", ""), "internal services on loopback, API off"
     assert catalog.db == ROOT / "catalog" / "shop.db"
 
 
@@ -89,7 +90,7 @@ def test_values_come_from_the_environment_given() -> None:
     )
     assert (voice.bias, voice.asr_model, voice.max_audio_s, voice.allow_hub) == (False, "tiny.en", 12.0, True)
     bot = BotSettings.from_env({"SHOPKEEPER_RASA_PORT": "6000", "SHOPKEEPER_ACTIONS_URL": "http://10.0.0.2:5055"})
-    assert (bot.rasa_url, bot.actions_url) == ("http://localhost:6000", "http://10.0.0.2:5055")
+    assert (bot.rasa_url, bot.actions_url) == ("http://127.0.0.1:6000", "http://10.0.0.2:5055")
     with pytest.raises(ValueError):
         VoiceSettings.from_env({"SHOPKEEPER_MAX_AUDIO_S": "long"})
 
