@@ -23,7 +23,9 @@ from voice.asr import Interrupted, Transcript
 from voice.audio import SAMPLE_RATE, Audio, AudioError, decode, from_pcm16, speech_bounds
 
 AUDIO_FORMATS = ("pcm16", "wav", "flac", "ogg", "webm", "mp3", "m4a")
-MAX_CHANNELS = 8
+# What a streaming client may announce at seq 0: microphones are mono or stereo, 8 to 48 kHz.
+MAX_CHANNELS = 2
+SAMPLE_RATES = (8000, 48000)
 # Partial transcripts (when a client asks): at most one pass per this much new audio.
 PARTIAL_EVERY_S = 1.0
 # Silence after the detected speech end (which already keeps 0.2 s of margin) before the final
@@ -135,6 +137,12 @@ class VoiceTurns:
             raise TurnError(
                 "audio_too_large", f"The utterance is over {self.max_bytes // 1_000_000} MB; it was dropped."
             )
+        if current.format == "pcm16" and current.size > self.max_seconds * current.bytes_per_second:
+            self.drop(client)  # raw PCM's length is known while it streams: stop holding it at once
+            raise TurnError(
+                "audio_too_long",
+                f"The utterance is over {self.max_seconds:.0f} s; it was dropped, please say it again.",
+            )
         if current.format != "pcm16" or not self.speech.ready:
             return  # no half-decoded containers; nothing to run before the model is loaded
         # A partial pass only on an idle worker, so it never delays anyone's final transcript by
@@ -155,7 +163,10 @@ class VoiceTurns:
         if fmt not in AUDIO_FORMATS:
             raise TurnError("bad_audio_format", f"Audio format {fmt!r} is not one of {', '.join(AUDIO_FORMATS)}.")
         if not 1 <= channels <= MAX_CHANNELS:
-            raise TurnError("bad_audio_chunk", f"'channels' must be 1 to {MAX_CHANNELS}, not {channels}.")
+            raise TurnError("bad_audio_chunk", f"'channels' must be 1 or {MAX_CHANNELS}, not {channels}.")
+        low, high = SAMPLE_RATES
+        if fmt == "pcm16" and not low <= rate <= high:
+            raise TurnError("bad_audio_chunk", f"'sample_rate' must be {low} to {high} Hz, not {rate}.")
         self.drop(client)  # a new utterance replaces one never ended
         utterance = Utterance(fmt, rate, channels, self.max_seconds, partial=bool(data.get("partial")))
         self.utterances[client] = utterance

@@ -49,9 +49,9 @@ class RecordingTranscriber:
         )
 
 
-def pcm(seconds: float, loud: bool) -> bytes:
-    n = int(seconds * SAMPLE_RATE)
-    wave = np.sin(2 * np.pi * 220 * np.arange(n) / SAMPLE_RATE) * (9000 if loud else 0)
+def pcm(seconds: float, loud: bool, rate: int = SAMPLE_RATE) -> bytes:
+    n = int(seconds * rate)
+    wave = np.sin(2 * np.pi * 220 * np.arange(n) / rate) * (9000 if loud else 0)
     return wave.astype("<i2").tobytes()
 
 
@@ -120,6 +120,9 @@ async def test_bad_chunks_get_their_error_codes() -> None:
         ({"chunk": b"\0\0", "seq": "first"}, "bad_audio_chunk"),
         ({"chunk": b"\0\0", "seq": 0, "channels": -1}, "bad_audio_chunk"),
         ({"chunk": b"\0\0", "seq": 0, "channels": 100}, "bad_audio_chunk"),
+        ({"chunk": b"\0\0", "seq": 0, "channels": 3}, "bad_audio_chunk"),
+        ({"chunk": b"\0\0", "seq": 0, "sample_rate": 4000}, "bad_audio_chunk"),
+        ({"chunk": b"\0\0", "seq": 0, "sample_rate": 192000}, "bad_audio_chunk"),
         ({"chunk": b"\0\0", "seq": 0, "format": "aiff"}, "bad_audio_format"),
     ]
     for payload, code in cases:
@@ -152,3 +155,21 @@ async def test_undecodable_audio_is_a_bad_audio_error() -> None:
     with pytest.raises(TurnError) as caught:
         await turns.finish("a")
     assert caught.value.code == "bad_audio"
+
+
+async def test_streamed_pcm_is_capped_by_duration_while_it_arrives() -> None:
+    speech = RecordingTranscriber()
+    turns = VoiceTurns(speech, max_bytes=10_000_000, max_seconds=2.0)
+    with pytest.raises(TurnError) as caught:
+        await stream(turns, "a", pcm(3.0, True))
+    assert caught.value.code == "audio_too_long"
+    assert "a" not in turns.utterances, "nothing of it is kept"
+    await stream(turns, "a", pcm(1.0, True), sample_rate=16000, channels=1)
+    assert (await turns.finish("a")).text == "1.0 seconds"
+
+
+async def test_stereo_at_48k_is_accepted() -> None:
+    turns, _ = make()
+    stereo = np.repeat(np.frombuffer(pcm(0.5, True, rate=48000), dtype="<i2"), 2).tobytes()
+    turns.receive("a", {"chunk": stereo, "seq": 0, "sample_rate": 48000, "channels": 2})
+    assert (await turns.finish("a")).duration_s == pytest.approx(0.5, abs=0.01)
