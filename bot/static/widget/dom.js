@@ -35,6 +35,24 @@ export function cssColour(name) {
   return value && /^[a-z]+$/.test(value) && CSS.supports("color", value) ? value : null;
 }
 
+/**
+ * An image address the widget may load, or null: http(s) with a host, or a path on the page's own
+ * origin. "//other.host/x.png" (another host, no scheme), "/\\other.host", data: and javascript: are refused.
+ */
+export function imageSource(src, base = globalThis.location ? globalThis.location.href : "http://localhost/") {
+  if (typeof src !== "string" || !src.trim()) return null;
+  let url;
+  try {
+    url = /^https?:\/\//i.test(src) ? new URL(src) : new URL(src, base);
+  } catch {
+    return null;
+  }
+  if (!["http:", "https:"].includes(url.protocol)) return null;
+  if (/^https?:\/\//i.test(src)) return url.href;
+  const samePath = src.startsWith("/") && !/^\/[\/\\]/.test(src);
+  return samePath && url.origin === new URL(base).origin ? url.href : null;
+}
+
 /** A stable hue for any string (for placeholders of products without a known colour). */
 export function hue(text) {
   let hash = 0;

@@ -1,6 +1,6 @@
 // One chat message → DOM. Bot payloads are rasa-webchat's shapes ({text, quick_replies},
 // {attachment: {type: "image"}}) plus Shopkeeper's custom {type: "products"} and {type: "cart"}.
-import { cssColour, h, hue, icon } from "./dom.js";
+import { cssColour, h, hue, icon, imageSource } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
 
 /** A picture for a product drawn from its data: its colours, brand initial and type. */
@@ -90,8 +90,10 @@ export function renderBot(payload, send) {
     parts.push(h("div", { class: "sk-bubble" }, renderMarkdown(payload.text)));
   }
   const attachment = payload.attachment;
-  if (attachment && attachment.type === "image" && attachment.payload && /^(https?:|\/)/.test(attachment.payload.src || "")) {
-    parts.push(h("img", { class: "sk-image", src: attachment.payload.src, alt: attachment.payload.title || "image from the shop" }));
+  const image = attachment && attachment.type === "image" && attachment.payload
+    ? imageSource(attachment.payload.src) : null;
+  if (image) {
+    parts.push(h("img", { class: "sk-image", src: image, alt: attachment.payload.title || "image from the shop" }));
   }
   if (Array.isArray(payload.quick_replies) && payload.quick_replies.length) {
     parts.push(quickReplies(payload.quick_replies, send));
