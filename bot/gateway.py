@@ -34,6 +34,7 @@ from bot.rasa_client import RasaClient
 from bot.settings import BotSettings
 from bot.socket_events import SocketEvents
 from bot.speech import SpeechService
+from bot.upload_limit import UploadLimit
 from bot.voice_turns import VoiceTurns
 from bot.web import add_widget_routes
 from voice.settings import VoiceSettings
@@ -73,6 +74,7 @@ def create_app(config: GatewayConfig | None = None) -> tuple[FastAPI, socketio.A
     turns = VoiceTurns(speech, max_bytes=voice.max_audio_bytes, max_seconds=voice.max_audio_s)
     SocketEvents(sio, rasa, turns, asr_model=speech.model)
     add_api_routes(app, speech, rasa, max_bytes=voice.max_audio_bytes)
+    app.add_middleware(UploadLimit, paths={"/api/transcribe"}, max_bytes=voice.max_audio_bytes)
     add_widget_routes(app)
     return app, sio, socketio.ASGIApp(sio, other_asgi_app=app)
 

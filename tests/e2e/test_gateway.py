@@ -7,6 +7,7 @@ own socket.io protocol; bad input gets an ``error`` event and the conversation g
 from __future__ import annotations
 
 import re
+import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -68,6 +69,13 @@ def test_transcribe_endpoint_and_its_errors(services: Services, speak: Callable[
     assert wer("do you have hiking boots", ok.json()["text"]) <= 0.2
     bad = httpx.post(f"{services.gateway_url}/api/transcribe", files={"file": ("q.wav", b"no sound here")}, timeout=60)
     assert bad.status_code == 400 and "could not be decoded" in bad.json()["detail"]
+    # A body announced as 20 MB is refused from its headers alone: nothing of it is sent or read.
+    with socket.create_connection(("127.0.0.1", services.gateway_port), timeout=30) as raw:
+        raw.sendall(
+            b"POST /api/transcribe HTTP/1.1\r\nHost: localhost\r\nContent-Length: 20000000\r\n"
+            b"Content-Type: multipart/form-data; boundary=x\r\n\r\n"
+        )
+        assert raw.recv(200).startswith(b"HTTP/1.1 413"), "refused before the body"
 
 
 @needs_model
