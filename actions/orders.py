@@ -4,6 +4,10 @@ Flow: ``action_start_order_service`` remembers what the shopper wants, ``verify_
 asks for the order number and the account email (checked against the store), then
 ``action_run_order_service`` does the work. A verified customer isn't asked again for their
 own orders.
+
+Failed attempts are counted in the shop database, per conversation and per order, within an hour
+(``Store.verification_failures``): the dialogue cannot reset them and a restart keeps them. Every
+failure gets the same reply, so the bot never tells which order numbers exist.
 """
 
 from __future__ import annotations
@@ -19,8 +23,18 @@ from actions.common import entities, latest_intent, say, store, validated_addres
 from catalog import Order, StoreError, money
 from language.numbers import digit_string
 
-MAX_FAILURES = 3
+MAX_FAILURES = 3  # per conversation within the window: then the form stops and offers a human
+MAX_FAILURES_PER_ORDER = 5  # per order within the window, from any conversation: then the order is locked
+NOT_VERIFIED = "I couldn't verify that order with those details."
 RESET_PER_SERVICE = [SlotSet("new_address", None), SlotSet("return_reason", None)]
+
+
+def locked(tracker: Tracker, order_id: Any) -> bool:
+    """Too many failed verifications lately, in this conversation or on this order."""
+    shop = store()
+    if shop.verification_failures(conversation=tracker.sender_id) >= MAX_FAILURES:
+        return True
+    return bool(order_id) and shop.verification_failures(order_id=str(order_id)) >= MAX_FAILURES_PER_ORDER
 
 
 class ActionStartOrderService(Action):
@@ -30,7 +44,6 @@ class ActionStartOrderService(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         events: list[EventType] = [
             SlotSet("pending_service", latest_intent(tracker)),
-            SlotSet("verification_failures", 0),
             *RESET_PER_SERVICE,
         ]
         named = [digit_string(v) for v in entities(tracker, "order_id")]
@@ -55,7 +68,7 @@ class ValidateVerifyCustomerForm(FormValidationAction):
     async def required_slots(
         self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[str]:
-        if (tracker.get_slot("verification_failures") or 0) >= MAX_FAILURES:
+        if locked(tracker, tracker.get_slot("order_id")):
             return []
         verified = tracker.get_slot("verified_order_id")
         if not verified:
@@ -68,10 +81,12 @@ class ValidateVerifyCustomerForm(FormValidationAction):
             return ["order_id", "email", "return_reason"]
         return ["order_id", "email"]
 
-    def _failed(self, tracker: Tracker, dispatcher: CollectingDispatcher, message: str, slot: str) -> dict[str, Any]:
-        failures = (tracker.get_slot("verification_failures") or 0) + 1
-        dispatcher.utter_message(text=message)
-        return {slot: None, "verification_failures": failures}
+    def _failed(self, tracker: Tracker, dispatcher: CollectingDispatcher, order_id: str, slot: str) -> dict[str, Any]:
+        """One reply for every failure (unknown order, wrong email, locked), counted in the database."""
+        store().record_verification_failure(tracker.sender_id, order_id)
+        hint = "" if locked(tracker, order_id) else " Please check the order number and email and try again."
+        dispatcher.utter_message(text=NOT_VERIFIED + hint)
+        return {slot: None}
 
     def validate_order_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -84,13 +99,8 @@ class ValidateVerifyCustomerForm(FormValidationAction):
             )
             return {"order_id": None}
         order = store().order(order_id)
-        if not order:
-            return self._failed(
-                tracker,
-                dispatcher,
-                f"I can't find an order {order_id}. Please check the number in your confirmation email.",
-                "order_id",
-            )
+        if not order or locked(tracker, order_id):
+            return self._failed(tracker, dispatcher, order_id, "order_id")
         customer_id = tracker.get_slot("customer_id")
         if customer_id and order.customer_id == customer_id:
             return {"order_id": order_id, "verified_order_id": order_id}
@@ -112,19 +122,10 @@ class ValidateVerifyCustomerForm(FormValidationAction):
         return self._check(str(order_id), email, tracker, dispatcher)
 
     def _check(self, order_id: str, email: str, tracker: Tracker, dispatcher: CollectingDispatcher) -> dict[str, Any]:
-        order = store().verify(order_id, email)
+        order = None if locked(tracker, order_id) else store().verify(order_id, email)
         if not order:
-            left = MAX_FAILURES - (tracker.get_slot("verification_failures") or 0) - 1
-            hint = " Please try again." if left > 0 else ""
-            return self._failed(
-                tracker, dispatcher, f"That email doesn't match the one on order {order_id}.{hint}", "email"
-            )
-        return {
-            "email": email,
-            "verified_order_id": order.id,
-            "customer_id": order.customer_id,
-            "verification_failures": 0,
-        }
+            return self._failed(tracker, dispatcher, order_id, "email")
+        return {"email": email, "verified_order_id": order.id, "customer_id": order.customer_id}
 
     def validate_new_address(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -199,7 +200,7 @@ class ActionRunOrderService(Action):
                 "details. A colleague can check your identity another way.",
                 buttons,
             )
-            return [*done, SlotSet("verification_failures", 0), SlotSet("order_id", None), SlotSet("email", None)]
+            return [*done, SlotSet("order_id", None), SlotSet("email", None)]
         say(dispatcher, tracker, self._perform(service, order, tracker))
         return done
 

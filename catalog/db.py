@@ -54,6 +54,13 @@ CREATE TABLE IF NOT EXISTS feedback (
 CREATE TABLE IF NOT EXISTS newsletter (
     email TEXT PRIMARY KEY COLLATE NOCASE, subscribed_at TEXT
 );
+-- Failed attempts to prove an order is yours, per conversation and per order (issue 19): counted in
+-- a time window, kept across restarts, never reset by the dialogue.
+CREATE TABLE IF NOT EXISTS verification_failures (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, conversation TEXT NOT NULL, order_id TEXT NOT NULL, at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS verification_failures_by_order ON verification_failures(order_id, at);
+CREATE INDEX IF NOT EXISTS verification_failures_by_conversation ON verification_failures(conversation, at);
 CREATE TABLE IF NOT EXISTS handoffs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT, customer_id TEXT, reason TEXT,
     summary TEXT NOT NULL, created_at TEXT

@@ -17,6 +17,9 @@ from catalog import db
 from catalog.models import Customer, Order, OrderLine, Product, ReturnRequest
 from catalog.policies import load_policies
 
+# Failed verifications count for this long (per conversation and per order).
+VERIFICATION_WINDOW = dt.timedelta(hours=1)
+
 
 class StoreError(Exception):
     """A request the shop cannot fulfil; the message is safe to show a shopper."""
@@ -41,7 +44,7 @@ class Store:
         self.conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
         self.conn.row_factory = sqlite3.Row
         with self.conn:
-            db.align_text_index(self.conn)  # databases built by older versions
+            db.create_schema(self.conn)  # tables added since the file was built; a no-op otherwise
         self.policies = load_policies()
 
     def close(self) -> None:
@@ -240,6 +243,30 @@ class Store:
         return ret
 
     # -- feedback, newsletter, handoff ----------------------------------------------------
+    def record_verification_failure(self, conversation: str, order_id: str, now: dt.datetime | None = None) -> None:
+        """Note a failed attempt to prove ``order_id`` belongs to whoever is in ``conversation``."""
+        at = (now or dt.datetime.now()).isoformat(timespec="seconds")
+        with self.conn:
+            self.conn.execute(
+                "INSERT INTO verification_failures (conversation, order_id, at) VALUES (?,?,?)",
+                (conversation, order_id, at),
+            )
+
+    def verification_failures(
+        self,
+        conversation: str | None = None,
+        order_id: str | None = None,
+        window: dt.timedelta = VERIFICATION_WINDOW,
+        now: dt.datetime | None = None,
+    ) -> int:
+        """Failed attempts within ``window`` in a conversation, or on an order (from any conversation)."""
+        since = ((now or dt.datetime.now()) - window).isoformat(timespec="seconds")
+        column, value = ("conversation", conversation) if conversation is not None else ("order_id", order_id)
+        row = self.conn.execute(
+            f"SELECT COUNT(*) FROM verification_failures WHERE {column} = ? AND at > ?", (value, since)
+        ).fetchone()
+        return int(row[0])
+
     def add_feedback(self, kind: str, text: str, customer_id: str | None = None, session_id: str | None = None) -> int:
         text = " ".join(text.split())[:5000]
         if not text:

@@ -164,10 +164,10 @@ def test_checkout_for_a_new_email_asks_for_an_address(shop_db: Path) -> None:
     assert slots["email"] is None and "email address" in reply
 
 
-def _verify(text: str, slots: dict, candidates: dict) -> tuple[dict, str]:
+def _verify(text: str, slots: dict, candidates: dict, sender: str = "test-user") -> tuple[dict, str]:
     return validate(
         ValidateVerifyCustomerForm(),
-        tracker(text, "inform", slots=slots, candidates=candidates, active_loop="verify_customer_form"),
+        tracker(text, "inform", slots=slots, candidates=candidates, active_loop="verify_customer_form", sender=sender),
     )
 
 
@@ -181,20 +181,51 @@ def test_verification_accepts_spoken_order_id_and_matching_email(shop_db: Path) 
     assert slots["requested_slot"] is None
 
 
-def test_verification_rejects_unknown_order_and_wrong_email(shop_db: Path) -> None:
-    slots, reply = _verify("99999", {}, {"order_id": "99999"})
-    assert slots["order_id"] is None and "can't find an order 99999" in reply
-    slots, reply = _verify("eve@example.com", {"order_id": "10002"}, {"email": "eve@example.com"})
-    assert slots["email"] is None and "doesn't match" in reply and slots.get("verified_order_id") is None
+def test_an_unknown_order_and_a_wrong_email_get_the_same_reply(shop_db: Path) -> None:
+    slots, unknown = _verify("99999", {}, {"order_id": "99999"})
+    assert slots["order_id"] is None
+    slots, wrong = _verify("eve@example.com", {"order_id": "10002"}, {"email": "eve@example.com"})
+    assert slots["email"] is None and slots.get("verified_order_id") is None
+    assert unknown == wrong, "no oracle for which order numbers exist"
+    assert "99999" not in unknown and "10002" not in wrong
 
 
-def test_three_failures_end_verification_and_offer_a_human(shop_db: Path) -> None:
-    slots, _ = _verify(
-        "eve@example.com", {"order_id": "10002", "verification_failures": 2}, {"email": "eve@example.com"}
-    )
-    assert slots["verification_failures"] == 3 and slots["requested_slot"] is None
+def test_three_failures_end_verification_and_offer_a_human(shop_db: Path, store: Store) -> None:
+    for _ in range(3):
+        slots, _ = _verify("eve@example.com", {"order_id": "10002"}, {"email": "eve@example.com"})
+    assert slots["requested_slot"] is None, "the form stops asking"
+    assert store.verification_failures(conversation="test-user") == 3
+    # Starting the service again does not reset the count: the right email is not even checked now.
+    run(ActionStartOrderService(), tracker("track order 10002", "track_order", ents(order_id="10002")))
+    slots, _ = _verify(DEMO_EMAIL, {"order_id": "10002"}, {"email": DEMO_EMAIL})
+    assert slots.get("verified_order_id") is None and slots["requested_slot"] is None
     _, _, reply = run(ActionRunOrderService(), tracker("", slots={"pending_service": "track_order"}))
     assert "couldn't verify" in reply
+
+
+def test_wrong_emails_lock_an_order_across_conversations_and_restarts(shop_db: Path) -> None:
+    from actions.common import reset_shop_connection
+
+    for n in range(5):  # five conversations, one guess each
+        _verify("eve@example.com", {"order_id": "10002"}, {"email": f"guess{n}@example.com"}, sender=f"attacker-{n}")
+    reset_shop_connection()  # as after a restart of the action server
+    slots, _ = _verify(DEMO_EMAIL, {"order_id": "10002"}, {"email": DEMO_EMAIL}, sender="attacker-6")
+    assert slots.get("verified_order_id") is None and slots["requested_slot"] is None, "even the right email"
+    ran = tracker("", slots={"pending_service": "track_order", "order_id": "10002"}, sender="attacker-6")
+    assert "couldn't verify" in run(ActionRunOrderService(), ran)[2]
+    # Another order is not affected.
+    slots, _ = _verify(DEMO_EMAIL, {"order_id": "10001"}, {"email": DEMO_EMAIL}, sender="attacker-7")
+    assert slots["verified_order_id"] == "10001"
+
+
+def test_failures_older_than_the_window_do_not_count(store: Store) -> None:
+    import datetime as dt
+
+    earlier = dt.datetime.now() - dt.timedelta(hours=2)
+    for _ in range(5):
+        store.record_verification_failure("old", "10003", now=earlier)
+    assert store.verification_failures(order_id="10003") == 0
+    assert store.verification_failures(order_id="10003", window=dt.timedelta(hours=3)) == 5
 
 
 def _service(service: str, store: Store, **extra: object) -> str:
