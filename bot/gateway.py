@@ -31,6 +31,7 @@ from fastapi import FastAPI
 
 from bot.http_routes import add_api_routes
 from bot.rasa_client import RasaClient
+from bot.sessions import SessionIds, load_secret
 from bot.settings import BotSettings
 from bot.socket_events import SocketEvents
 from bot.speech import SpeechService
@@ -72,7 +73,8 @@ def create_app(config: GatewayConfig | None = None) -> tuple[FastAPI, socketio.A
         async_mode="asgi", cors_allowed_origins="*", max_http_buffer_size=voice.max_audio_bytes + 1024 * 1024
     )
     turns = VoiceTurns(speech, max_bytes=voice.max_audio_bytes, max_seconds=voice.max_audio_s)
-    SocketEvents(sio, rasa, turns, asr_model=speech.model)
+    ids = SessionIds(load_secret(config.bot.session_secret))
+    SocketEvents(sio, rasa, turns, asr_model=speech.model, ids=ids)
     add_api_routes(app, speech, rasa, max_bytes=voice.max_audio_bytes)
     app.add_middleware(UploadLimit, paths={"/api/transcribe"}, max_bytes=voice.max_audio_bytes)
     add_widget_routes(app)

@@ -24,6 +24,7 @@ class BotSettings:
     rasa_url: str = ""  # SHOPKEEPER_RASA_URL: a Rasa server elsewhere (default: localhost on rasa_port)
     actions_url: str = ""  # SHOPKEEPER_ACTIONS_URL: the action server (default: localhost on actions_port)
     rasa_timeout_s: float = 60.0  # how long the gateway waits for Rasa's replies to one turn
+    session_secret: str = ""  # SHOPKEEPER_SESSION_SECRET: signs session ids (default: made once in var/)
 
     def __post_init__(self) -> None:
         # Addresses follow the ports unless given (a frozen dataclass sets them this way).
@@ -48,5 +49,6 @@ class BotSettings:
             rasa_port=int(env.get("SHOPKEEPER_RASA_PORT") or cls.rasa_port),
             actions_port=int(env.get("SHOPKEEPER_ACTIONS_PORT") or cls.actions_port),
             rasa_url=env.get("SHOPKEEPER_RASA_URL") or "",
+            session_secret=(env.get("SHOPKEEPER_SESSION_SECRET") or "").strip(),
             actions_url=env.get("SHOPKEEPER_ACTIONS_URL") or "",
         )

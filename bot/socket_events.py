@@ -11,7 +11,6 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-import uuid
 from typing import Any
 
 import httpx
@@ -20,6 +19,7 @@ import socketio
 from bot.commands import OfferedCommands
 from bot.rasa_client import RasaClient
 from bot.replies import to_socketio
+from bot.sessions import SessionIds
 from bot.speech import transcript_event
 from bot.voice_turns import TurnError, VoiceTurns
 from voice.asr import Transcript
@@ -37,8 +37,10 @@ def metadata_of(data: dict[str, Any]) -> dict[str, Any]:
 class SocketEvents:
     """Registers the handlers on ``sio`` and keeps which conversation each socket belongs to."""
 
-    def __init__(self, sio: socketio.AsyncServer, rasa: RasaClient, turns: VoiceTurns, asr_model: str) -> None:
-        self.sio, self.rasa, self.turns, self.asr_model = sio, rasa, turns, asr_model
+    def __init__(
+        self, sio: socketio.AsyncServer, rasa: RasaClient, turns: VoiceTurns, asr_model: str, ids: SessionIds
+    ) -> None:
+        self.sio, self.rasa, self.turns, self.asr_model, self.ids = sio, rasa, turns, asr_model, ids
         self.sessions: dict[str, str] = {}  # socket id -> conversation (session) id
         self.commands = OfferedCommands()  # /intent{...} payloads each conversation may send
         turns.on_partial = self.partial
@@ -81,7 +83,8 @@ class SocketEvents:
 
     async def session_request(self, sid: str, data: Any = None) -> None:
         data = data if isinstance(data, dict) else {}
-        session_id = str(data.get("session_id") or uuid.uuid4().hex)
+        # Only an id this gateway signed continues a conversation; a guessed or made-up one starts a new one.
+        session_id = self.ids.continue_or_issue(data.get("session_id"))
         self.sessions[sid] = session_id
         entered = self.sio.enter_room(sid, session_id)
         if inspect.isawaitable(entered):  # a coroutine from python-socketio 5.10 on

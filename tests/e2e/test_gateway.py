@@ -176,3 +176,18 @@ def test_a_pause_inside_an_utterance_does_not_cut_it_short(services: Services, s
         result = client.say_audio(samples, realtime=True)
     assert not result.errors and result.transcript, result.errors
     assert wer(f"{first} {second}", result.transcript["text"]) <= 0.3, result.transcript["text"]
+
+
+@needs_model
+def test_only_a_session_id_the_gateway_signed_continues_a_conversation(services: Services) -> None:
+    with VoiceClient(services.gateway_url, timeout=120) as first:
+        issued = first.session_id
+        first.say_text("show me headphones")
+    with VoiceClient(services.gateway_url, session_id=issued, timeout=120) as again:
+        assert again.session_id == issued
+        assert "Headphones" in texts(again.say_text("tell me about the second one"))
+    with VoiceClient(services.gateway_url, session_id="alex-morgan", timeout=120) as guessed:
+        assert guessed.session_id not in ("alex-morgan", issued)
+    forged = issued[:-1] + ("0" if issued[-1] != "0" else "1")
+    with VoiceClient(services.gateway_url, session_id=forged, timeout=120) as forging:
+        assert forging.session_id not in (forged, issued), "a forged signature starts a new conversation"
