@@ -12,9 +12,11 @@ import platform
 import sys
 from pathlib import Path
 
+from catalog import CatalogSettings
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-DEMO_DB = ROOT / "catalog" / "shop.db"
+DEMO_DB = CatalogSettings().db  # the demo shop `make catalog` builds
 CACHE = ROOT / "models" / "cache"
 
 
@@ -42,7 +44,7 @@ def machine() -> str:
 
 def command(module: str, *args: str) -> str:
     """How a result was made, as a shopkeeper would type it: ``python -m benchmarks.<module> ...``."""
-    return " ".join(["python -m", module.replace("/", ".").removesuffix(".py"), *args])
+    return " ".join(["python -m", module, *args])
 
 
 def sweep_parser(doc: str | None, result: str) -> argparse.ArgumentParser:

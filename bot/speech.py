@@ -31,7 +31,6 @@ class SpeechService:
 
     def __init__(self, settings: VoiceSettings, db: str | Path | None = None) -> None:
         self.settings = settings
-        self.model = settings.asr_model
         self.db = db
         self.recognizer: Recognizer | None = None
         self.error: str | None = None
@@ -59,6 +58,10 @@ class SpeechService:
             log.exception("ASR model failed to load")
         finally:
             self._ready.set()
+
+    @property
+    def model(self) -> str:
+        return self.settings.asr_model
 
     def start(self) -> None:
         threading.Thread(target=self.load, name="asr-load", daemon=True).start()

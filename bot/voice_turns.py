@@ -20,12 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from voice.asr import Interrupted, Transcript
-from voice.audio import SAMPLE_RATE, Audio, AudioError, decode, from_pcm16, speech_bounds
+from voice.audio import SAMPLE_RATE, Audio, AudioError, check_pcm_format, decode, from_pcm16, speech_bounds
 
 AUDIO_FORMATS = ("pcm16", "wav", "flac", "ogg", "webm", "mp3", "m4a")
-# What a streaming client may announce at seq 0: microphones are mono or stereo, 8 to 48 kHz.
-MAX_CHANNELS = 2
-SAMPLE_RATES = (8000, 48000)
 # Partial transcripts (when a client asks): at most one pass per this much new audio.
 PARTIAL_EVERY_S = 1.0
 # Silence after the detected speech end (which already keeps 0.2 s of margin) before the final
@@ -72,6 +69,7 @@ class Utterance:
     sample_rate: int = 16000
     channels: int = 1
     max_seconds: float = 30.0
+    max_bytes: int = 10 * 1024 * 1024
     chunks: list[bytes] = field(default_factory=list)
     size: int = 0
     next_seq: int = 0
@@ -88,7 +86,7 @@ class Utterance:
         data = b"".join(self.chunks)
         if self.format == "pcm16":
             return from_pcm16(data, self.sample_rate, self.channels, max_seconds=self.max_seconds)
-        return decode(data, max_seconds=self.max_seconds, max_bytes=max(self.size, 1))
+        return decode(data, max_seconds=self.max_seconds, max_bytes=self.max_bytes)
 
 
 PartialSink = Callable[[str, Transcript], Awaitable[None]]
@@ -162,13 +160,13 @@ class VoiceTurns:
         fmt = str(data.get("format") or "pcm16").lower()
         if fmt not in AUDIO_FORMATS:
             raise TurnError("bad_audio_format", f"Audio format {fmt!r} is not one of {', '.join(AUDIO_FORMATS)}.")
-        if not 1 <= channels <= MAX_CHANNELS:
-            raise TurnError("bad_audio_chunk", f"'channels' must be 1 or {MAX_CHANNELS}, not {channels}.")
-        low, high = SAMPLE_RATES
-        if fmt == "pcm16" and not low <= rate <= high:
-            raise TurnError("bad_audio_chunk", f"'sample_rate' must be {low} to {high} Hz, not {rate}.")
+        if fmt == "pcm16":  # the parameters raw PCM will be decoded with, checked before any of it is kept
+            try:
+                check_pcm_format(rate, channels)
+            except AudioError as exc:
+                raise TurnError("bad_audio_chunk", f"The audio parameters cannot be used: {exc}.") from exc
         self.drop(client)  # a new utterance replaces one never ended
-        utterance = Utterance(fmt, rate, channels, self.max_seconds, partial=bool(data.get("partial")))
+        utterance = Utterance(fmt, rate, channels, self.max_seconds, self.max_bytes, partial=bool(data.get("partial")))
         self.utterances[client] = utterance
         return utterance
 

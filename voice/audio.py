@@ -16,6 +16,9 @@ import numpy as np
 from voice.settings import VoiceSettings
 
 SAMPLE_RATE = 16000
+# Raw PCM a client may stream: what microphones give (mono or stereo, 8 to 48 kHz).
+PCM_RATES = (8000, 48000)
+PCM_MAX_CHANNELS = 2
 # Below this much audio there is nothing to recognise (a click, an accidental tap).
 MIN_SECONDS = 0.1
 
@@ -114,14 +117,22 @@ def decode(data: bytes, max_seconds: float | None = None, max_bytes: int | None 
     return _finish(*decoded, max_seconds=max_seconds)
 
 
+def check_pcm_format(rate: int, channels: int) -> None:
+    """Refuse raw PCM parameters outside PCM_RATES / PCM_MAX_CHANNELS (an ``AudioError``)."""
+    low, high = PCM_RATES
+    if not 1 <= channels <= PCM_MAX_CHANNELS:
+        raise AudioError(f"'channels' must be 1 or {PCM_MAX_CHANNELS}, not {channels}")
+    if not low <= rate <= high:
+        raise AudioError(f"'sample_rate' must be {low} to {high} Hz, not {rate}")
+
+
 def from_pcm16(data: bytes, rate: int = SAMPLE_RATE, channels: int = 1, max_seconds: float | None = None) -> Audio:
     """Raw little-endian signed 16-bit PCM (interleaved when stereo) → 16 kHz mono."""
     if not data:
         raise AudioError("no audio was received")
+    check_pcm_format(rate, channels)
     if len(data) % (2 * channels):
         raise AudioError(f"raw PCM16 audio must be whole {channels}-channel frames of 2-byte samples")
-    if not 4000 <= rate <= 192000:
-        raise AudioError(f"sample rate {rate} Hz is not supported")
     samples = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
     if max_seconds is None:
         max_seconds = VoiceSettings.from_env().max_audio_s
