@@ -24,6 +24,7 @@ from actions.common import (
     validated_address,
     validated_email,
 )
+from actions.identity import check_code, code_slots, locked
 from actions.shopping import resolve_product
 from catalog import StoreError, money
 
@@ -127,7 +128,9 @@ class ActionViewCart(Action):
 
 
 class ValidateCheckoutForm(FormValidationAction):
-    """Checkout asks for the account email; an unknown email also needs a delivery address."""
+    """Checkout asks for an e-mail and proves it with a code, so knowing someone's address opens
+    nothing: the same step for every address, so the bot never tells which ones have an account.
+    A new customer then gives a delivery address; a known one's stored address is used."""
 
     def name(self) -> str:
         return "validate_checkout_form"
@@ -135,22 +138,35 @@ class ValidateCheckoutForm(FormValidationAction):
     async def required_slots(
         self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[str]:
-        if not cart_items(tracker):
-            return []
         email = tracker.get_slot("email")
-        if email and not store().customer_by_email(email):
-            return ["email", "new_address"]
-        return ["email"]
+        if not cart_items(tracker) or locked(tracker, email):
+            return []
+        if not email:
+            return ["email"]
+        if not owns(tracker, email):
+            return ["email", *code_slots(tracker, email)]
+        return ["email"] if store().customer_by_email(email) else ["email", "new_address"]
 
     def validate_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         return {"email": validated_email(value, dispatcher)}
 
+    def validate_verification_code(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return check_code(value, tracker, dispatcher, failure_key=str(tracker.get_slot("email") or ""))
+
     def validate_new_address(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         return {"new_address": validated_address(value, dispatcher)}
+
+
+def owns(tracker: Tracker, email: str) -> bool:
+    """Whether this conversation proved ``email`` is its own (a code, checked in the database)."""
+    owned = store().identity.owned_email(tracker.sender_id)
+    return owned is not None and owned.lower() == email.lower()
 
 
 class ActionPlaceOrder(Action):
@@ -163,13 +179,21 @@ class ActionPlaceOrder(Action):
             say(dispatcher, tracker, "Your cart is empty, so there's nothing to order yet. What are you looking for?")
             return []
         email = tracker.get_slot("email")
+        if not email or not owns(tracker, email):
+            say(
+                dispatcher,
+                tracker,
+                "I couldn't confirm that e-mail address, so I haven't placed the order; your cart is "
+                'still here. Say "checkout" to try again later, or ask for a human.',
+            )
+            return [SlotSet("verification_code", None)]
         shop = store()
-        customer = shop.customer_by_email(email) if email else None
+        customer = shop.customer_by_email(email)
         try:
             if not customer:
                 address = tracker.get_slot("new_address")
-                if not email or not address:
-                    say(dispatcher, tracker, "I need an email and a delivery address to place the order.")
+                if not address:
+                    say(dispatcher, tracker, "I need a delivery address to place the order.")
                     return []
                 name = email.split("@")[0].replace(".", " ").replace("_", " ").title()
                 customer = shop.create_customer(name, email, address)
@@ -189,4 +213,4 @@ class ActionPlaceOrder(Action):
             f"was taken. Keep the order number {order.id} to track it.",
         )
         send_cart(dispatcher, tracker, [])
-        return [SlotSet("cart", []), SlotSet("customer_id", customer.id), SlotSet("new_address", None)]
+        return [SlotSet("cart", []), SlotSet("new_address", None), SlotSet("verification_code", None)]

@@ -48,6 +48,12 @@ def store() -> Store:
     return _store
 
 
+def verified_customer_id(tracker: Tracker) -> str | None:
+    """The customer this conversation proved to be with a one-time code (the database says), or None."""
+    owner = store().owner(tracker.sender_id)
+    return owner.id if owner else None
+
+
 def search() -> HybridSearch:
     """Hybrid product search (BM25 + vectors + spelling correction) over the shop."""
     global _search, _encoder

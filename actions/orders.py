@@ -1,13 +1,14 @@
-"""Order services behind customer verification: track, cancel, change, return, refund, invoice.
+"""Order services behind proof of identity: track, cancel, change, return, refund, invoice.
 
 Flow: ``action_start_order_service`` remembers what the shopper wants, ``verify_customer_form``
-asks for the order number and the account email (checked against the store), then
-``action_run_order_service`` does the work. A verified customer isn't asked again for their
-own orders.
+asks for the order number and the account e-mail, and for anything beyond the order's status a
+one-time code mailed to that account; then ``action_run_order_service`` does the work.
 
-Failed attempts are counted in the shop database, per conversation and per order, within an hour
-(``Store.verification_failures``): the dialogue cannot reset them and a restart keeps them. Every
-failure gets the same reply, so the bot never tells which order numbers exist.
+What a conversation has proven lives in the shop database (``Store.access``), never in a slot:
+the number and the e-mail show the order's status; the code shows and changes everything about the
+customer's orders. Failed attempts are counted in the database per conversation and per order
+within an hour (``Store.verification_failures``): the dialogue cannot reset them and a restart keeps
+them. Every failure gets the same reply, so the bot never tells which order numbers exist.
 """
 
 from __future__ import annotations
@@ -20,21 +21,22 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import entities, latest_intent, say, store, validated_address, validated_email
-from catalog import Order, StoreError, money
+from actions.identity import check_code, code_slots, locked
+from catalog import OWNER, STATUS, Order, StoreError, money
 from language.numbers import digit_string
 
-MAX_FAILURES = 3  # per conversation within the window: then the form stops and offers a human
-MAX_FAILURES_PER_ORDER = 5  # per order within the window, from any conversation: then the order is locked
 NOT_VERIFIED = "I couldn't verify that order with those details."
-RESET_PER_SERVICE = [SlotSet("new_address", None), SlotSet("return_reason", None)]
+# Services that change an order or show more than its status need the code; the rest need the
+# order number and its e-mail.
+NEEDS_CODE = {"cancel_order", "change_shipping_address", "get_refund", "track_refund", "get_invoice", "check_invoice"}
+RESET_PER_SERVICE = [SlotSet("new_address", None), SlotSet("return_reason", None), SlotSet("verification_code", None)]
 
 
-def locked(tracker: Tracker, order_id: Any) -> bool:
-    """Too many failed verifications lately, in this conversation or on this order."""
-    shop = store()
-    if shop.verification_failures(conversation=tracker.sender_id) >= MAX_FAILURES:
-        return True
-    return bool(order_id) and shop.verification_failures(order_id=str(order_id)) >= MAX_FAILURES_PER_ORDER
+def order_in_play(tracker: Tracker) -> tuple[Order | None, str | None]:
+    """The order the shopper named and what this conversation may see of it (from the database)."""
+    order_id = tracker.get_slot("order_id")
+    order = store().order(str(order_id)) if order_id else None
+    return order, (store().access(tracker.sender_id, order) if order else None)
 
 
 class ActionStartOrderService(Action):
@@ -42,21 +44,13 @@ class ActionStartOrderService(Action):
         return "action_start_order_service"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        events: list[EventType] = [
-            SlotSet("pending_service", latest_intent(tracker)),
-            *RESET_PER_SERVICE,
-        ]
+        events: list[EventType] = [SlotSet("pending_service", latest_intent(tracker)), *RESET_PER_SERVICE]
         named = [digit_string(v) for v in entities(tracker, "order_id")]
         order_id = next((n for n in named if n), None)
-        customer_id = tracker.get_slot("customer_id")
         if order_id:
-            order = store().order(order_id)
-            if order and customer_id and order.customer_id == customer_id:
-                events += [SlotSet("order_id", order_id), SlotSet("verified_order_id", order_id)]
-            else:
-                # A new order: whoever asks must prove it's theirs.
-                events += [SlotSet("order_id", order_id), SlotSet("verified_order_id", None), SlotSet("email", None)]
-        elif not tracker.get_slot("verified_order_id"):
+            events += [SlotSet("order_id", order_id), SlotSet("email", None)]
+        elif not order_in_play(tracker)[1]:
+            # Nothing proven about the order in the slots: ask afresh.
             events += [SlotSet("order_id", None), SlotSet("email", None)]
         return events
 
@@ -70,16 +64,20 @@ class ValidateVerifyCustomerForm(FormValidationAction):
     ) -> list[str]:
         if locked(tracker, tracker.get_slot("order_id")):
             return []
-        verified = tracker.get_slot("verified_order_id")
-        if not verified:
+        order, access = order_in_play(tracker)
+        if not order or not access:
             return ["order_id", "email"]
-        order = store().order(str(verified))
         service = tracker.get_slot("pending_service")
-        if order and service == "change_shipping_address" and order.status == "processing":
-            return ["order_id", "email", "new_address"]
-        if order and service == "get_refund" and store().return_eligibility(order)[0]:
-            return ["order_id", "email", "return_reason"]
-        return ["order_id", "email"]
+        if access == STATUS:
+            if service not in NEEDS_CODE:
+                return ["order_id", "email"]
+            owner = store().customer(order.customer_id)
+            return ["order_id", "email", *code_slots(tracker, owner.email if owner else None, order.id)]
+        if service == "change_shipping_address" and order.status == "processing":
+            return ["order_id", "new_address"]
+        if service == "get_refund" and store().return_eligibility(order)[0]:
+            return ["order_id", "return_reason"]
+        return ["order_id"]
 
     def _failed(self, tracker: Tracker, dispatcher: CollectingDispatcher, order_id: str, slot: str) -> dict[str, Any]:
         """One reply for every failure (unknown order, wrong email, locked), counted in the database."""
@@ -91,6 +89,10 @@ class ValidateVerifyCustomerForm(FormValidationAction):
     def validate_order_id(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") == "verification_code":
+            # Digits read back while a code is asked for are the code, not a new order number.
+            pending = store().identity.pending_code(tracker.sender_id)
+            return {"order_id": pending["order_id"] if pending else None}
         order_id = digit_string(str(value or ""))
         if not order_id:
             dispatcher.utter_message(
@@ -101,10 +103,9 @@ class ValidateVerifyCustomerForm(FormValidationAction):
         order = store().order(order_id)
         if not order or locked(tracker, order_id):
             return self._failed(tracker, dispatcher, order_id, "order_id")
-        customer_id = tracker.get_slot("customer_id")
-        if customer_id and order.customer_id == customer_id:
-            return {"order_id": order_id, "verified_order_id": order_id}
-        result: dict[str, Any] = {"order_id": order_id, "verified_order_id": None}
+        if store().access(tracker.sender_id, order):
+            return {"order_id": order_id}
+        result: dict[str, Any] = {"order_id": order_id}
         email = tracker.get_slot("email")
         if email:  # the email came first, or in the same message
             result.update(self._check(order_id, email, tracker, dispatcher))
@@ -122,10 +123,17 @@ class ValidateVerifyCustomerForm(FormValidationAction):
         return self._check(str(order_id), email, tracker, dispatcher)
 
     def _check(self, order_id: str, email: str, tracker: Tracker, dispatcher: CollectingDispatcher) -> dict[str, Any]:
+        """The order's number and e-mail match: this conversation may see the order's status."""
         order = None if locked(tracker, order_id) else store().verify(order_id, email)
         if not order:
             return self._failed(tracker, dispatcher, order_id, "email")
-        return {"email": email, "verified_order_id": order.id, "customer_id": order.customer_id}
+        store().identity.grant(tracker.sender_id, STATUS, email=email, order_id=order.id)
+        return {"email": email}
+
+    def validate_verification_code(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return check_code(value, tracker, dispatcher, failure_key=str(tracker.get_slot("order_id") or ""))
 
     def validate_new_address(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -137,6 +145,17 @@ class ValidateVerifyCustomerForm(FormValidationAction):
     ) -> dict[str, Any]:
         reason = " ".join(str(value or "").split())
         return {"return_reason": reason or None}
+
+
+def _status(order: Order) -> str:
+    """What the order number and its e-mail may show: the status, no address, no contents."""
+    if order.status == "processing":
+        return f"Order {order.id} is being packed and should ship within 1-2 working days."
+    if order.status == "shipped":
+        return f"Order {order.id} has shipped with {order.carrier} and should arrive by {order.eta}."
+    if order.status == "delivered":
+        return f"Order {order.id} was delivered on {order.delivered_at}."
+    return f"Order {order.id} was cancelled on {order.cancelled_at}."
 
 
 def _track(order: Order) -> str:
@@ -188,20 +207,32 @@ class ActionRunOrderService(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         service = tracker.get_slot("pending_service") or "track_order"
-        verified = tracker.get_slot("verified_order_id")
-        order = store().order(str(verified)) if verified else None
+        order, access = order_in_play(tracker)
         done: list[EventType] = [SlotSet("pending_service", None), *RESET_PER_SERVICE]
-        if not order:
-            buttons = [{"title": "Talk to a human", "payload": "/contact_human_agent"}]
+        human = [{"title": "Talk to a human", "payload": "/contact_human_agent"}]
+        if not order or not access:
             say(
                 dispatcher,
                 tracker,
                 "I couldn't verify that order with that email, so I can't share its "
                 "details. A colleague can check your identity another way.",
-                buttons,
+                human,
             )
             return [*done, SlotSet("order_id", None), SlotSet("email", None)]
-        say(dispatcher, tracker, self._perform(service, order, tracker))
+        if access == OWNER:
+            say(dispatcher, tracker, self._perform(service, order, tracker))
+        elif service in NEEDS_CODE:
+            say(
+                dispatcher,
+                tracker,
+                f"{_status(order)} To go further I need the code from the e-mail on the account, and I "
+                "can't send another one right now. Please try again in an hour, or ask a colleague.",
+                human,
+            )
+        elif service == "change_order" and order.status == "processing":
+            say(dispatcher, tracker, self._perform(service, order, tracker))
+        else:
+            say(dispatcher, tracker, _status(order))
         return done
 
     def _perform(self, service: str, order: Order, tracker: Tracker) -> str:

@@ -28,6 +28,7 @@ from actions.common import (
     search,
     store,
     user_text,
+    verified_customer_id,
 )
 from catalog import Interests, Product, SearchQuery, SearchResponse, clean_text, money
 from language.words import plural
@@ -314,7 +315,7 @@ class ActionCompareProducts(Action):
 def interests(tracker: Tracker) -> Interests:
     """Everything this conversation (and this customer's past orders) says the shopper likes."""
     bought: list[str] = []
-    customer = tracker.get_slot("customer_id")
+    customer = verified_customer_id(tracker)
     if customer:
         orders = sorted(store().orders_for_customer(str(customer)), key=lambda o: o.created_at or "")
         bought = [line.product_id for order in orders for line in order.lines]

@@ -10,10 +10,10 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import cart_items, latest_intent, say, store, user_text, validated_email
+from actions.common import cart_items, latest_intent, say, store, user_text, validated_email, verified_customer_id
 from catalog import money
 
-FLOW_SLOTS = ["pending_service", "new_address", "return_reason", "feedback_kind", "feedback_text"]
+FLOW_SLOTS = ["pending_service", "new_address", "return_reason", "verification_code", "feedback_kind", "feedback_text"]
 
 
 def _days(span: list[int]) -> str:
@@ -124,7 +124,7 @@ class ActionSaveFeedback(Action):
         if not text:
             say(dispatcher, tracker, "I didn't get any feedback to save. You can try again any time.")
             return reset
-        number = store().add_feedback(kind, text, tracker.get_slot("customer_id"), tracker.sender_id)
+        number = store().add_feedback(kind, text, verified_customer_id(tracker), tracker.sender_id)
         dispatcher.utter_message(response="utter_review_thanks" if kind == "review" else "utter_complaint_saved")
         say(dispatcher, tracker, f"Reference: {kind} #{number}.")
         return reset
@@ -171,8 +171,8 @@ def conversation_summary(tracker: Tracker) -> dict[str, Any]:
             turns.append({"from": "bot", "text": event["text"][:500]})
     return {
         "session": tracker.sender_id,
-        "customer_id": tracker.get_slot("customer_id"),
-        "verified_order_id": tracker.get_slot("verified_order_id"),
+        "customer_id": verified_customer_id(tracker),
+        "order_id": tracker.get_slot("order_id"),
         "cart": cart_items(tracker),
         "last_search": tracker.get_slot("search_query"),
         "last_turns": turns[-20:],
@@ -186,7 +186,7 @@ class ActionHandoff(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         summary = conversation_summary(tracker)
         ticket = store().add_handoff(
-            tracker.sender_id, summary, reason=latest_intent(tracker), customer_id=tracker.get_slot("customer_id")
+            tracker.sender_id, summary, reason=latest_intent(tracker), customer_id=verified_customer_id(tracker)
         )
         contact = store().policies["contact"]
         say(

@@ -29,7 +29,7 @@ from typing import Any
 import socketio
 from fastapi import FastAPI
 
-from bot.http_routes import add_api_routes
+from bot.http_routes import add_api_routes, add_outbox_route
 from bot.rasa_client import RasaClient
 from bot.sessions import SessionIds, load_secret
 from bot.settings import BotSettings
@@ -77,6 +77,7 @@ def create_app(config: GatewayConfig | None = None) -> tuple[FastAPI, socketio.A
     SocketEvents(sio, rasa, turns, asr_model=speech.model, ids=ids)
     add_api_routes(app, speech, rasa, max_bytes=voice.max_audio_bytes)
     app.add_middleware(UploadLimit, paths={"/api/transcribe"}, max_bytes=voice.max_audio_bytes)
+    add_outbox_route(app, config.db)
     add_widget_routes(app)
     return app, sio, socketio.ASGIApp(sio, other_asgi_app=app)
 

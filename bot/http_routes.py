@@ -1,14 +1,17 @@
-"""The gateway's HTTP API: ``POST /api/transcribe`` and ``GET /health`` (the widget's pages are bot/web.py)."""
+"""The gateway's HTTP API: ``POST /api/transcribe``, ``GET /health`` and the demo's ``GET /demo/outbox``
+(the widget's pages are bot/web.py)."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, File, HTTPException, UploadFile
+from fastapi import FastAPI, File, HTTPException, Request, UploadFile
 
 from bot.rasa_client import RasaClient
 from bot.speech import SpeechService
+from catalog import CatalogSettings, Store
 from voice.audio import AudioError, decode
 
 
@@ -32,3 +35,26 @@ def add_api_routes(app: FastAPI, speech: SpeechService, rasa: RasaClient, max_by
         rasa_ok, actions_ok = await asyncio.gather(rasa.rasa_ready(), rasa.actions_ready())
         ok = rasa_ok and actions_ok and speech.ready
         return {"status": "ok" if ok else "degraded", "rasa": rasa_ok, "actions": actions_ok, "asr": speech.health()}
+
+
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def add_outbox_route(app: FastAPI, db: Path | None) -> None:
+    """The demo's mail (one-time codes), for the shop owner at this machine only.
+
+    Served only while no SMTP server is configured, and only to loopback clients: anyone else who
+    could read it could read every shopper's code.
+    """
+
+    @app.get("/demo/outbox", summary="E-mails kept on this machine (no SMTP server configured); loopback only")
+    async def outbox(request: Request, to: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
+        if CatalogSettings.from_env().smtp_url:
+            raise HTTPException(status_code=404, detail="Mail is sent by SMTP; there is no local outbox.")
+        if not request.client or request.client.host not in LOOPBACK:
+            raise HTTPException(status_code=403, detail="The outbox is only shown on the shop's own machine.")
+        store = Store(db)
+        try:
+            return store.outbox(to[:254] if to else None, max(1, min(limit, 100)))
+        finally:
+            store.close()

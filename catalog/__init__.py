@@ -13,7 +13,9 @@ This module is the catalogue's public face: code outside ``catalog/`` imports fr
 
 from catalog.db import build_demo_database, create_product_database, db_path
 from catalog.demo.orders import DEMO_EMAIL
+from catalog.identity import CODE_DIGITS, OWNER, STATUS, CodeCheck, Identity
 from catalog.importer import CatalogueFormatError, import_catalogue
+from catalog.mail import Mailer, OutboxMailer, SmtpMailer
 from catalog.models import Customer, Order, OrderLine, Product, ReturnRequest
 from catalog.policies import load_policies, money
 from catalog.recommend.algorithms import (
@@ -48,6 +50,15 @@ __all__ = [
     "StoreError",
     "load_policies",
     "money",
+    # proof of identity: one-time codes, what a conversation has proven, the shop's mail
+    "CODE_DIGITS",
+    "OWNER",
+    "STATUS",
+    "CodeCheck",
+    "Identity",
+    "Mailer",
+    "OutboxMailer",
+    "SmtpMailer",
     # building and importing a shop
     "DEMO_EMAIL",
     "CatalogueFormatError",

@@ -1,4 +1,4 @@
-"""Command line: python -m catalog build | import FILE | search "QUERY" | show ID.
+"""Command line: python -m catalog build | import FILE | search "QUERY" | show ID | outbox.
 
 A stable contract others script against:
   python -m catalog import FILE --db PATH            (keeps the source's product ids)
@@ -18,6 +18,7 @@ from catalog.policies import money
 from catalog.search.hybrid import HybridSearch
 from catalog.search.lexical import LexicalSearch
 from catalog.search.vectors import ProductVectors, TextEncoder
+from catalog.settings import CatalogSettings
 from catalog.store import Store
 
 
@@ -93,6 +94,15 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _outbox(args: argparse.Namespace) -> int:
+    store = Store(args.db)
+    if CatalogSettings.from_env().smtp_url:
+        print("Mail goes to the SMTP server in SHOPKEEPER_SMTP_URL; the local outbox is not used.", file=sys.stderr)
+    for message in reversed(store.outbox(args.to, args.limit)):
+        print(f"--- {message['created_at']} to {message['to_address']}: {message['subject']}\n{message['body']}\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m catalog", description=__doc__)
     parser.add_argument("--db", help="SQLite file (default: $SHOPKEEPER_DB or catalog/shop.db)")
@@ -120,8 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     show = sub.add_parser("show", help="show one product")
     show.add_argument("id")
     show.set_defaults(func=_show)
+    outbox = sub.add_parser("outbox", help="read the e-mails kept here when no SMTP server is set (demo codes)")
+    outbox.add_argument("--to", help="only mail to this address")
+    outbox.add_argument("--limit", type=int, default=10)
+    outbox.set_defaults(func=_outbox)
     # --db may also come after the sub-command, as in `search --db PATH`.
-    for sp in (build, search, importer, show):
+    for sp in (build, search, importer, show, outbox):
         sp.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:

@@ -61,6 +61,26 @@ CREATE TABLE IF NOT EXISTS verification_failures (
 );
 CREATE INDEX IF NOT EXISTS verification_failures_by_order ON verification_failures(order_id, at);
 CREATE INDEX IF NOT EXISTS verification_failures_by_conversation ON verification_failures(conversation, at);
+-- One-time codes mailed to prove an e-mail address is yours: only a salted hash is kept.
+CREATE TABLE IF NOT EXISTS verification_codes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, conversation TEXT NOT NULL, email TEXT NOT NULL COLLATE NOCASE,
+    order_id TEXT, salt BLOB NOT NULL, code_hash BLOB NOT NULL, created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, used_at TEXT
+);
+CREATE INDEX IF NOT EXISTS verification_codes_by_conversation ON verification_codes(conversation, id);
+CREATE INDEX IF NOT EXISTS verification_codes_by_email ON verification_codes(email, created_at);
+-- What a conversation has proven, on the server: 'owner' of an e-mail address (a code), or 'status'
+-- of one order (its number and e-mail). Actions read this, never a slot.
+CREATE TABLE IF NOT EXISTS conversation_access (
+    conversation TEXT NOT NULL, level TEXT NOT NULL, email TEXT COLLATE NOCASE, order_id TEXT,
+    granted_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS conversation_access_by_conversation ON conversation_access(conversation, granted_at);
+-- Mail kept on this machine when no SMTP server is configured (catalog/mail.py).
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, to_address TEXT NOT NULL, subject TEXT NOT NULL,
+    body TEXT NOT NULL, created_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS handoffs (
     id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT, customer_id TEXT, reason TEXT,
     summary TEXT NOT NULL, created_at TEXT

@@ -16,6 +16,7 @@ PACKAGE = Path(__file__).resolve().parent
 DEFAULT_DB = PACKAGE / "shop.db"
 DEFAULT_POLICIES = PACKAGE / "demo" / "policies.yml"
 DEFAULT_CACHE = PACKAGE.parent / "models" / "cache"
+DEFAULT_MAIL_FROM = "Shopkeeper <no-reply@localhost>"
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,8 @@ class CatalogSettings:
     db: Path = DEFAULT_DB  # SHOPKEEPER_DB: the shop's SQLite file
     policies: Path = DEFAULT_POLICIES  # SHOPKEEPER_POLICIES: returns, delivery, payment... (YAML)
     cache_dir: Path = DEFAULT_CACHE  # SHOPKEEPER_CACHE: product vectors cached by content
+    smtp_url: str = ""  # SHOPKEEPER_SMTP_URL: where codes are mailed; empty keeps them in the local outbox
+    mail_from: str = DEFAULT_MAIL_FROM  # SHOPKEEPER_MAIL_FROM: the sender of the shop's e-mails
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> CatalogSettings:
@@ -31,4 +34,6 @@ class CatalogSettings:
             db=Path(env.get("SHOPKEEPER_DB") or DEFAULT_DB),
             policies=Path(env.get("SHOPKEEPER_POLICIES") or DEFAULT_POLICIES),
             cache_dir=Path(env.get("SHOPKEEPER_CACHE") or DEFAULT_CACHE),
+            smtp_url=env.get("SHOPKEEPER_SMTP_URL", ""),
+            mail_from=env.get("SHOPKEEPER_MAIL_FROM") or DEFAULT_MAIL_FROM,
         )

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from catalog import db
+from catalog.identity import OWNER, STATUS, Identity
+from catalog.mail import mailer_for, read_outbox
 from catalog.models import Customer, Order, OrderLine, Product, ReturnRequest
 from catalog.policies import load_policies
 
@@ -46,6 +48,7 @@ class Store:
         with self.conn:
             db.create_schema(self.conn)  # tables added since the file was built; a no-op otherwise
         self.policies = load_policies()
+        self.identity = Identity(self.conn, mailer_for(self.conn))
 
     def close(self) -> None:
         self.conn.close()
@@ -116,6 +119,23 @@ class Store:
             )
         ]
         return [o for o in (self.order(i) for i in ids) if o]
+
+    # -- who may see what (catalog/identity.py) ------------------------------------------------
+    def owner(self, conversation: str) -> Customer | None:
+        """The customer whose e-mail this conversation proved with a code lately, if any."""
+        email = self.identity.owned_email(conversation)
+        return self.customer_by_email(email) if email else None
+
+    def access(self, conversation: str, order: Order) -> str | None:
+        """``OWNER`` (all of the order), ``STATUS`` (its status only) or None, from the database only."""
+        owner = self.owner(conversation)
+        if owner and owner.id == order.customer_id:
+            return OWNER
+        return STATUS if self.identity.knows_order(conversation, order.id) else None
+
+    def outbox(self, to: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        """Mail kept on this machine (no SMTP server configured), newest first."""
+        return read_outbox(self.conn, to, limit)
 
     def verify(self, order_id: str, email: str) -> Order | None:
         """The order when ``email`` is its customer's address, else None."""

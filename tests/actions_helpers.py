@@ -70,3 +70,14 @@ def required(form_action: Any, t: Tracker) -> list[str]:
     """The slots a form validation action says it still needs, in order."""
     slots = form_action.domain_slots(domain())
     return asyncio.run(form_action.required_slots(slots, CollectingDispatcher(), t, domain()))
+
+
+def mailed_code(shop: Any, email: str) -> str:
+    """The newest one-time code in the shop's local outbox for ``email`` (as a shopper reads it)."""
+    import re
+
+    messages = shop.outbox(to=email, limit=1)
+    assert messages, f"no mail to {email}"
+    found = re.search(r"\b(\d{6})\b", messages[0]["body"])
+    assert found, messages[0]["body"]
+    return found.group(1)

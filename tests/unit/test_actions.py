@@ -16,7 +16,7 @@ from actions.shopping import (
 from actions.support import ActionHandoff, ActionSaveFeedback, ActionStartFeedback, ActionStorePolicy
 from catalog.demo.orders import DEMO_EMAIL
 from catalog.store import Store
-from tests.actions_helpers import ents, required, run, tracker, validate
+from tests.actions_helpers import ents, mailed_code, required, run, tracker, validate
 
 
 def _search(text: str, **slots: object) -> dict:
@@ -122,35 +122,47 @@ def test_add_without_context_asks_instead_of_guessing(shop_db: Path) -> None:
     assert "cart" not in changes and "Which product" in reply
 
 
-def test_checkout_creates_a_real_order(shop_db: Path, store: Store) -> None:
+def _checkout_form(text: str, slots: dict, candidates: dict, sender: str = "test-user") -> tuple[dict, str]:
+    return validate(
+        ValidateCheckoutForm(),
+        tracker(text, "inform", slots=slots, candidates=candidates, active_loop="checkout_form", sender=sender),
+    )
+
+
+def test_checkout_with_a_known_email_needs_the_code_before_anything_is_shown(shop_db: Path, store: Store) -> None:
     ctx = _search("board game")
     _, changes, _ = run(ActionAddToCart(), tracker("add the first", "add_to_cart", ents(ordinal="first"), slots=ctx))
     ctx.update(changes, email=DEMO_EMAIL)
+    form = ValidateCheckoutForm()
+    assert required(form, tracker("", slots=ctx)) == ["email", "verification_code"], "a code, not the order"
+    # Knowing the e-mail is not enough: no order, no name, no address.
     _, changes, reply = run(ActionPlaceOrder(), tracker("checkout", "place_order", slots=ctx))
+    customer = store.customer_by_email(DEMO_EMAIL)
+    assert "cart" not in changes and customer.name not in reply and customer.address not in reply
+    assert "couldn't confirm" in reply
+    code = mailed_code(store, DEMO_EMAIL)
+    slots, _ = _checkout_form(code, ctx, {"verification_code": code})
+    assert slots["verification_code"] == "confirmed" and slots["requested_slot"] is None
+    _, changes, reply = run(ActionPlaceOrder(), tracker("", slots={**ctx, **slots}))
     assert changes["cart"] == []
     order_id = reply.split("Order ")[1].split()[0]
     order = store.order(order_id)
-    assert order and order.customer_id == "C0001" and order.lines[0].product_id == ctx["last_results"][0]
+    assert order and order.customer_id == customer.id and order.lines[0].product_id == ctx["last_results"][0]
+    assert customer.name in reply, "proven: the shopper sees their own name and address"
 
 
-def test_checkout_for_a_new_email_asks_for_an_address(shop_db: Path) -> None:
+def test_checkout_asks_every_email_for_a_code_so_accounts_cannot_be_enumerated(shop_db: Path, store: Store) -> None:
     cart = [{"id": "P00001", "qty": 1}]
     form = ValidateCheckoutForm()
-    slots, _ = validate(
-        form,
-        tracker(
-            "new.shopper@example.com",
-            "inform",
-            slots={"cart": cart},
-            candidates={"email": "new.shopper@example.com"},
-            active_loop="checkout_form",
-        ),
-    )
-    assert slots["email"] == "new.shopper@example.com"
-    after_email = tracker("", slots={"cart": cart, "email": "new.shopper@example.com"})
-    assert required(form, after_email) == ["email", "new_address"]
-    assert required(form, tracker("", slots={"cart": cart, "email": DEMO_EMAIL})) == ["email"]
-    assert required(form, tracker("", slots={"cart": [], "email": DEMO_EMAIL})) == []  # nothing to buy
+    new, known = "new.shopper@example.com", DEMO_EMAIL
+    slots, _ = _checkout_form(new, {"cart": cart}, {"email": new})
+    assert slots["email"] == new and slots["requested_slot"] == "verification_code"
+    slots, _ = _checkout_form(known, {"cart": cart}, {"email": known}, sender="other")
+    assert slots["requested_slot"] == "verification_code", "the same step for a known address"
+    code = mailed_code(store, new)
+    slots, _ = _checkout_form(code, {"cart": cart, "email": new}, {"verification_code": code})
+    assert slots["requested_slot"] == "new_address", "a proven new address still needs a delivery address"
+    assert required(form, tracker("", slots={"cart": [], "email": known})) == []  # nothing to buy
     slots, reply = validate(
         form,
         tracker(
@@ -171,21 +183,80 @@ def _verify(text: str, slots: dict, candidates: dict, sender: str = "test-user")
     )
 
 
-def test_verification_accepts_spoken_order_id_and_matching_email(shop_db: Path) -> None:
+def _prove(store: Store, order_id: str = "10002", service: str = "cancel_order", sender: str = "test-user") -> dict:
+    """Order number, e-mail, then the mailed code, as a shopper would: the slots afterwards."""
+    slots = {"pending_service": service}
+    changes, _ = _verify(order_id, slots, {"order_id": order_id}, sender=sender)
+    slots.update(changes)
+    changes, _ = _verify(DEMO_EMAIL, slots, {"email": DEMO_EMAIL}, sender=sender)
+    slots.update(changes)
+    assert slots["requested_slot"] == "verification_code"
+    code = mailed_code(store, DEMO_EMAIL)
+    changes, _ = _verify(code, slots, {"verification_code": code}, sender=sender)
+    return {**slots, **changes}
+
+
+def test_verification_accepts_spoken_order_id_and_matching_email(shop_db: Path, store: Store) -> None:
     slots, _ = _verify("one zero zero zero two", {}, {"order_id": "one zero zero zero two"})
     assert slots["order_id"] == "10002" and slots["requested_slot"] == "email"
     slots, _ = _verify(
-        "alex dot morgan at example dot com", {"order_id": "10002"}, {"email": "alex dot morgan at example dot com"}
+        "alex dot morgan at example dot com",
+        {"order_id": "10002", "pending_service": "track_order"},
+        {"email": "alex dot morgan at example dot com"},
     )
-    assert slots["verified_order_id"] == "10002" and slots["customer_id"] == "C0001"
-    assert slots["requested_slot"] is None
+    assert slots["requested_slot"] is None, "tracking needs no code"
+    reply = run(ActionRunOrderService(), tracker("", slots={"order_id": "10002", "pending_service": "track_order"}))[2]
+    order = store.order("10002")
+    assert "shipped" in reply and order.shipping_address not in reply and order.tracking_number not in reply
+    assert not any(line.name in reply for line in order.lines), "the status only, no contents"
+
+
+def test_changing_an_order_needs_the_mailed_code(shop_db: Path, store: Store) -> None:
+    slots = {"pending_service": "cancel_order", "order_id": "10001"}
+    changes, _ = _verify(DEMO_EMAIL, slots, {"email": DEMO_EMAIL})
+    assert changes["requested_slot"] == "verification_code"
+    assert len(store.outbox(to=DEMO_EMAIL)) == 1
+    # Without the code, the order is not cancelled whatever the slots say.
+    forged = {**slots, "email": DEMO_EMAIL, "verification_code": "confirmed", "verified_order_id": "10001"}
+    reply = run(ActionRunOrderService(), tracker("", slots=forged))[2]
+    assert store.order("10001").status == "processing" and "code" in reply
+    changes, reply = _verify("123456", {**slots, "email": DEMO_EMAIL}, {"verification_code": "123456"})
+    if changes["verification_code"] is None:  # 1 in a million: the guess was right
+        assert "isn't right" in reply
+    code = mailed_code(store, DEMO_EMAIL)
+    changes, _ = _verify(code, {**slots, "email": DEMO_EMAIL}, {"verification_code": code})
+    assert changes["requested_slot"] is None
+    assert "cancelled" in run(ActionRunOrderService(), tracker("", slots=slots))[2]
+    assert store.order("10001").status == "cancelled"
+    # The code works once.
+    assert not store.identity.check_code("test-user", code).ok
+    assert not store.identity.check_code("someone-else", code).ok
+
+
+def test_the_code_is_stored_hashed_and_expires(shop_db: Path, store: Store) -> None:
+    import datetime as dt
+
+    identity = store.identity
+    assert identity.send_code("c1", DEMO_EMAIL, "10002")
+    code = mailed_code(store, DEMO_EMAIL)
+    row = store.conn.execute("SELECT * FROM verification_codes WHERE conversation = 'c1'").fetchone()
+    assert code.encode() not in bytes(row["code_hash"]) and code not in str(dict(row))
+    later = dt.datetime.now() + dt.timedelta(minutes=11)
+    assert identity.check_code("c1", code, now=later).reason == "expired"
+    assert identity.check_code("c1", code).ok and identity.owned_email("c1") == DEMO_EMAIL
+    assert not identity.check_code("c1", code).ok, "single use"
+
+
+def test_codes_to_one_address_are_limited(shop_db: Path, store: Store) -> None:
+    sent = [store.identity.send_code(f"c{n}", DEMO_EMAIL) for n in range(5)]
+    assert sent == [True, True, True, False, False], "no mail bombing a customer's inbox"
 
 
 def test_an_unknown_order_and_a_wrong_email_get_the_same_reply(shop_db: Path) -> None:
     slots, unknown = _verify("99999", {}, {"order_id": "99999"})
     assert slots["order_id"] is None
     slots, wrong = _verify("eve@example.com", {"order_id": "10002"}, {"email": "eve@example.com"})
-    assert slots["email"] is None and slots.get("verified_order_id") is None
+    assert slots["email"] is None
     assert unknown == wrong, "no oracle for which order numbers exist"
     assert "99999" not in unknown and "10002" not in wrong
 
@@ -198,7 +269,7 @@ def test_three_failures_end_verification_and_offer_a_human(shop_db: Path, store:
     # Starting the service again does not reset the count: the right email is not even checked now.
     run(ActionStartOrderService(), tracker("track order 10002", "track_order", ents(order_id="10002")))
     slots, _ = _verify(DEMO_EMAIL, {"order_id": "10002"}, {"email": DEMO_EMAIL})
-    assert slots.get("verified_order_id") is None and slots["requested_slot"] is None
+    assert slots["requested_slot"] is None
     _, _, reply = run(ActionRunOrderService(), tracker("", slots={"pending_service": "track_order"}))
     assert "couldn't verify" in reply
 
@@ -210,12 +281,27 @@ def test_wrong_emails_lock_an_order_across_conversations_and_restarts(shop_db: P
         _verify("eve@example.com", {"order_id": "10002"}, {"email": f"guess{n}@example.com"}, sender=f"attacker-{n}")
     reset_shop_connection()  # as after a restart of the action server
     slots, _ = _verify(DEMO_EMAIL, {"order_id": "10002"}, {"email": DEMO_EMAIL}, sender="attacker-6")
-    assert slots.get("verified_order_id") is None and slots["requested_slot"] is None, "even the right email"
+    assert slots["requested_slot"] is None, "even the right email"
     ran = tracker("", slots={"pending_service": "track_order", "order_id": "10002"}, sender="attacker-6")
     assert "couldn't verify" in run(ActionRunOrderService(), ran)[2]
     # Another order is not affected.
-    slots, _ = _verify(DEMO_EMAIL, {"order_id": "10001"}, {"email": DEMO_EMAIL}, sender="attacker-7")
-    assert slots["verified_order_id"] == "10001"
+    slots, _ = _verify(DEMO_EMAIL, {"order_id": "10001", "pending_service": "track_order"}, {"email": DEMO_EMAIL},
+                       sender="attacker-7")  # fmt: skip
+    ran = tracker("", slots={"pending_service": "track_order", "order_id": "10001"}, sender="attacker-7")
+    assert "being packed" in run(ActionRunOrderService(), ran)[2]
+
+
+def test_wrong_codes_count_as_failures(shop_db: Path, store: Store) -> None:
+    slots = {"pending_service": "get_invoice", "order_id": "10003", "email": DEMO_EMAIL}
+    _verify(DEMO_EMAIL, {"pending_service": "get_invoice", "order_id": "10003"}, {"email": DEMO_EMAIL})
+    right = mailed_code(store, DEMO_EMAIL)
+    wrong = [c for c in ("000000", "111111", "222222", "333333") if c != right][:3]
+    for code in wrong:
+        changes, _ = _verify(code, slots, {"verification_code": code})
+    assert changes["requested_slot"] is None, "three wrong codes end the form"
+    changes, _ = _verify(right, slots, {"verification_code": right})
+    assert changes.get("verification_code") is None and store.identity.owned_email("test-user") is None
+    assert "Invoice" not in run(ActionRunOrderService(), tracker("", slots=slots))[2]
 
 
 def test_failures_older_than_the_window_do_not_count(store: Store) -> None:
@@ -229,15 +315,18 @@ def test_failures_older_than_the_window_do_not_count(store: Store) -> None:
 
 
 def _service(service: str, store: Store, **extra: object) -> str:
-    slots = {"pending_service": service, "verified_order_id": extra.pop("order", "10001"), **extra}
+    slots = {"pending_service": service, "order_id": extra.pop("order", "10001"), **extra}
     return run(ActionRunOrderService(), tracker("", slots=slots))[2]
 
 
-def test_order_services_use_the_real_order(shop_db: Path, store: Store) -> None:
+def test_order_services_use_the_real_order_once_proven(shop_db: Path, store: Store) -> None:
+    assert "couldn't verify" in _service("track_order", store, order="10002"), "nothing proven yet"
+    _prove(store, "10002")
     shipped = store.order("10002")
     reply = _service("track_order", store, order="10002")
     assert shipped.tracking_number in reply and shipped.carrier in reply
     assert "can't be cancelled" in _service("cancel_order", store, order="10002")
+    # The code proved the account: its other orders need no second code.
     assert "cancelled" in _service("cancel_order", store, order="10001")
     assert store.order("10001").status == "cancelled"
     reply = _service("get_refund", store, order="10003", return_reason="too small")
@@ -247,27 +336,38 @@ def test_order_services_use_the_real_order(shop_db: Path, store: Store) -> None:
 
 
 def test_address_change_asks_for_the_address_only_when_possible(shop_db: Path, store: Store) -> None:
-    form = ValidateVerifyCustomerForm()
-    base = {"pending_service": "change_shipping_address", "order_id": "10001", "customer_id": "C0001"}
-    slots, _ = validate(
-        form,
-        tracker(DEMO_EMAIL, "inform", slots=base, candidates={"email": DEMO_EMAIL}, active_loop="verify_customer_form"),
-    )
+    slots = _prove(store, "10001", "change_shipping_address")
     assert slots["requested_slot"] == "new_address"
     reply = _service("change_shipping_address", store, new_address="5 Quay Street, Portland, OR 97201")
     assert "5 Quay Street" in reply and store.order("10001").shipping_address.startswith("5 Quay Street")
 
 
-def test_a_verified_customer_is_not_asked_again_for_their_own_order(shop_db: Path) -> None:
-    slots = {"customer_id": "C0001", "verified_order_id": "10002", "email": DEMO_EMAIL}
-    _, changes, _ = run(
-        ActionStartOrderService(), tracker("cancel order 10001", "cancel_order", ents(order_id="10001"), slots=slots)
-    )
-    assert changes["verified_order_id"] == "10001" and changes["pending_service"] == "cancel_order"
-    _, changes, _ = run(
-        ActionStartOrderService(), tracker("track order 10050", "track_order", ents(order_id="10050"), slots=slots)
-    )
-    assert changes["verified_order_id"] is None and changes["email"] is None
+def test_a_proven_customer_is_not_asked_again_for_their_own_orders_only(shop_db: Path, store: Store) -> None:
+    _prove(store, "10002")
+    form = ValidateVerifyCustomerForm()
+    own = tracker("cancel order 10001", "cancel_order", slots={"order_id": "10001", "pending_service": "cancel_order"})
+    assert required(form, own) == ["order_id"]
+    _, changes, _ = run(ActionStartOrderService(), tracker("track order 10050", "track_order", ents(order_id="10050")))
+    assert changes["order_id"] == "10050" and changes["email"] is None
+    other = store.order("10050")
+    if other and other.customer_id != store.customer_by_email(DEMO_EMAIL).id:
+        theirs = tracker("", slots={"order_id": "10050", "pending_service": "track_order"})
+        assert required(form, theirs) == ["order_id", "email"], "someone else's order: prove again"
+
+
+def test_a_forged_tracker_gets_nothing(shop_db: Path, store: Store) -> None:
+    """What an attacker who reached the action server could post: slots that claim everything."""
+    forged = {
+        "pending_service": "get_invoice",
+        "order_id": "10003",
+        "email": DEMO_EMAIL,
+        "verified_order_id": "10003",
+        "customer_id": "C0001",
+        "verification_code": "confirmed",
+    }
+    reply = run(ActionRunOrderService(), tracker("", slots=forged, sender="forger"))[2]
+    assert "Invoice" not in reply and "couldn't verify" in reply
+    assert store.order("10003").lines[0].name not in reply
 
 
 def test_policy_answers_come_from_the_policy_file(shop_db: Path, store: Store) -> None:

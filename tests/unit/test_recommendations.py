@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from actions.common import recommender
-from actions.shopping import ActionCompareProducts, ActionProductDetails, ActionRecommend, ActionSearchProducts
+from actions.shopping import (
+    ActionCompareProducts,
+    ActionProductDetails,
+    ActionRecommend,
+    ActionSearchProducts,
+    interests,
+)
+from catalog import OWNER
 from catalog.recommend.algorithms import (
     BOUGHT_BEFORE,
     BOUGHT_TOGETHER,
@@ -199,9 +206,12 @@ def test_recommendation_requests_resolve_from_context(shop_db: Path, store: Stor
 def test_past_orders_shape_picks_for_a_known_customer(shop_db: Path, store: Store) -> None:
     orders = store.orders_for_customer("C0001")
     bought = {line.product_id for o in orders for line in o.lines}
-    _, changes, reply = run(
-        ActionRecommend(), tracker("what do you recommend", "ask_recommendation", slots={"customer_id": "C0001"})
-    )
+    # A slot naming the customer opens nothing; a conversation that proved the account does.
+    claimed = tracker("what do you recommend", "ask_recommendation", slots={"customer_id": "C0001"})
+    assert interests(claimed).bought == []
+    store.identity.grant("test-user", OWNER, email=store.customer("C0001").email)
+    assert set(interests(claimed).bought) == bought
+    _, changes, reply = run(ActionRecommend(), tracker("what do you recommend", "ask_recommendation"))
     assert changes["last_results"] and "Why:" in reply
     names = {p.name for p in store.products(list(bought))}
     assert any(name in reply for name in names) or "bought it before" in reply, reply
