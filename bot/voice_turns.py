@@ -5,9 +5,10 @@
 message the socket layer sends as they are (the README's error codes).
 
 Streamed PCM is watched for the end of speech (every ENDPOINT_EVERY_S of new audio, with the same
-energy detector that trims silence): once the speech is followed by ENDPOINT_SILENCE_S of silence,
-the final transcript starts while the client is still sending that silence. If the shopper speaks
-again, that early transcript is stopped and the whole utterance is recognised at the end.
+energy detector that trims silence, fed each chunk's frame levels once: ``StreamingLevels``): once
+the speech is followed by ENDPOINT_SILENCE_S of silence, the final transcript starts (decoded on a
+worker thread) while the client is still sending that silence. If the shopper speaks again, that
+early transcript is stopped and the whole utterance is recognised at the end.
 """
 
 from __future__ import annotations
@@ -20,7 +21,16 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from voice.asr import Interrupted, Transcript
-from voice.audio import SAMPLE_RATE, Audio, AudioError, check_pcm_format, decode, from_pcm16, speech_bounds
+from voice.audio import (
+    SAMPLE_RATE,
+    Audio,
+    AudioError,
+    StreamingLevels,
+    check_pcm_format,
+    decode,
+    from_pcm16,
+    speech_bounds,
+)
 
 AUDIO_FORMATS = ("pcm16", "wav", "flac", "ogg", "webm", "mp3", "m4a")
 # Partial transcripts (when a client asks): at most one pass per this much new audio.
@@ -59,6 +69,7 @@ class EarlyFinal:
     task: asyncio.Task[Transcript]
     samples: int  # 16 kHz samples of audio it was given
     stop: threading.Event  # set when the shopper speaks again: the transcript would be stale
+    speech_end_s: float  # where the speech ended when it started
 
 
 @dataclass
@@ -77,13 +88,14 @@ class Utterance:
     partial_at: int = 0  # bytes received when the last partial pass started
     endpoint_at: int = 0  # bytes received when the end of speech was last looked for
     early: EarlyFinal | None = None
+    levels: StreamingLevels | None = None  # raw PCM's frame levels, for the end of speech
 
     @property
     def bytes_per_second(self) -> int:
         return self.sample_rate * self.channels * 2
 
-    def decode(self) -> Audio:
-        data = b"".join(self.chunks)
+    def decode(self, chunks: list[bytes] | None = None) -> Audio:
+        data = b"".join(self.chunks if chunks is None else chunks)
         if self.format == "pcm16":
             return from_pcm16(data, self.sample_rate, self.channels, max_seconds=self.max_seconds)
         return decode(data, max_seconds=self.max_seconds, max_bytes=self.max_bytes)
@@ -130,6 +142,8 @@ class VoiceTurns:
         current.next_seq += 1
         current.chunks.append(chunk)
         current.size += len(chunk)
+        if current.levels is not None:
+            current.levels.feed(chunk)
         if current.size > self.max_bytes:
             self.drop(client)
             raise TurnError(
@@ -167,6 +181,8 @@ class VoiceTurns:
                 raise TurnError("bad_audio_chunk", f"The audio parameters cannot be used: {exc}.") from exc
         self.drop(client)  # a new utterance replaces one never ended
         utterance = Utterance(fmt, rate, channels, self.max_seconds, self.max_bytes, partial=bool(data.get("partial")))
+        if fmt == "pcm16":
+            utterance.levels = StreamingLevels(rate, channels)
         self.utterances[client] = utterance
         return utterance
 
@@ -205,27 +221,33 @@ class VoiceTurns:
 
     def _watch_for_end_of_speech(self, current: Utterance) -> None:
         """Starts the final transcript once the speech so far is followed by silence; drops it
-        when the shopper speaks again."""
-        try:
-            audio = current.decode()
-        except AudioError:
-            return  # the final pass reports it
-        start, end = speech_bounds(audio.samples)
+        when the shopper speaks again. Reads only frame levels; decoding runs on a worker thread."""
+        levels = current.levels
+        if levels is None:
+            return
         if current.early is not None:
-            if end > current.early.samples:  # more speech after the pause
+            if levels.speech_end_s > current.early.speech_end_s:  # more speech after the pause
                 current.early.stop.set()
                 current.early = None
-        elif end > start and len(audio.samples) - end >= ENDPOINT_SILENCE_S * SAMPLE_RATE:
+            return
+        silence = levels.speech_end_silence_s()
+        if silence is not None and silence >= ENDPOINT_SILENCE_S:
             stop = threading.Event()
-            task = asyncio.create_task(self.speech.transcribe(audio, stop=stop))
+            task = asyncio.create_task(self._early_final(current, list(current.chunks), stop))
             task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a stale one's error is nobody's
             self._keep(task)
-            current.early = EarlyFinal(task, len(audio.samples), stop)
+            samples = int(current.size / current.bytes_per_second * SAMPLE_RATE)
+            current.early = EarlyFinal(task, samples, stop, levels.speech_end_s)
+
+    async def _early_final(self, current: Utterance, chunks: list[bytes], stop: threading.Event) -> Transcript:
+        audio = await asyncio.get_running_loop().run_in_executor(None, current.decode, chunks)
+        return await self.speech.transcribe(audio, stop=stop)
 
     async def _partial(self, client: str, utterance: Utterance) -> None:
         try:
             # A preview costs one decode; the final pass adds the catalogue's names.
-            transcript = await self.speech.transcribe(utterance.decode(), preview=True)
+            audio = await asyncio.get_running_loop().run_in_executor(None, utterance.decode, list(utterance.chunks))
+            transcript = await self.speech.transcribe(audio, preview=True)
         except (AudioError, RuntimeError):  # Interrupted too: a final transcript needed the worker
             return  # the final pass reports problems
         if self.utterances.get(client) is utterance and transcript.text and self.on_partial:  # still being spoken

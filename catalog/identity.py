@@ -21,7 +21,7 @@ from catalog.mail import Mailer
 CODE_DIGITS = 6
 CODE_LIFETIME = dt.timedelta(minutes=10)
 ATTEMPTS_PER_CODE = 5  # then the code is spent and a new one must be asked for
-CODES_PER_ADDRESS = 3  # mailed to one address per hour, from all conversations: no mail bombing
+CODES_PER_ADDRESS = 5  # mailed to one address per hour, from all conversations: no mail bombing
 CODES_PER_CONVERSATION = 5  # mailed per hour from one conversation
 CODE_WINDOW = dt.timedelta(hours=1)
 ACCESS_LIFETIME = dt.timedelta(hours=2)

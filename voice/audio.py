@@ -157,6 +157,14 @@ def speech_bounds(samples: np.ndarray, frame_s: float = 0.02, margin_s: float = 
         return 0, len(samples)
     frames = samples[: count * frame].reshape(count, frame)
     rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
+    start, end = voiced_frames(rms, int(margin_s / frame_s))
+    return start * frame, end * frame
+
+
+def voiced_frames(rms: np.ndarray, margin: int) -> tuple[int, int]:
+    """(first, end) frame indices of the voiced part of frames with these RMS levels, ``margin`` frames
+    wider on each side; (0, 0) when none is voiced."""
+    count = len(rms)
     floor = np.percentile(rms, 10)
     peak = np.percentile(rms, 99)
     # Halfway (in dB) between the noise floor and the loud frames, never below -50 dBFS.
@@ -164,10 +172,45 @@ def speech_bounds(samples: np.ndarray, frame_s: float = 0.02, margin_s: float = 
     voiced = np.flatnonzero(rms > threshold)
     if len(voiced) == 0:
         return 0, 0
-    margin = int(margin_s / frame_s)
-    start = max(0, voiced[0] - margin) * frame
-    end = min(count, voiced[-1] + 1 + margin) * frame
-    return int(start), int(end)
+    return int(max(0, voiced[0] - margin)), int(min(count, voiced[-1] + 1 + margin))
+
+
+class StreamingLevels:
+    """Frame RMS levels of raw PCM16 as it streams in: each chunk is read once (no re-decoding of
+    the whole utterance), so watching for the end of speech costs the same per chunk at 1 s or 30 s."""
+
+    def __init__(self, rate: int, channels: int, frame_s: float = 0.02) -> None:
+        self.channels = channels
+        self.frame_s = frame_s
+        self.frame_bytes = max(1, int(rate * frame_s)) * channels * 2
+        self.rest = b""
+        self.levels: list[float] = []
+
+    def feed(self, chunk: bytes) -> None:
+        data = self.rest + chunk
+        whole = len(data) - len(data) % self.frame_bytes
+        self.rest = data[whole:]
+        if not whole:
+            return
+        samples = np.frombuffer(data[:whole], dtype="<i2").astype(np.float64) / 32768.0
+        frames = samples.reshape(-1, self.frame_bytes // 2)  # a frame's channels stay together
+        self.levels.extend(np.sqrt(np.mean(frames**2, axis=1) + 1e-12).tolist())
+
+    def speech_end_silence_s(self, margin_s: float = 0.2) -> float | None:
+        """Seconds of silence after the voiced part (whose end keeps ``margin_s``), or None before any speech."""
+        if len(self.levels) < 3:
+            return None
+        start, end = voiced_frames(np.asarray(self.levels), int(margin_s / self.frame_s))
+        if end <= start:
+            return None
+        return (len(self.levels) - end) * self.frame_s
+
+    @property
+    def speech_end_s(self) -> float:
+        """Where the voiced part ends (with its margin), in seconds from the start."""
+        if len(self.levels) < 3:
+            return 0.0
+        return voiced_frames(np.asarray(self.levels), int(0.2 / self.frame_s))[1] * self.frame_s
 
 
 def trim_silence(samples: np.ndarray) -> np.ndarray:

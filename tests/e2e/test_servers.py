@@ -14,11 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 import socketio
+import yaml
 
 from bot.commands import offered_payloads
 from bot.launcher import DEFAULT_MODEL, Services
 from catalog.demo.orders import DEMO_EMAIL
 from catalog.store import Store
+from tests.actions_helpers import mailed_code
 from voice.client import VoiceClient
 
 pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no trained model: run `make train` first")
@@ -77,13 +79,69 @@ def test_rest_recommendations_follow_the_conversation(services: Services) -> Non
     assert names[0] in compared and names[1] in compared
 
 
-def test_rest_verified_order_tracking(services: Services) -> None:
+def test_rest_order_status_then_the_code_for_changes(services: Services) -> None:
     sender = f"rest-{uuid.uuid4().hex[:8]}"
+    shop = Store(services.db)
+    order = shop.order("10002")
+    assert order
     assert "order number" in texts(rest(services, sender, "where is my order")).lower()
     assert "email" in texts(rest(services, sender, "10002")).lower()
-    reply = texts(rest(services, sender, DEMO_EMAIL))
-    order = Store(services.db).order("10002")
-    assert order and order.tracking_number in reply
+    status = texts(rest(services, sender, DEMO_EMAIL))
+    assert order.carrier in status, "the number and the e-mail show the status"
+    assert order.tracking_number not in status and order.shipping_address not in status
+    # An invoice shows what was bought: it takes the code mailed to the account.
+    asked = texts(rest(services, sender, "can I get the invoice for order 10002"))
+    if "email" in asked.lower() and "code" not in asked.lower():
+        asked = texts(rest(services, sender, DEMO_EMAIL))
+    assert "code" in asked.lower() and "Invoice" not in asked
+    code = mailed_code(shop, DEMO_EMAIL)
+    invoice = texts(rest(services, sender, code))
+    assert "Invoice for order 10002" in invoice and order.lines[0].name in invoice
+
+
+def test_checkout_with_someone_elses_email_opens_nothing(services: Services) -> None:
+    """After checkout with the demo e-mail, the demo customer's orders still need the code."""
+    sender = f"rest-{uuid.uuid4().hex[:8]}"
+    shop = Store(services.db)
+    customer = shop.customer_by_email(DEMO_EMAIL)
+    assert customer
+    rest(services, sender, "show me headphones")
+    rest(services, sender, "add the first one to my cart")
+    assert "email" in texts(rest(services, sender, "checkout")).lower()
+    asked = texts(rest(services, sender, DEMO_EMAIL))
+    assert "code" in asked and customer.name not in asked and customer.address not in asked
+    tracking = texts(rest(services, sender, "track order 10002"))
+    order = shop.order("10002")
+    assert order and order.tracking_number not in tracking and order.shipping_address not in tracking
+    assert "email" in tracking.lower(), "the order number alone proves nothing: it asks for the e-mail"
+
+
+def test_a_forged_tracker_posted_to_the_action_server_gets_nothing(services: Services) -> None:
+    domain = yaml.safe_load((Path(__file__).resolve().parents[2] / "domain.yml").read_text(encoding="utf-8"))
+    slots = {
+        "pending_service": "get_invoice",
+        "order_id": "10003",
+        "email": DEMO_EMAIL,
+        "verified_order_id": "10003",
+        "customer_id": "C0001",
+        "verification_code": "confirmed",
+    }
+    tracker = {
+        "sender_id": "forger",
+        "slots": slots,
+        "latest_message": {"text": "", "intent": {"name": "inform"}, "entities": []},
+        "events": [],
+        "paused": False,
+        "followup_action": None,
+        "active_loop": {},
+        "latest_action_name": "action_listen",
+    }
+    payload = {"next_action": "action_run_order_service", "sender_id": "forger", "tracker": tracker, "domain": domain}
+    response = httpx.post(f"{services.actions_url}/webhook", json=payload, timeout=60)
+    response.raise_for_status()
+    said = " ".join(r.get("text") or "" for r in response.json()["responses"])
+    order = Store(services.db).order("10003")
+    assert order and "Invoice" not in said and order.lines[0].name not in said and "couldn't verify" in said
 
 
 def test_rest_bad_input_gets_an_answer(services: Services) -> None:

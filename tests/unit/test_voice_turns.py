@@ -71,7 +71,7 @@ def make(delay_s: float = 0.0) -> tuple[VoiceTurns, RecordingTranscriber]:
 async def test_silence_after_speech_starts_the_final_transcript_before_the_audio_ends() -> None:
     turns, speech = make()
     await stream(turns, "a", pcm(1.0, True) + pcm(0.8, False))
-    await asyncio.sleep(0)
+    await asyncio.sleep(0.1)  # the early final decodes on a worker thread first
     assert speech.requests and not speech.requests[0][1], "an early final transcript was started"
     early_seconds = speech.requests[0][0]
     assert 1.0 + ENDPOINT_SILENCE_S <= early_seconds < 1.8
@@ -83,6 +83,7 @@ async def test_silence_after_speech_starts_the_final_transcript_before_the_audio
 async def test_speaking_again_after_a_pause_drops_the_early_transcript() -> None:
     turns, speech = make(delay_s=0.05)
     await stream(turns, "a", pcm(1.0, True) + pcm(0.8, False) + pcm(1.0, True))
+    await asyncio.sleep(0.1)
     assert speech.stops[0].is_set(), "the stale early transcript was told to stop"
     transcript = await turns.finish("a")
     assert transcript.duration_s == pytest.approx(2.8, abs=0.01)
@@ -108,7 +109,7 @@ async def test_partials_only_when_asked_and_sent_to_the_sink() -> None:
     turns.on_partial = sink
     await stream(turns, "a", pcm(2.5, True), partial=True)
     await stream(turns, "b", pcm(2.5, True))
-    await asyncio.sleep(0.01)
+    await asyncio.sleep(0.1)
     assert heard and {client for client, _ in heard} == {"a"}
     assert all(preview for _, preview in speech.requests)
 
@@ -173,3 +174,19 @@ async def test_stereo_at_48k_is_accepted() -> None:
     stereo = np.repeat(np.frombuffer(pcm(0.5, True, rate=48000), dtype="<i2"), 2).tobytes()
     turns.receive("a", {"chunk": stereo, "seq": 0, "sample_rate": 48000, "channels": 2})
     assert (await turns.finish("a")).duration_s == pytest.approx(0.5, abs=0.01)
+
+
+def test_end_of_speech_reads_each_chunk_once() -> None:
+    """Frame levels grow with the audio; a chunk's levels are never computed again (no re-decoding)."""
+    from voice.audio import StreamingLevels
+
+    levels = StreamingLevels(16000, 1)
+    audio = pcm(1.0, True) + pcm(0.6, False)
+    for start in range(0, len(audio), 3200 + 7):  # chunks that split frames and samples
+        levels.feed(audio[start : start + 3200 + 7])
+    assert len(levels.levels) == 80 and len(levels.rest) < levels.frame_bytes
+    silence = levels.speech_end_silence_s()
+    assert silence is not None and 0.3 <= silence <= 0.6
+    stereo = StreamingLevels(48000, 2)
+    stereo.feed(b"\0\0" * 48000 * 2)  # one second of stereo silence
+    assert len(stereo.levels) == 50 and stereo.speech_end_silence_s() is None
