@@ -28,9 +28,12 @@ from typing import Any
 
 import socketio
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from bot.http_routes import add_api_routes, add_outbox_route
+from bot.origins import OriginPolicy
 from bot.rasa_client import RasaClient
+from bot.rate_limits import RateLimits
 from bot.sessions import SessionIds, load_secret
 from bot.settings import BotSettings
 from bot.socket_events import SocketEvents
@@ -69,13 +72,26 @@ def create_app(config: GatewayConfig | None = None) -> tuple[FastAPI, socketio.A
         lifespan=lifespan,
         description="Text and voice in front of the Shopkeeper Rasa bot. Socket.io events are described in the README.",
     )
+    origins = OriginPolicy(config.bot.allowed_origins)
     sio = socketio.AsyncServer(
-        async_mode="asgi", cors_allowed_origins="*", max_http_buffer_size=voice.max_audio_bytes + 1024 * 1024
+        async_mode="asgi",
+        cors_allowed_origins=origins.for_socketio,
+        max_http_buffer_size=voice.max_audio_bytes + 1024 * 1024,
     )
     turns = VoiceTurns(speech, max_bytes=voice.max_audio_bytes, max_seconds=voice.max_audio_s)
     ids = SessionIds(load_secret(config.bot.session_secret))
-    SocketEvents(sio, rasa, turns, asr_model=speech.model, ids=ids)
-    add_api_routes(app, speech, rasa, max_bytes=voice.max_audio_bytes)
+    limits = RateLimits(
+        config.bot.session_messages_per_min,
+        config.bot.client_messages_per_min,
+        config.bot.session_audio_s_per_min,
+        config.bot.client_audio_s_per_min,
+    )
+    SocketEvents(sio, rasa, turns, asr_model=speech.model, ids=ids, limits=limits)
+    add_api_routes(app, speech, rasa, max_bytes=voice.max_audio_bytes, limits=limits)
+    if origins.allowed:  # no CORS headers at all unless a shop lists other sites
+        app.add_middleware(
+            CORSMiddleware, allow_origins=sorted(origins.allowed), allow_methods=["GET", "POST"], allow_headers=["*"]
+        )
     app.add_middleware(UploadLimit, paths={"/api/transcribe"}, max_bytes=voice.max_audio_bytes)
     add_outbox_route(app, config.db)
     add_widget_routes(app)

@@ -10,19 +10,28 @@ from typing import Any
 from fastapi import FastAPI, File, HTTPException, Request, UploadFile
 
 from bot.rasa_client import RasaClient
+from bot.rate_limits import RATE_LIMITED, RateLimits, rate_limited_message
 from bot.speech import SpeechService
 from catalog import CatalogSettings, Store
 from voice.audio import AudioError, decode
 
 
-def add_api_routes(app: FastAPI, speech: SpeechService, rasa: RasaClient, max_bytes: int) -> None:
+def add_api_routes(app: FastAPI, speech: SpeechService, rasa: RasaClient, max_bytes: int, limits: RateLimits) -> None:
     @app.post("/api/transcribe", summary="Transcribe an uploaded audio file")
-    async def transcribe(file: UploadFile = File(...)) -> dict[str, Any]:  # noqa: B008 - FastAPI's idiom
+    async def transcribe(request: Request, file: UploadFile = File(...)) -> dict[str, Any]:  # noqa: B008 - FastAPI's idiom
+        client = request.client.host if request.client else "unknown"
+        if not limits.allow_message(f"http:{client}", client):
+            limited = {"code": RATE_LIMITED, "message": rate_limited_message("requests")}
+            raise HTTPException(status_code=429, detail=limited)
         data = await file.read(max_bytes + 1)
         try:
             audio = await asyncio.get_running_loop().run_in_executor(
                 None, lambda: decode(data, max_seconds=speech.settings.max_audio_s, max_bytes=max_bytes)
             )
+            if not limits.allow_audio(f"http:{client}", client, audio.duration_s):
+                raise HTTPException(
+                    status_code=429, detail={"code": RATE_LIMITED, "message": rate_limited_message("seconds of audio")}
+                )
             transcript = await speech.transcribe(audio)
         except AudioError as exc:
             raise HTTPException(status_code=400, detail=str(exc)) from exc

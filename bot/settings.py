@@ -25,6 +25,12 @@ class BotSettings:
     actions_url: str = ""  # SHOPKEEPER_ACTIONS_URL: the action server (default: localhost on actions_port)
     rasa_timeout_s: float = 60.0  # how long the gateway waits for Rasa's replies to one turn
     session_secret: str = ""  # SHOPKEEPER_SESSION_SECRET: signs session ids (default: made once in var/)
+    # Web pages on other origins that may use the gateway (the widget embedded on a shop's site).
+    allowed_origins: tuple[str, ...] = ()  # SHOPKEEPER_ALLOWED_ORIGINS: comma-separated; the gateway's own pages always
+    session_messages_per_min: float = 30  # SHOPKEEPER_SESSION_MESSAGES_PER_MIN
+    client_messages_per_min: float = 120  # SHOPKEEPER_CLIENT_MESSAGES_PER_MIN: one address, all its conversations
+    session_audio_s_per_min: float = 90  # SHOPKEEPER_SESSION_AUDIO_S_PER_MIN: seconds of audio
+    client_audio_s_per_min: float = 360  # SHOPKEEPER_CLIENT_AUDIO_S_PER_MIN
 
     def __post_init__(self) -> None:
         # Addresses follow the ports unless given (a frozen dataclass sets them this way).
@@ -51,4 +57,13 @@ class BotSettings:
             rasa_url=env.get("SHOPKEEPER_RASA_URL") or "",
             session_secret=(env.get("SHOPKEEPER_SESSION_SECRET") or "").strip(),
             actions_url=env.get("SHOPKEEPER_ACTIONS_URL") or "",
+            allowed_origins=tuple(
+                o.strip().rstrip("/") for o in (env.get("SHOPKEEPER_ALLOWED_ORIGINS") or "").split(",") if o.strip()
+            ),
+            session_messages_per_min=float(
+                env.get("SHOPKEEPER_SESSION_MESSAGES_PER_MIN") or cls.session_messages_per_min
+            ),
+            client_messages_per_min=float(env.get("SHOPKEEPER_CLIENT_MESSAGES_PER_MIN") or cls.client_messages_per_min),
+            session_audio_s_per_min=float(env.get("SHOPKEEPER_SESSION_AUDIO_S_PER_MIN") or cls.session_audio_s_per_min),
+            client_audio_s_per_min=float(env.get("SHOPKEEPER_CLIENT_AUDIO_S_PER_MIN") or cls.client_audio_s_per_min),
         )

@@ -18,6 +18,7 @@ import socketio
 
 from bot.commands import OfferedCommands
 from bot.rasa_client import RasaClient
+from bot.rate_limits import RATE_LIMITED, RateLimits, client_address, rate_limited_message
 from bot.replies import to_socketio
 from bot.sessions import SessionIds
 from bot.speech import transcript_event
@@ -38,10 +39,18 @@ class SocketEvents:
     """Registers the handlers on ``sio`` and keeps which conversation each socket belongs to."""
 
     def __init__(
-        self, sio: socketio.AsyncServer, rasa: RasaClient, turns: VoiceTurns, asr_model: str, ids: SessionIds
+        self,
+        sio: socketio.AsyncServer,
+        rasa: RasaClient,
+        turns: VoiceTurns,
+        asr_model: str,
+        ids: SessionIds,
+        limits: RateLimits,
     ) -> None:
         self.sio, self.rasa, self.turns, self.asr_model, self.ids = sio, rasa, turns, asr_model, ids
+        self.limits = limits
         self.sessions: dict[str, str] = {}  # socket id -> conversation (session) id
+        self.clients: dict[str, str] = {}  # socket id -> the client's address (for per-client limits)
         self.commands = OfferedCommands()  # /intent{...} payloads each conversation may send
         turns.on_partial = self.partial
         for name in ("connect", "disconnect", "session_request", "user_uttered", "user_audio", "user_audio_end"):
@@ -70,18 +79,38 @@ class SocketEvents:
         # Not part of Rasa's protocol (clients that don't know it ignore it): every reply is out.
         await self.sio.emit("turn_end", {"replies": len(messages)}, to=sid)
 
+    def _keys(self, sid: str) -> tuple[str, str]:
+        return self.sessions.get(sid, sid), self.clients.get(sid, "unknown")
+
+    async def _allow_message(self, sid: str) -> bool:
+        if self.limits.allow_message(*self._keys(sid)):
+            return True
+        await self.error(sid, RATE_LIMITED, rate_limited_message("messages"))
+        return False
+
+    async def _allow_audio(self, sid: str, seconds: float) -> bool:
+        if self.limits.allow_audio(*self._keys(sid), seconds):
+            return True
+        self.turns.drop(sid)
+        await self.error(sid, RATE_LIMITED, rate_limited_message("seconds of audio") + " The utterance was dropped.")
+        return False
+
     async def partial(self, sid: str, transcript: Transcript) -> None:
         await self.sio.emit("transcript", transcript_event(transcript, final=False), to=sid)
 
     # -- handlers ------------------------------------------------------------------------------
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        self.clients[sid] = client_address(environ)
         log.debug("connected %s", sid)
 
     async def disconnect(self, sid: str) -> None:
         self.sessions.pop(sid, None)
+        self.clients.pop(sid, None)
         self.turns.drop(sid)
 
     async def session_request(self, sid: str, data: Any = None) -> None:
+        if not await self._allow_message(sid):  # new conversations cost like messages: no dodging the limits
+            return
         data = data if isinstance(data, dict) else {}
         # Only an id this gateway signed continues a conversation; a guessed or made-up one starts a new one.
         session_id = self.ids.continue_or_issue(data.get("session_id"))
@@ -102,19 +131,29 @@ class SocketEvents:
                 sid, "message_too_long", f"The message has {len(text)} characters; the limit is {MAX_MESSAGE_CHARS}."
             )
             return
+        if not await self._allow_message(sid):
+            return
         await self.reply(sid, text, {"modality": "text", **metadata_of(data)})
 
     async def user_audio(self, sid: str, data: Any = None) -> None:
         try:
-            self.turns.receive(sid, data)
+            seconds = self.turns.receive(sid, data)
         except TurnError as exc:
             await self.error(sid, exc.code, exc.message)
+            return
+        await self._allow_audio(sid, seconds)
 
     async def user_audio_end(self, sid: str, data: Any = None) -> None:
         data = data if isinstance(data, dict) else {}
         ended = time.perf_counter()
+        if not await self._allow_message(sid):
+            self.turns.drop(sid)
+            return
         try:
-            transcript = await self.turns.finish(sid)
+            session, client = self._keys(sid)
+            transcript = await self.turns.finish(
+                sid, charge=lambda seconds: self.limits.allow_audio(session, client, seconds)
+            )
         except TurnError as exc:
             await self.error(sid, exc.code, exc.message)
             return

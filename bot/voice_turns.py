@@ -118,8 +118,9 @@ class VoiceTurns:
         self._background: set[asyncio.Task[Any]] = set()
 
     # -- audio in ------------------------------------------------------------------------------
-    def receive(self, client: str, data: Any) -> None:
-        """One ``user_audio`` payload: ``{chunk, seq, format?, sample_rate?, channels?, partial?}``.
+    def receive(self, client: str, data: Any) -> float:
+        """One ``user_audio`` payload: ``{chunk, seq, format?, sample_rate?, channels?, partial?}``; returns
+        the seconds of raw PCM it held (0 for a container, whose length is known once decoded).
         Must run on the event loop (it may start a partial or an early final transcript)."""
         if not isinstance(data, dict) or not isinstance(data.get("chunk"), (bytes, bytearray)):
             raise TurnError("bad_audio_chunk", "An audio chunk must be an object with binary 'chunk'.")
@@ -155,8 +156,11 @@ class VoiceTurns:
                 "audio_too_long",
                 f"The utterance is over {self.max_seconds:.0f} s; it was dropped, please say it again.",
             )
-        if current.format != "pcm16" or not self.speech.ready:
-            return  # no half-decoded containers; nothing to run before the model is loaded
+        if current.format != "pcm16":
+            return 0.0  # no half-decoded containers
+        seconds = len(chunk) / current.bytes_per_second
+        if not self.speech.ready:
+            return seconds  # nothing to run before the model is loaded
         # A partial pass only on an idle worker, so it never delays anyone's final transcript by
         # more than the one pass already running.
         if (
@@ -169,6 +173,7 @@ class VoiceTurns:
         if current.size - current.endpoint_at >= ENDPOINT_EVERY_S * current.bytes_per_second:
             current.endpoint_at = current.size
             self._watch_for_end_of_speech(current)
+        return seconds
 
     def _start(self, client: str, data: dict[str, Any], rate: int, channels: int) -> Utterance:
         fmt = str(data.get("format") or "pcm16").lower()
@@ -193,13 +198,16 @@ class VoiceTurns:
             dropped.early.stop.set()
 
     # -- the end of the turn -------------------------------------------------------------------
-    async def finish(self, client: str) -> Transcript:
-        """The final transcript of the client's utterance (``user_audio_end``)."""
+    async def finish(self, client: str, charge: Callable[[float], bool] | None = None) -> Transcript:
+        """The final transcript of the client's utterance (``user_audio_end``). ``charge`` is asked
+        to allow a container's seconds once they are known (raw PCM was charged as it arrived)."""
         current = self.utterances.pop(client, None)
         if current is None or not current.chunks:
             raise TurnError("no_audio", "No audio was received for this utterance.")
         try:
             audio = await asyncio.get_running_loop().run_in_executor(None, current.decode)
+            if charge is not None and current.format != "pcm16" and not charge(audio.duration_s):
+                raise TurnError("rate_limited", "Too many seconds of audio in a short time; please wait and try again.")
             return await self._final(current, audio)
         except AudioError as exc:
             raise TurnError("bad_audio", f"The audio could not be used: {exc}.") from exc

@@ -78,18 +78,46 @@ def searcher(demo_db: Path) -> LexicalSearch:
 
 
 @pytest.fixture(scope="session")
-def services(demo_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+def embed_site_port() -> int:
+    """The port of the "other shop's site" page that embeds the widget (tests/e2e/test_widget.py):
+    the shared gateway lists its origin in SHOPKEEPER_ALLOWED_ORIGINS, as a shop would."""
+    return free_port()
+
+
+# The whole suite is one client address sending thousands of turns (the fuzz suites among them), so
+# the shared gateway's per-client limits are raised; tests/e2e/test_trust.py checks the shipped
+# defaults on a gateway of its own.
+SUITE_LIMITS = {
+    "SHOPKEEPER_SESSION_MESSAGES_PER_MIN": "100000",
+    "SHOPKEEPER_CLIENT_MESSAGES_PER_MIN": "100000",
+    "SHOPKEEPER_SESSION_AUDIO_S_PER_MIN": "100000",
+    "SHOPKEEPER_CLIENT_AUDIO_S_PER_MIN": "100000",
+}
+
+
+@pytest.fixture(scope="session")
+def services(demo_db: Path, tmp_path_factory: pytest.TempPathFactory, embed_site_port: int) -> Iterator[Services]:
     """The real action server, Rasa server and gateway (speech included), started as `make run`
     starts them, on free ports, over a private copy of the demo shop; shared by the end-to-end tests."""
     db = tmp_path_factory.mktemp("e2e") / "shop.db"
     db.write_bytes(demo_db.read_bytes())
     # Rasa's HTTP API is off unless given a token; the tests read trackers and parses with one.
     token = secrets.token_hex(16)
-    with Services(
-        actions_port=free_port(), rasa_port=free_port(), gateway_port=free_port(), db=str(db), rasa_token=token
-    ) as running:
-        running.start()
-        yield running
+    settings = {**SUITE_LIMITS, "SHOPKEEPER_ALLOWED_ORIGINS": f"http://127.0.0.1:{embed_site_port}"}
+    saved = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)  # the launcher passes its environment to the processes it starts
+    try:
+        with Services(
+            actions_port=free_port(), rasa_port=free_port(), gateway_port=free_port(), db=str(db), rasa_token=token
+        ) as running:
+            running.start()
+            yield running
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     assert not running.processes, "every started process is stopped"
 
 

@@ -298,7 +298,7 @@ def test_reload_keeps_the_conversation_and_markup_stays_text(browser: Any, servi
 
 
 def test_one_script_tag_embeds_the_bubble_on_another_sites_page(
-    browser: Any, services: Services, tmp_path: Path
+    browser: Any, services: Services, tmp_path: Path, embed_site_port: int
 ) -> None:
     import functools
     import http.server
@@ -312,7 +312,7 @@ def test_one_script_tag_embeds_the_bubble_on_another_sites_page(
         'data-open="true" data-position="left"></script></body></html>'
     )
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", embed_site_port), handler)  # an allowed origin
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         page = browser.new_page()
