@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 import time
 from typing import Any
 
@@ -27,6 +28,15 @@ from voice.asr import Transcript
 
 log = logging.getLogger("shopkeeper.gateway")
 MAX_MESSAGE_CHARS = 2000
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def clean_text(text: str) -> str:
+    """Typed text as words: no control, zero-width or direction-override characters, valid UTF-8."""
+    text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates become "?"
+    return CONTROL.sub("", text).strip()
 
 
 def metadata_of(data: dict[str, Any]) -> dict[str, Any]:
@@ -122,7 +132,7 @@ class SocketEvents:
 
     async def user_uttered(self, sid: str, data: Any = None) -> None:
         data = data if isinstance(data, dict) else {"message": data}
-        text = str(data.get("message") or "").strip()
+        text = clean_text(str(data.get("message") or ""))
         if not text:
             await self.error(sid, "empty_message", "The message was empty; type or say something.")
             return
