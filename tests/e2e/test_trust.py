@@ -184,7 +184,8 @@ def strict_gateway(services: Services) -> Iterator[str]:
         session_messages_per_min=BotSettings.session_messages_per_min,
         client_messages_per_min=40,
     )
-    voice = dataclasses.replace(VoiceSettings.from_env(), asr_model="tiny.en")
+    # Text turns only: no second speech model in this process (its threads outlive the test run).
+    voice = dataclasses.replace(VoiceSettings.from_env(), asr_model=str(ROOT / "models" / "no-speech-model-here"))
     _, _, asgi = create_app(GatewayConfig(bot=bot, voice=voice, db=Path(str(services.db))))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(asgi, host="127.0.0.1", port=port, log_level="warning"))
