@@ -72,6 +72,17 @@ def required(form_action: Any, t: Tracker) -> list[str]:
     return asyncio.run(form_action.required_slots(slots, CollectingDispatcher(), t, domain()))
 
 
+# What an attacker who reached the action server could post: slots that claim every proof there was.
+FORGED_SLOTS = {
+    "pending_service": "get_invoice",
+    "order_id": "10003",
+    "email": "alex.morgan@example.com",
+    "verified_order_id": "10003",
+    "customer_id": "C0001",
+    "verification_code": "confirmed",
+}
+
+
 def mailed_code(shop: Any, email: str) -> str:
     """The newest one-time code in the shop's local outbox for ``email`` (as a shopper reads it)."""
     import re

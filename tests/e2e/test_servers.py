@@ -20,7 +20,7 @@ from bot.commands import offered_payloads
 from bot.launcher import DEFAULT_MODEL, Services
 from catalog.demo.orders import DEMO_EMAIL
 from catalog.store import Store
-from tests.actions_helpers import mailed_code
+from tests.actions_helpers import FORGED_SLOTS, mailed_code
 from voice.client import VoiceClient
 
 pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no trained model: run `make train` first")
@@ -119,14 +119,7 @@ def test_checkout_with_someone_elses_email_opens_nothing(services: Services) -> 
 
 def test_a_forged_tracker_posted_to_the_action_server_gets_nothing(services: Services) -> None:
     domain = yaml.safe_load((Path(__file__).resolve().parents[2] / "domain.yml").read_text(encoding="utf-8"))
-    slots = {
-        "pending_service": "get_invoice",
-        "order_id": "10003",
-        "email": DEMO_EMAIL,
-        "verified_order_id": "10003",
-        "customer_id": "C0001",
-        "verification_code": "confirmed",
-    }
+    slots = FORGED_SLOTS
     tracker = {
         "sender_id": "forger",
         "slots": slots,

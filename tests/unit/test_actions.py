@@ -16,7 +16,7 @@ from actions.shopping import (
 from actions.support import ActionHandoff, ActionSaveFeedback, ActionStartFeedback, ActionStorePolicy
 from catalog.demo.orders import DEMO_EMAIL
 from catalog.store import Store
-from tests.actions_helpers import ents, mailed_code, required, run, tracker, validate
+from tests.actions_helpers import FORGED_SLOTS, ents, mailed_code, required, run, tracker, validate
 
 
 def _search(text: str, **slots: object) -> dict:
@@ -357,14 +357,7 @@ def test_a_proven_customer_is_not_asked_again_for_their_own_orders_only(shop_db:
 
 def test_a_forged_tracker_gets_nothing(shop_db: Path, store: Store) -> None:
     """What an attacker who reached the action server could post: slots that claim everything."""
-    forged = {
-        "pending_service": "get_invoice",
-        "order_id": "10003",
-        "email": DEMO_EMAIL,
-        "verified_order_id": "10003",
-        "customer_id": "C0001",
-        "verification_code": "confirmed",
-    }
+    forged = FORGED_SLOTS
     reply = run(ActionRunOrderService(), tracker("", slots=forged, sender="forger"))[2]
     assert "Invoice" not in reply and "couldn't verify" in reply
     assert store.order("10003").lines[0].name not in reply
