@@ -69,7 +69,6 @@ class EarlyFinal:
     task: asyncio.Task[Transcript]
     samples: int  # 16 kHz samples of audio it was given
     stop: threading.Event  # set when the shopper speaks again: the transcript would be stale
-    speech_end_s: float  # where the speech ended when it started
 
 
 @dataclass
@@ -234,7 +233,8 @@ class VoiceTurns:
         if levels is None:
             return
         if current.early is not None:
-            if levels.speech_end_s > current.early.speech_end_s:  # more speech after the pause
+            # Speech past the audio the early transcript was given: the shopper spoke again.
+            if levels.speech_end_s * SAMPLE_RATE > current.early.samples:
                 current.early.stop.set()
                 current.early = None
             return
@@ -245,7 +245,7 @@ class VoiceTurns:
             task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a stale one's error is nobody's
             self._keep(task)
             samples = int(current.size / current.bytes_per_second * SAMPLE_RATE)
-            current.early = EarlyFinal(task, samples, stop, levels.speech_end_s)
+            current.early = EarlyFinal(task, samples, stop)
 
     async def _early_final(self, current: Utterance, chunks: list[bytes], stop: threading.Event) -> Transcript:
         audio = await asyncio.get_running_loop().run_in_executor(None, current.decode, chunks)
