@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bot.rate_limits import RATE_LIMITED, rate_limited_message
 from voice.asr import Interrupted, Transcript
 from voice.audio import (
     SAMPLE_RATE,
@@ -206,7 +207,7 @@ class VoiceTurns:
         try:
             audio = await asyncio.get_running_loop().run_in_executor(None, current.decode)
             if charge is not None and current.format != "pcm16" and not charge(audio.duration_s):
-                raise TurnError("rate_limited", "Too many seconds of audio in a short time; please wait and try again.")
+                raise TurnError(RATE_LIMITED, rate_limited_message("seconds of audio"))
             return await self._final(current, audio)
         except AudioError as exc:
             raise TurnError("bad_audio", f"The audio could not be used: {exc}.") from exc
@@ -232,14 +233,14 @@ class VoiceTurns:
         levels = current.levels
         if levels is None:
             return
+        speech_end_s, silence_s = levels.speech_end()
         if current.early is not None:
             # Speech past the audio the early transcript was given: the shopper spoke again.
-            if levels.speech_end_s * SAMPLE_RATE > current.early.samples:
+            if speech_end_s * SAMPLE_RATE > current.early.samples:
                 current.early.stop.set()
                 current.early = None
             return
-        silence = levels.speech_end_silence_s()
-        if silence is not None and silence >= ENDPOINT_SILENCE_S:
+        if silence_s is not None and silence_s >= ENDPOINT_SILENCE_S:
             stop = threading.Event()
             task = asyncio.create_task(self._early_final(current, list(current.chunks), stop))
             task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a stale one's error is nobody's

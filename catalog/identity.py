@@ -83,12 +83,8 @@ class Identity:
             return False
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
         salt = secrets.token_bytes(16)
+        self.withdraw(conversation, when)  # a new code replaces the conversation's earlier ones
         with self.conn:
-            # A new code replaces the conversation's earlier ones.
-            self.conn.execute(
-                "UPDATE verification_codes SET used_at = ? WHERE conversation = ? AND used_at IS NULL",
-                (_stamp(when), conversation),
-            )  # fmt: skip
             self.conn.execute(
                 "INSERT INTO verification_codes (conversation, email, order_id, salt, code_hash, created_at,"
                 " expires_at) VALUES (?,?,?,?,?,?,?)",

@@ -196,21 +196,14 @@ class StreamingLevels:
         frames = samples.reshape(-1, self.frame_bytes // 2)  # a frame's channels stay together
         self.levels.extend(np.sqrt(np.mean(frames**2, axis=1) + 1e-12).tolist())
 
-    def speech_end_silence_s(self, margin_s: float = 0.2) -> float | None:
-        """Seconds of silence after the voiced part (whose end keeps ``margin_s``), or None before any speech."""
+    def speech_end(self, margin_s: float = 0.2) -> tuple[float, float | None]:
+        """(where the voiced part ends, with its margin; seconds of silence after it, or None before
+        any speech), in seconds from the start."""
         if len(self.levels) < 3:
-            return None
+            return 0.0, None
         start, end = voiced_frames(np.asarray(self.levels), int(margin_s / self.frame_s))
-        if end <= start:
-            return None
-        return (len(self.levels) - end) * self.frame_s
-
-    @property
-    def speech_end_s(self) -> float:
-        """Where the voiced part ends (with its margin), in seconds from the start."""
-        if len(self.levels) < 3:
-            return 0.0
-        return voiced_frames(np.asarray(self.levels), int(0.2 / self.frame_s))[1] * self.frame_s
+        silence = (len(self.levels) - end) * self.frame_s if end > start else None
+        return end * self.frame_s, silence
 
 
 def trim_silence(samples: np.ndarray) -> np.ndarray:

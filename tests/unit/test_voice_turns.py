@@ -185,8 +185,8 @@ def test_end_of_speech_reads_each_chunk_once() -> None:
     for start in range(0, len(audio), 3200 + 7):  # chunks that split frames and samples
         levels.feed(audio[start : start + 3200 + 7])
     assert len(levels.levels) == 80 and len(levels.rest) < levels.frame_bytes
-    silence = levels.speech_end_silence_s()
+    silence = levels.speech_end()[1]
     assert silence is not None and 0.3 <= silence <= 0.6
     stereo = StreamingLevels(48000, 2)
     stereo.feed(b"\0\0" * 48000 * 2)  # one second of stereo silence
-    assert len(stereo.levels) == 50 and stereo.speech_end_silence_s() is None
+    assert len(stereo.levels) == 50 and stereo.speech_end()[1] is None
