@@ -222,11 +222,16 @@ class ActionRunOrderService(Action):
         if access == OWNER:
             say(dispatcher, tracker, self._perform(service, order, tracker))
         elif service in NEEDS_CODE:
+            why = (
+                "there have been too many wrong attempts lately, so for the account's safety I can't go further here"
+                if locked(tracker, order.id)
+                else "I can't send another one right now"
+            )
             say(
                 dispatcher,
                 tracker,
-                f"{_status(order)} To go further I need the code from the e-mail on the account, and I "
-                "can't send another one right now. Please try again in an hour, or ask a colleague.",
+                f"{_status(order)} To go further I need the code from the e-mail on the account, and {why}. "
+                "Please try again in an hour, or ask a colleague.",
                 human,
             )
         elif service == "change_order" and order.status == "processing":

@@ -26,6 +26,10 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
+from bot import backends
+from bot.retention import DAY_S, prune_trackers
 from bot.settings import BotSettings
 from catalog import CatalogSettings
 from voice.settings import VoiceSettings
@@ -33,6 +37,7 @@ from voice.settings import VoiceSettings
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = ROOT / "models" / "shopkeeper.tar.gz"
 BIN = Path(sys.executable).parent
+PRUNE_EVERY_S = 6 * 3600  # how often the running launcher applies the tracker retention
 
 
 def _die_with_parent() -> None:
@@ -65,6 +70,11 @@ class Services:
     internal_host: str = field(default_factory=lambda: BotSettings.from_env().internal_host)
     # Rasa's HTTP API (trackers, /model/parse) only with a token; off when empty.
     rasa_token: str = field(default_factory=lambda: BotSettings.from_env().rasa_token)
+    # Where Rasa keeps conversations, locks and events (bot/backends.py); "" = SQLite beside the shop database.
+    tracker_url: str = field(default_factory=lambda: BotSettings.from_env().tracker_url)
+    lock_url: str = field(default_factory=lambda: BotSettings.from_env().lock_url)
+    broker_url: str = field(default_factory=lambda: BotSettings.from_env().event_broker_url)
+    retention_days: float = field(default_factory=lambda: BotSettings.from_env().tracker_retention_days)
     log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="shopkeeper-")))
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -90,11 +100,37 @@ class Services:
             env["SHOPKEEPER_DB"] = str(Path(self.db).resolve())
         return env
 
+    @property
+    def trackers(self) -> str:
+        """The tracker store's URL: the setting, else a SQLite file beside the shop database."""
+        return self.tracker_url or backends.default_tracker_url(self.db or CatalogSettings.from_env().db)
+
     def endpoints_file(self) -> Path:
-        """endpoints.yml pointing at this run's action server port."""
+        """endpoints.yml for this run: its action server, tracker store, lock store and event broker."""
+        config = backends.endpoints(
+            self.actions_url, self.trackers, self.lock_url, self.broker_url, self.retention_days * DAY_S
+        )
         path = self.log_dir / "endpoints.yml"
-        path.write_text(f'action_endpoint:\n  url: "{self.actions_url}/webhook"\n', encoding="utf-8")
+        path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        path.chmod(0o600)  # it may hold database passwords
         return path
+
+    def check_backends(self) -> None:
+        """Stop with a message naming the setting when a configured store cannot be reached."""
+        try:
+            backends.check_reachable(self.trackers, self.lock_url, self.broker_url)
+        except backends.BackendError as exc:
+            raise LaunchError(f"Cannot start Rasa: {exc}") from None
+
+    def prune_trackers(self) -> None:
+        """The retention job: forget conversations idle for longer than ``retention_days``."""
+        try:
+            deleted = prune_trackers(self.trackers, self.retention_days * DAY_S)
+        except Exception as exc:  # noqa: BLE001 - a failed clean-up must never stop the shop
+            print(f"  tracker retention skipped: {exc}", file=sys.stderr)
+            return
+        if deleted:
+            print(f"  forgot {deleted} conversation(s) idle for more than {self.retention_days:g} days")
 
     def _spawn(self, name: str, command: list[str], **extra_env: str) -> subprocess.Popen[bytes]:
         log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process
@@ -148,11 +184,14 @@ class Services:
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return False
 
-    def start_rasa(self, timeout: float = 240) -> None:
+    def start_rasa(self, timeout: float = 240, name: str = "rasa", port: int | None = None) -> None:
+        """Start a Rasa server (``name`` and ``port`` for a second replica on the same stores)."""
         if not self.model.exists():
             raise LaunchError(f"No trained model at {self.model}; run `make train`.")
+        self.check_backends()
+        port = port or self.rasa_port
         self._spawn(
-            "rasa",
+            name,
             [
                 str(BIN / "rasa"),
                 "run",
@@ -161,7 +200,7 @@ class Services:
                 "--interface",
                 self.internal_host,
                 "--port",
-                str(self.rasa_port),
+                str(port),
                 "--endpoints",
                 str(self.endpoints_file()),
                 "--credentials",
@@ -172,7 +211,7 @@ class Services:
         )
         print("  (loading the model takes a minute or two on a small machine)")
         # "/" answers once the model is loaded (Rasa loads it before it starts serving).
-        self._wait("rasa", f"{self.rasa_url}/", timeout)
+        self._wait(name, f"http://{self.internal.reachable_internal_host}:{port}/", timeout)
 
     def start_gateway(self, timeout: float = 300) -> None:
         command = [
@@ -239,6 +278,7 @@ Shopkeeper is running.
   Rasa server   {services.rasa_url}  (REST: POST /webhooks/rest/webhook, socket.io: /socket.io; {api})
   Actions       {services.actions_url}
   Shop database {services.env().get("SHOPKEEPER_DB", "catalog/shop.db")}
+  Conversations {backends.Backend("SHOPKEEPER_TRACKER_URL", services.trackers).shown}  (kept across restarts)
   Logs          {services.log_dir}
 
 Talk to it:
@@ -280,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
                 services.start_actions()
             # rasa shell talks to a private server of its own; any free port will do.
             services.rasa_port = free_port()
+            services.check_backends()
             # `rasa shell` runs its own server on rasa_port; talk to it in this terminal.
             return subprocess.call(
                 [
@@ -297,7 +338,11 @@ def main(argv: list[str] | None = None) -> int:
             )
         services.start()
         print(banner(services), flush=True)
+        next_prune = 0.0
         while all(p.poll() is None for p in services.processes.values()):
+            if time.monotonic() >= next_prune:
+                services.prune_trackers()
+                next_prune = time.monotonic() + PRUNE_EVERY_S
             time.sleep(1)
         dead = [n for n, p in services.processes.items() if p.poll() is not None]
         print(f"{', '.join(dead)} stopped unexpectedly:\n{services.log_tail(dead[0])}", file=sys.stderr)

@@ -31,6 +31,11 @@ class BotSettings:
     client_messages_per_min: float = 120  # SHOPKEEPER_CLIENT_MESSAGES_PER_MIN: one address, all its conversations
     session_audio_s_per_min: float = 90  # SHOPKEEPER_SESSION_AUDIO_S_PER_MIN: seconds of audio
     client_audio_s_per_min: float = 360  # SHOPKEEPER_CLIENT_AUDIO_S_PER_MIN
+    # Where Rasa keeps conversations (bot/backends.py); empty: a SQLite file beside the shop database.
+    tracker_url: str = ""  # SHOPKEEPER_TRACKER_URL: sqlite:///file, postgresql://... or redis://...
+    lock_url: str = ""  # SHOPKEEPER_LOCK_URL: redis://... so several Rasa servers never race on one conversation
+    event_broker_url: str = ""  # SHOPKEEPER_EVENT_BROKER_URL: amqp://... publishes every conversation event
+    tracker_retention_days: float = 30  # SHOPKEEPER_TRACKER_RETENTION_DAYS: idle conversations are deleted after
 
     def __post_init__(self) -> None:
         # Addresses follow the ports unless given (a frozen dataclass sets them this way).
@@ -66,4 +71,8 @@ class BotSettings:
             client_messages_per_min=float(env.get("SHOPKEEPER_CLIENT_MESSAGES_PER_MIN") or cls.client_messages_per_min),
             session_audio_s_per_min=float(env.get("SHOPKEEPER_SESSION_AUDIO_S_PER_MIN") or cls.session_audio_s_per_min),
             client_audio_s_per_min=float(env.get("SHOPKEEPER_CLIENT_AUDIO_S_PER_MIN") or cls.client_audio_s_per_min),
+            tracker_url=(env.get("SHOPKEEPER_TRACKER_URL") or "").strip(),
+            lock_url=(env.get("SHOPKEEPER_LOCK_URL") or "").strip(),
+            event_broker_url=(env.get("SHOPKEEPER_EVENT_BROKER_URL") or "").strip(),
+            tracker_retention_days=float(env.get("SHOPKEEPER_TRACKER_RETENTION_DAYS") or cls.tracker_retention_days),
         )
