@@ -150,7 +150,7 @@ class ValidateCheckoutForm(FormValidationAction):
     def validate_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return {"email": validated_email(value, dispatcher)}
+        return {"email": validated_email(value, dispatcher, tracker)}
 
     def validate_verification_code(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -141,9 +141,12 @@ def extract_email(text: str) -> str | None:
     return email_from_text(text)
 
 
-def validated_email(value: Any, dispatcher: CollectingDispatcher) -> str | None:
-    """The email in a slot value, or None after telling the shopper what's wrong."""
-    email = extract_email(str(value or ""))
+def validated_email(value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> str | None:
+    """The email in a slot value, or None after telling the shopper what's wrong.
+
+    The tagger may take only part of an address ("new" of "new.shopper@example.com"), so the
+    whole message is read when the slot value holds none."""
+    email = extract_email(str(value or "")) or extract_email(str(tracker.latest_message.get("text") or ""))
     if not email:
         dispatcher.utter_message(text="That doesn't look like an email address; it should look like name@example.com.")
     return email

@@ -114,7 +114,7 @@ class ValidateVerifyCustomerForm(FormValidationAction):
     def validate_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        email = validated_email(value, dispatcher)
+        email = validated_email(value, dispatcher, tracker)
         if not email:
             return {"email": None}
         order_id = tracker.get_slot("order_id")

@@ -137,7 +137,7 @@ class ValidateNewsletterForm(FormValidationAction):
     def validate_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return {"email": validated_email(value, dispatcher)}
+        return {"email": validated_email(value, dispatcher, tracker)}
 
 
 class ActionSubscribeNewsletter(Action):

@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 EVENT_QUEUE = "shopkeeper_events"  # the queue the broker fills and bot.analytics reads
 KEY_PREFIX = "shopkeeper"
+LOCK_STORE_CLASS = "bot.rasa_lock_store.AtomicRedisLockStore"
 CONNECT_TIMEOUT_S = 5
 
 
@@ -112,7 +113,8 @@ def lock_store(url: str) -> dict[str, Any] | None:
     b = Backend("SHOPKEEPER_LOCK_URL", url)
     if b.scheme != "redis":
         raise b.fail("the lock store is Redis: redis://host:6379/1")
-    return {**_redis(b), "type": "redis"}
+    # Rasa's own "redis" type updates its tickets non-atomically; ours is a drop-in with transactions.
+    return {**_redis(b), "type": LOCK_STORE_CLASS}
 
 
 def event_broker(url: str) -> dict[str, Any] | None:

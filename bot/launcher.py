@@ -245,11 +245,35 @@ class Services:
             time.sleep(1)
         print("not ready yet (voice turns wait for it)")
 
+    def start_analytics(self, timeout: float = 30) -> None:
+        """The conversation-analytics consumer of the event broker (only when one is configured)."""
+        self.check_backends()
+        command = [str(BIN / "python"), "-m", "bot.analytics", "consume", "--broker-url", self.broker_url]
+        process = self._spawn("analytics", [*command, "--tracker-url", self.trackers])
+        print("  waiting for the analytics consumer ", end="", flush=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and process.poll() is None:
+            if "Counting conversation events" in self.log_tail("analytics"):
+                print("ready")
+                return
+            time.sleep(0.5)
+        print("failed")
+        raise LaunchError(f"analytics did not start:\n{self.log_tail('analytics')}")
+
     def start(self, gateway: bool = True) -> None:
         self.start_actions()
+        if self.broker_url:
+            self.start_analytics()
         self.start_rasa()
         if gateway:
             self.start_gateway()
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one process and its children, as a crash would (for fault tests)."""
+        process = self.processes.pop(name)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
     def stop(self) -> None:
         for name, process in reversed(list(self.processes.items())):

@@ -21,26 +21,14 @@ from bot.launcher import DEFAULT_MODEL, Services
 from catalog.demo.orders import DEMO_EMAIL
 from catalog.store import Store
 from tests.actions_helpers import FORGED_SLOTS, mailed_code
+from tests.rest_helpers import listed_names, rest_replies, texts
 from voice.client import VoiceClient
 
 pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no trained model: run `make train` first")
 
 
 def rest(services: Services, sender: str, message: str) -> list[dict]:
-    response = httpx.post(
-        f"{services.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": message}, timeout=60
-    )
-    response.raise_for_status()
-    return response.json()
-
-
-def texts(replies: list[dict]) -> str:
-    return "\n".join(r.get("text", "") for r in replies)
-
-
-def listed_names(reply: str) -> list[str]:
-    """Product names in a numbered result list ("1. Name - $12.99, ...")."""
-    return re.findall(r"^\s*\d\. (.+?) - \$", reply, flags=re.M)
+    return rest_replies(services.rasa_url, sender, message)
 
 
 def test_rest_conversation_search_details_cart(services: Services) -> None:

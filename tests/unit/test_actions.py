@@ -211,6 +211,16 @@ def test_verification_accepts_spoken_order_id_and_matching_email(shop_db: Path, 
     assert not any(line.name in reply for line in order.lines), "the status only, no contents"
 
 
+def test_an_address_the_tagger_cut_short_is_read_from_the_whole_message(shop_db: Path, store: Store) -> None:
+    local, domain = DEMO_EMAIL.split("@")
+    slots, reply = _verify(
+        f"my email is {DEMO_EMAIL}", {"order_id": "10002", "pending_service": "track_order"}, {"email": local}
+    )
+    assert slots["email"] == DEMO_EMAIL and "look like" not in reply
+    slots, reply = _verify(f"it's {domain}", {"order_id": "10002", "pending_service": "track_order"}, {"email": domain})
+    assert slots["email"] is None and "look like an email" in reply
+
+
 def test_changing_an_order_needs_the_mailed_code(shop_db: Path, store: Store) -> None:
     slots = {"pending_service": "cancel_order", "order_id": "10001"}
     changes, _ = _verify(DEMO_EMAIL, slots, {"email": DEMO_EMAIL})

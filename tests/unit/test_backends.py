@@ -32,7 +32,7 @@ def test_each_url_becomes_the_config_rasa_reads(tmp_path: Path) -> None:
     assert redis["password"] == "secret" and redis["record_exp"] == 3600
     config = backends.endpoints("http://127.0.0.1:5055", f"sqlite:///{tmp_path}/t.db", f"{REDIS}/1", AMQP)
     assert config["action_endpoint"] == {"url": "http://127.0.0.1:5055/webhook"}
-    assert config["lock_store"]["type"] == "redis" and config["lock_store"]["db"] == 1
+    assert config["lock_store"]["type"] == backends.LOCK_STORE_CLASS and config["lock_store"]["db"] == 1
     assert config["event_broker"]["type"] == "pika" and config["event_broker"]["queues"] == [backends.EVENT_QUEUE]
     assert set(backends.endpoints("http://a", f"sqlite:///{tmp_path}/t.db")) == {"action_endpoint", "tracker_store"}
 
