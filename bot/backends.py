@@ -211,6 +211,14 @@ def _check_redis(b: Backend) -> None:
         client.close()
 
 
+def check_redis(setting: str, url: str) -> None:
+    """Raise BackendError naming ``setting`` unless ``url`` is a Redis that answers."""
+    b = Backend(setting, url)
+    if b.scheme != "redis":
+        raise b.fail("write redis://host:6379/2")
+    _check_redis(b)
+
+
 def _check_amqp(b: Backend) -> None:
     config = event_broker(b.url) or {}
     try:

@@ -30,6 +30,7 @@ import socketio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from bot import backends
 from bot.http_routes import add_api_routes, add_outbox_route
 from bot.origins import OriginPolicy
 from bot.rasa_client import RasaClient
@@ -43,6 +44,8 @@ from bot.voice_turns import VoiceTurns
 from bot.web import add_widget_routes
 from voice.settings import VoiceSettings
 
+ROOMS_CHANNEL = "shopkeeper-socketio"
+
 
 @dataclass(frozen=True)
 class GatewayConfig:
@@ -51,6 +54,18 @@ class GatewayConfig:
     bot: BotSettings = field(default_factory=BotSettings.from_env)
     voice: VoiceSettings = field(default_factory=VoiceSettings.from_env)
     db: Path | None = None  # the shop whose names bias speech (default: the catalogue settings)
+
+
+def shared_rooms(redis_url: str) -> socketio.AsyncManager | None:
+    """socket.io rooms shared by every gateway through Redis pub/sub (None: this process only).
+
+    A reply is emitted to the conversation's room, so it reaches the shopper's socket whichever
+    gateway holds it. python-socketio pickles these messages: the Redis must be the shop's own,
+    private one (README, "Security")."""
+    if not redis_url:
+        return None
+    backends.check_redis("SHOPKEEPER_GATEWAY_REDIS_URL", redis_url)
+    return socketio.AsyncRedisManager(redis_url, channel=ROOMS_CHANNEL)
 
 
 def create_app(config: GatewayConfig | None = None) -> tuple[FastAPI, socketio.AsyncServer, Any]:
@@ -75,6 +90,7 @@ def create_app(config: GatewayConfig | None = None) -> tuple[FastAPI, socketio.A
     origins = OriginPolicy(config.bot.allowed_origins)
     sio = socketio.AsyncServer(
         async_mode="asgi",
+        client_manager=shared_rooms(config.bot.gateway_redis_url),
         cors_allowed_origins=origins.for_socketio,
         max_http_buffer_size=voice.max_audio_bytes + 1024 * 1024,
     )
@@ -118,7 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         voice=dataclasses.replace(voice, asr_model=args.asr_model),
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    _, _, asgi = create_app(config)
+    try:
+        _, _, asgi = create_app(config)
+    except backends.BackendError as exc:
+        print(f"Cannot start the gateway: {exc}")
+        return 2
     uvicorn.run(asgi, host=args.host, port=args.port, log_level="info")
     return 0
 

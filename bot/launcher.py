@@ -213,28 +213,39 @@ class Services:
         # "/" answers once the model is loaded (Rasa loads it before it starts serving).
         self._wait(name, f"http://{self.internal.reachable_internal_host}:{port}/", timeout)
 
-    def start_gateway(self, timeout: float = 300) -> None:
+    def start_gateway(
+        self, timeout: float = 300, name: str = "gateway", port: int | None = None, rasa_urls: str = ""
+    ) -> None:
+        """Start a gateway (``name``, ``port``, and the Rasa servers it spreads turns over, for a cluster)."""
+        port = port or self.gateway_port
+        redis_url = BotSettings.from_env().gateway_redis_url
+        if redis_url:
+            try:
+                backends.check_redis("SHOPKEEPER_GATEWAY_REDIS_URL", redis_url)
+            except backends.BackendError as exc:
+                raise LaunchError(f"Cannot start the gateway: {exc}") from None
         command = [
             str(BIN / "python"),
             "-m",
             "bot.gateway",
             "--port",
-            str(self.gateway_port),
+            str(port),
             "--rasa-url",
-            self.rasa_url,
+            rasa_urls or self.rasa_url,
             "--actions-url",
             self.actions_url,
             "--asr-model",
             self.asr_model,
         ]
-        self._spawn("gateway", command)
-        self._wait("gateway", f"{self.gateway_url}/health", timeout)
+        self._spawn(name, command)
+        gateway_url = f"http://localhost:{port}"
+        self._wait(name, f"{gateway_url}/health", timeout)
         # The speech model loads in the background; wait so the first voice turn is not slow.
         print("  waiting for the speech model ", end="", flush=True)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.processes["gateway"].poll() is None:
+        while time.monotonic() < deadline and self.processes[name].poll() is None:
             try:
-                with urllib.request.urlopen(f"{self.gateway_url}/health", timeout=5) as response:
+                with urllib.request.urlopen(f"{gateway_url}/health", timeout=5) as response:
                     asr = json.load(response)["asr"]
                 if asr["ready"] or asr["error"]:
                     print("ready" if asr["ready"] else f"failed: {asr['error']} (text chat still works)")

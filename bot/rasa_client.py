@@ -1,17 +1,31 @@
-"""The gateway's HTTP client for Rasa's REST webhook and the health checks of the other processes."""
+"""The gateway's HTTP client for Rasa's REST webhook and the health checks of the other processes.
+
+Several Rasa servers sharing one tracker store and lock store (``SHOPKEEPER_RASA_URL`` with
+comma-separated URLs) are one bot: each conversation goes to "its" replica, chosen by a hash of the
+conversation id, so turns spread evenly; when that replica refuses the connection (it is down, so
+the turn never started) the next one takes the turn. A turn already sent is never sent twice.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import httpx
+
+
+def replica_order(sender: str, replicas: list[str]) -> list[str]:
+    """The replicas in the order this conversation tries them: its own first, then the rest."""
+    start = int.from_bytes(hashlib.blake2b(sender.encode(), digest_size=4).digest(), "big") % len(replicas)
+    return replicas[start:] + replicas[:start]
 
 
 class RasaClient:
     """One pooled HTTP client; ``open`` when the app starts, ``close`` when it stops."""
 
     def __init__(self, rasa_url: str, actions_url: str, timeout_s: float) -> None:
-        self.rasa_url = rasa_url.rstrip("/")
+        self.replicas = [u.strip().rstrip("/") for u in rasa_url.split(",") if u.strip()]
+        self.rasa_url = self.replicas[0]
         self.actions_url = actions_url.rstrip("/")
         self.timeout_s = timeout_s
         self._http: httpx.AsyncClient | None = None
@@ -33,11 +47,18 @@ class RasaClient:
     async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
         """One user turn through the REST webhook; Rasa's replies in order. Raises ``httpx.HTTPError``
         or ``ValueError`` when Rasa cannot be reached or answers nonsense."""
-        response = await self.http.post(
-            f"{self.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text, "metadata": metadata}
-        )
-        response.raise_for_status()
-        return list(response.json() or [])
+        body = {"sender": sender, "message": text, "metadata": metadata}
+        order = replica_order(sender, self.replicas)
+        for n, replica in enumerate(order):
+            try:
+                response = await self.http.post(f"{replica}/webhooks/rest/webhook", json=body)
+            except httpx.ConnectError:
+                if n == len(order) - 1:
+                    raise
+                continue  # refused: this replica never saw the turn, so another may take it
+            response.raise_for_status()
+            return list(response.json() or [])
+        raise httpx.ConnectError("no Rasa server configured")
 
     async def _reachable(self, url: str) -> bool:
         try:
@@ -46,7 +67,11 @@ class RasaClient:
             return False
 
     async def rasa_ready(self) -> bool:
-        return await self._reachable(f"{self.rasa_url}/")  # Rasa's hello; its HTTP API is off by default
+        """At least one Rasa server answers its hello (its HTTP API is off by default)."""
+        for replica in self.replicas:
+            if await self._reachable(f"{replica}/"):
+                return True
+        return False
 
     async def actions_ready(self) -> bool:
         return await self._reachable(f"{self.actions_url}/health")

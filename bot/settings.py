@@ -35,6 +35,8 @@ class BotSettings:
     tracker_url: str = ""  # SHOPKEEPER_TRACKER_URL: sqlite:///file, postgresql://... or redis://...
     lock_url: str = ""  # SHOPKEEPER_LOCK_URL: redis://... so several Rasa servers never race on one conversation
     event_broker_url: str = ""  # SHOPKEEPER_EVENT_BROKER_URL: amqp://... publishes every conversation event
+    # Gateways of one shop share socket.io rooms through Redis, so a reply reaches the shopper on any of them.
+    gateway_redis_url: str = ""  # SHOPKEEPER_GATEWAY_REDIS_URL: redis://host:6379/2 (empty: one gateway)
     tracker_retention_days: float = 30  # SHOPKEEPER_TRACKER_RETENTION_DAYS: idle conversations are deleted after
 
     def __post_init__(self) -> None:
@@ -74,5 +76,6 @@ class BotSettings:
             tracker_url=(env.get("SHOPKEEPER_TRACKER_URL") or "").strip(),
             lock_url=(env.get("SHOPKEEPER_LOCK_URL") or "").strip(),
             event_broker_url=(env.get("SHOPKEEPER_EVENT_BROKER_URL") or "").strip(),
+            gateway_redis_url=(env.get("SHOPKEEPER_GATEWAY_REDIS_URL") or "").strip(),
             tracker_retention_days=float(env.get("SHOPKEEPER_TRACKER_RETENTION_DAYS") or cls.tracker_retention_days),
         )
