@@ -15,13 +15,14 @@ export RASA_TELEMETRY_ENABLED := false
 export UV_PYTHON_DOWNLOADS := never
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help setup speech-tools browser-tools widget catalog lookups voice train run shell check test lint validate test-stories clean
+.PHONY: help setup speech-tools browser-tools cluster-tools cluster widget catalog lookups voice train run shell check test lint validate test-stories clean
 
 help:
 	@echo "make run    set up, build the catalogue, train if needed, start every process"
 	@echo "make shell  chat in this terminal (rasa shell + action server)"
 	@echo "make check  the fast lane: ruff, mypy and the unit tests (no training, apt or npm)"
 	@echo "make test   lint, validate data, pytest (unit + end-to-end), rasa test stories"
+	@echo "make cluster  REPLICAS (2) of each process behind HAProxy, on PostgreSQL, Redis and RabbitMQ"
 	@echo "make setup | catalog | voice | widget | train | clean"
 
 # -- environment -------------------------------------------------------------------------
@@ -113,6 +114,20 @@ run: setup catalog voice widget train
 shell: setup catalog train
 	SHOPKEEPER_DB=$(DB) $(PY) -m bot.launcher shell
 
+# The production layout on this machine: REPLICAS of each process behind HAProxy, conversations in
+# PostgreSQL, locks and socket.io rooms in Redis, events on RabbitMQ (the local services by default).
+REPLICAS ?= 2
+CLUSTER_ENV = SHOPKEEPER_TRACKER_URL=$${SHOPKEEPER_TRACKER_URL:-postgresql://postgres@127.0.0.1:5432/test} \
+	SHOPKEEPER_LOCK_URL=$${SHOPKEEPER_LOCK_URL:-redis://127.0.0.1:6379/1} \
+	SHOPKEEPER_GATEWAY_REDIS_URL=$${SHOPKEEPER_GATEWAY_REDIS_URL:-redis://127.0.0.1:6379/2} \
+	SHOPKEEPER_EVENT_BROKER_URL=$${SHOPKEEPER_EVENT_BROKER_URL:-amqp://guest:guest@127.0.0.1:5672}
+cluster: setup catalog voice widget train cluster-tools
+	$(CLUSTER_ENV) SHOPKEEPER_DB=$(DB) $(PY) -m bot.launcher cluster --replicas $(REPLICAS)
+
+# HAProxy from Debian, in front of the cluster's gateways.
+cluster-tools:
+	$(call apt_install,haproxy,haproxy,the cluster's load balancer)
+
 # -- checks ------------------------------------------------------------------------------
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -130,7 +145,7 @@ validate: setup catalog
 test-stories: setup train
 	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/stories
 
-test: setup speech-tools browser-tools catalog voice widget train lint validate
+test: setup speech-tools browser-tools cluster-tools catalog voice widget train lint validate
 	$(PY) -m pytest tests
 	$(MAKE) --no-print-directory test-stories
 

@@ -2,6 +2,7 @@
 
     python -m bot.launcher run     # action server + Rasa server + the voice/text gateway
     python -m bot.launcher shell   # action server + `rasa shell` in this terminal
+    python -m bot.launcher cluster --replicas 2   # N of each behind HAProxy (bot/cluster.py)
 
 Ports come from the bot settings (bot/settings.py: SHOPKEEPER_ACTIONS_PORT 5055, SHOPKEEPER_RASA_PORT
 5005, SHOPKEEPER_GATEWAY_PORT 8000), the shop database from the catalogue's (SHOPKEEPER_DB) and the
@@ -105,12 +106,12 @@ class Services:
         """The tracker store's URL: the setting, else a SQLite file beside the shop database."""
         return self.tracker_url or backends.default_tracker_url(self.db or CatalogSettings.from_env().db)
 
-    def endpoints_file(self) -> Path:
-        """endpoints.yml for this run: its action server, tracker store, lock store and event broker."""
+    def endpoints_file(self, actions_url: str = "", name: str = "endpoints") -> Path:
+        """endpoints.yml for a Rasa server: its action server, tracker store, lock store and event broker."""
         config = backends.endpoints(
-            self.actions_url, self.trackers, self.lock_url, self.broker_url, self.retention_days * DAY_S
+            actions_url or self.actions_url, self.trackers, self.lock_url, self.broker_url, self.retention_days * DAY_S
         )
-        path = self.log_dir / "endpoints.yml"
+        path = self.log_dir / f"{name}.yml"
         path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         path.chmod(0o600)  # it may hold database passwords
         return path
@@ -171,11 +172,15 @@ class Services:
         print("timed out")
         raise LaunchError(f"{name} was not ready after {timeout:.0f} s:\n{self.log_tail(name)}")
 
-    def start_actions(self, timeout: float = 60) -> None:
+    def internal_url(self, port: int) -> str:
+        return f"http://{self.internal.reachable_internal_host}:{port}"
+
+    def start_actions(self, timeout: float = 60, name: str = "actions", port: int | None = None) -> None:
+        port = port or self.actions_port
         # rasa-sdk has no host option; Sanic reads SANIC_HOST (default 0.0.0.0: every interface).
-        command = [str(BIN / "python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.actions_port)]
-        self._spawn("actions", command, SANIC_HOST=self.internal_host)
-        self._wait("actions", f"{self.actions_url}/health", timeout)
+        command = [str(BIN / "python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
+        self._spawn(name, command, SANIC_HOST=self.internal_host)
+        self._wait(name, f"{self.internal_url(port)}/health", timeout)
 
     def actions_running(self) -> bool:
         try:
@@ -184,8 +189,10 @@ class Services:
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return False
 
-    def start_rasa(self, timeout: float = 240, name: str = "rasa", port: int | None = None) -> None:
-        """Start a Rasa server (``name`` and ``port`` for a second replica on the same stores)."""
+    def start_rasa(
+        self, timeout: float = 240, name: str = "rasa", port: int | None = None, actions_url: str = ""
+    ) -> None:
+        """Start a Rasa server (``name``, ``port``, ``actions_url`` for another replica on the same stores)."""
         if not self.model.exists():
             raise LaunchError(f"No trained model at {self.model}; run `make train`.")
         self.check_backends()
@@ -202,7 +209,7 @@ class Services:
                 "--port",
                 str(port),
                 "--endpoints",
-                str(self.endpoints_file()),
+                str(self.endpoints_file(actions_url, f"endpoints-{name}")),
                 "--credentials",
                 str(ROOT / "credentials.yml"),
                 # No --cors: nothing but the gateway (same machine) talks to Rasa.
@@ -211,7 +218,7 @@ class Services:
         )
         print("  (loading the model takes a minute or two on a small machine)")
         # "/" answers once the model is loaded (Rasa loads it before it starts serving).
-        self._wait(name, f"http://{self.internal.reachable_internal_host}:{port}/", timeout)
+        self._wait(name, f"{self.internal_url(port)}/", timeout)
 
     def start_gateway(
         self, timeout: float = 300, name: str = "gateway", port: int | None = None, rasa_urls: str = ""
@@ -336,8 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bot.launcher", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("mode", choices=["run", "shell"])
+    parser.add_argument("mode", choices=["run", "shell", "cluster"])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--replicas", type=int, default=2, help="cluster: how many of each process")
     args = parser.parse_args(argv)
     services = Services(model=args.model)
     # SIGTERM (e.g. from a test or CI) stops the children the same way Ctrl-C does.
@@ -371,8 +379,16 @@ def main(argv: list[str] | None = None) -> int:
                 cwd=ROOT,
                 env=services.env(),
             )
-        services.start()
-        print(banner(services), flush=True)
+        if args.mode == "cluster":
+            from bot.cluster import Cluster
+            from bot.cluster import banner as cluster_banner
+
+            cluster = Cluster(services, replicas=max(1, args.replicas))
+            cluster.start(BotSettings.from_env().gateway_redis_url)
+            print(cluster_banner(cluster), flush=True)
+        else:
+            services.start()
+            print(banner(services), flush=True)
         next_prune = 0.0
         while all(p.poll() is None for p in services.processes.values()):
             if time.monotonic() >= next_prune:

@@ -80,6 +80,10 @@ class VoiceClient:
             if event[0] in wanted:
                 return event
 
+    def next_reply(self) -> dict[str, Any]:
+        """The next bot message, for a socket that watches a conversation someone else speaks in."""
+        return dict(self._next({"bot_uttered"})[1])
+
     def collect(self, sent_at: float) -> TurnResult:
         """Events of one turn, up to ``turn_end`` or an error."""
         result = TurnResult()
