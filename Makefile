@@ -15,7 +15,7 @@ export RASA_TELEMETRY_ENABLED := false
 export UV_PYTHON_DOWNLOADS := never
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: help setup speech-tools browser-tools cluster-tools cluster widget catalog lookups voice train run shell check test lint validate test-stories clean
+.PHONY: help setup speech-tools browser-tools cluster-tools cluster load-tools widget catalog lookups voice train run shell check test lint validate test-stories clean
 
 help:
 	@echo "make run    set up, build the catalogue, train if needed, start every process"
@@ -123,6 +123,12 @@ CLUSTER_ENV = SHOPKEEPER_TRACKER_URL=$${SHOPKEEPER_TRACKER_URL:-postgresql://pos
 	SHOPKEEPER_EVENT_BROKER_URL=$${SHOPKEEPER_EVENT_BROKER_URL:-amqp://guest:guest@127.0.0.1:5672}
 cluster: setup catalog voice widget train cluster-tools
 	$(CLUSTER_ENV) SHOPKEEPER_DB=$(DB) $(PY) -m bot.launcher cluster --replicas $(REPLICAS)
+
+# Locust for benchmarks/load.py, in its own environment: its dependencies stay out of the product's lock.
+load-tools: .venv-load/.installed
+.venv-load/.installed: benchmarks/requirements-load.txt
+	python3 -m venv .venv-load && .venv-load/bin/pip install --quiet -r benchmarks/requirements-load.txt
+	touch $@
 
 # HAProxy from Debian, in front of the cluster's gateways.
 cluster-tools:
