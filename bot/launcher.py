@@ -279,6 +279,7 @@ class Services:
         raise LaunchError(f"analytics did not start:\n{self.log_tail('analytics')}")
 
     def start(self, gateway: bool = True) -> None:
+        self.check_backends()  # a wrong store setting stops the start before anything runs
         self.start_actions()
         if self.broker_url:
             self.start_analytics()
@@ -409,4 +410,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run the imported module's main, so bot.cluster and this code share one LaunchError class.
+    from bot.launcher import main as launcher_main
+
+    raise SystemExit(launcher_main())
