@@ -129,10 +129,12 @@ class Run:
         cells = [self.label, str(self.users)]
         for transport in ("socket.io", "REST"):
             row = self.turn(transport)
+            connects = self.stats.get((transport, "connect"), {})
+            errors = int(row.get("Failure Count", "0")) + int(connects.get("Failure Count", "0"))
             cells += [
                 row.get("Request Count", "0"),
                 f"{row.get('50%', '-')} / {row.get('95%', '-')} / {row.get('99%', '-')}",
-                row.get("Failure Count", "0"),
+                str(errors),
             ]
         cells += [str(self.check_failures()), "; ".join(self.processes)]
         return "| " + " | ".join(cells) + " |"
@@ -171,7 +173,7 @@ def run_locust(
 
 
 TABLE_HEAD = (
-    "| setup | shoppers | socket.io turns | socket.io p50 / p95 / p99 ms | socket.io errors "
+    "| setup | shoppers | socket.io turns | socket.io p50 / p95 / p99 ms | socket.io errors (turns + connects) "
     "| REST turns | REST p50 / p95 / p99 ms | REST errors | failed cart checks | CPU and peak memory per process |\n"
     "|---|---|---|---|---|---|---|---|---|---|"
 )
@@ -291,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("Locust is not installed: run `make load-tools` first")
     os.environ.update(CLIENT_LIMITS)
     users = [int(n) for n in args.users.split(",") if n.strip()]
-    runs = single_node(users, args.duration)
+    runs = single_node(users, args.duration) if users else []
     notes: list[str] = []
     if not args.no_cluster:
         cluster, notes = cluster_runs(args.cluster_users, args.duration, not args.no_faults)

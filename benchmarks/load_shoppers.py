@@ -133,16 +133,32 @@ class SocketShopper(Shopper):
         self.connect()
 
     def connect(self) -> None:
-        self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        """A new socket and a new conversation (a failed connect is a failed "connect" request)."""
+        inbox: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self.events = inbox
+        self.session_id = ""  # until the gateway confirms one: never continue the previous shopper's
         self.sio = socketio.Client(reconnection=False)
         for name in ("session_confirm", "bot_uttered", "error", "turn_end"):
-            self.sio.on(name, self._recorder(name))
-        self.sio.connect(GATEWAY, transports=["websocket"], wait_timeout=20)
-        self.sio.emit("session_request", {"session_id": None})
-        self.session_id = str(self._next({"session_confirm"})[1])
+            self.sio.on(name, self._recorder(inbox, name))  # each socket fills its own queue only
+        started, failure = time.perf_counter(), None
+        try:
+            self.sio.connect(GATEWAY, transports=["websocket"], wait_timeout=20)
+            self.sio.emit("session_request", {"session_id": None})
+            self.session_id = str(self._next({"session_confirm"})[1])
+        except Exception as exc:  # noqa: BLE001 - reported to Locust; the next turn tries again
+            failure = exc
+        events.request.fire(
+            request_type=self.transport,
+            name="connect",
+            response_time=(time.perf_counter() - started) * 1000,
+            response_length=0,
+            exception=failure,
+            context={},
+        )
 
-    def _recorder(self, name: str) -> Any:
-        return lambda data=None: self.events.put((name, data))
+    @staticmethod
+    def _recorder(inbox: queue.Queue[tuple[str, Any]], name: str) -> Any:
+        return lambda data=None: inbox.put((name, data))
 
     def _next(self, wanted: set[str]) -> tuple[str, Any]:
         deadline = time.monotonic() + TURN_TIMEOUT_S
@@ -156,7 +172,11 @@ class SocketShopper(Shopper):
         raise TurnFailed(f"no {wanted} within {TURN_TIMEOUT_S:.0f} s")
 
     def turn(self, text: str) -> str:
-        if not self.sio.connected:  # the gateway went away: reconnect to the same conversation
+        if not self.session_id:
+            self.connect()  # the last connect failed: this is a new conversation
+            if not self.session_id:
+                raise TurnFailed("could not connect")
+        elif not self.sio.connected:  # the gateway went away: reconnect to the same conversation
             self.sio.connect(GATEWAY, transports=["websocket"], wait_timeout=20)
             self.sio.emit("session_request", {"session_id": self.session_id})
             self._next({"session_confirm"})

@@ -39,6 +39,11 @@ def add_api_routes(app: FastAPI, speech: SpeechService, rasa: RasaClient, max_by
             raise HTTPException(status_code=503, detail=str(exc)) from exc
         return {"file": file.filename, **transcript.as_dict()}
 
+    @app.get("/health/live", summary="The gateway itself answers (what a load balancer checks)")
+    async def live() -> dict[str, str]:
+        # Not /health: that one waits on Rasa, and a busy Rasa must not take every gateway out of rotation.
+        return {"status": "ok"}
+
     @app.get("/health", summary="Readiness of Rasa, the action server and speech recognition")
     async def health() -> dict[str, Any]:
         rasa_ok, actions_ok = await asyncio.gather(rasa.rasa_ready(), rasa.actions_ready())

@@ -66,7 +66,7 @@ def test_two_of_everything_behind_haproxy_share_conversations_and_survive_losing
 
             # A gateway dies: HAProxy stops sending to it and the shopper reconnects to the other.
             services.kill("gateway-0")
-            time.sleep(3)  # two failed health checks, a second apart
+            time.sleep(7)  # three failed health checks, two seconds apart
             for _ in range(3):
                 with VoiceClient(front, session) as shopper:
                     assert names[0] in text(shopper.say_text("what's in my cart"))
