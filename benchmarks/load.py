@@ -36,6 +36,7 @@ SHOPPERS = ROOT / "benchmarks" / "load_shoppers.py"
 CLIENT_LIMITS = {"SHOPKEEPER_CLIENT_MESSAGES_PER_MIN": "1000000", "SHOPKEEPER_CLIENT_AUDIO_S_PER_MIN": "1000000"}
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS = "redis://127.0.0.1:6379"
+ROOMS = {"SHOPKEEPER_GATEWAY_REDIS_URL": f"{REDIS}/2"}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -236,12 +237,12 @@ FAULTS = [
 
 
 def cluster_runs(users: int, duration_s: int, faults: bool) -> tuple[list[Run], list[str]]:
-    os.environ["SHOPKEEPER_GATEWAY_REDIS_URL"] = f"{REDIS}/2"
+    os.environ.update(ROOMS)  # the gateways the launcher starts share socket.io rooms
     runs, notes = [], []
     stores = {"tracker_url": _fresh_database(), "lock_url": f"{REDIS}/1"}
     with _services(Path(tempfile.mkdtemp(prefix="load-cluster-")), **stores) as services:
         cluster = Cluster(services, replicas=2, fixed_ports=False)
-        cluster.start(f"{REDIS}/2")
+        cluster.start(ROOMS["SHOPKEEPER_GATEWAY_REDIS_URL"])
         warm_up(cluster.rasa_urls)
         rasa = cluster.rasa_urls[1]  # REST shoppers use one replica directly, as an internal client would
         runs.append(run_locust("cluster of 2", services, users, duration_s, services.gateway_url, rasa))
