@@ -18,6 +18,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -32,7 +33,7 @@ import yaml
 from bot import backends
 from bot.retention import DAY_S, prune_trackers
 from bot.settings import BotSettings
-from catalog import CatalogSettings
+from catalog import CatalogSettings, Store
 from voice.settings import VoiceSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,6 +133,17 @@ class Services:
             return
         if deleted:
             print(f"  forgot {deleted} conversation(s) idle for more than {self.retention_days:g} days")
+        try:
+            shop = Store(self.db)
+        except (OSError, sqlite3.Error) as exc:
+            print(f"  shop retention skipped: {exc}", file=sys.stderr)
+            return
+        try:
+            shop.identity.forget_old()  # spent codes, lapsed proofs, old outbox mail
+        except sqlite3.Error as exc:
+            print(f"  shop retention skipped: {exc}", file=sys.stderr)
+        finally:
+            shop.close()
 
     def _spawn(self, name: str, command: list[str], **extra_env: str) -> subprocess.Popen[bytes]:
         log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the process

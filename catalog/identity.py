@@ -26,6 +26,10 @@ CODES_PER_CONVERSATION = 5  # mailed per hour from one conversation
 CODE_WINDOW = dt.timedelta(hours=1)
 ACCESS_LIFETIME = dt.timedelta(hours=2)
 HASH_ITERATIONS = 100_000
+# Spent codes, lapsed proofs and failed attempts stay a day (a colleague may be asked about them),
+# mail in the local outbox a week; then the retention job deletes them.
+RECORDS_KEPT = dt.timedelta(days=1)
+OUTBOX_KEPT = dt.timedelta(days=7)
 
 OWNER = "owner"  # the conversation read back a code sent to this e-mail address
 STATUS = "status"  # the conversation named this order's number and its e-mail address
@@ -129,6 +133,19 @@ class Identity:
                 "UPDATE verification_codes SET attempts = ?, used_at = ? WHERE id = ?", (attempts, spent, row["id"])
             )
         return CodeCheck(False, email=row["email"], order_id=row["order_id"], reason="wrong")
+
+    def forget_old(self, now: dt.datetime | None = None) -> int:
+        """Delete what no rule needs any more (see RECORDS_KEPT); how many rows went."""
+        when = _now(now)
+        day_ago = _stamp(when - RECORDS_KEPT)
+        deletions = (
+            ("DELETE FROM verification_codes WHERE expires_at < ?", day_ago),
+            ("DELETE FROM conversation_access WHERE granted_at < ?", _stamp(when - ACCESS_LIFETIME - RECORDS_KEPT)),
+            ("DELETE FROM verification_failures WHERE at < ?", day_ago),
+            ("DELETE FROM outbox WHERE created_at < ?", _stamp(when - OUTBOX_KEPT)),
+        )
+        with self.conn:
+            return sum(self.conn.execute(sql, (cutoff,)).rowcount for sql, cutoff in deletions)
 
     # -- what a conversation has proven ----------------------------------------------------------
     def grant(

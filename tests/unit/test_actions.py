@@ -264,6 +264,26 @@ def test_codes_to_one_address_are_limited(shop_db: Path, store: Store) -> None:
     assert sent == [True] * CODES_PER_ADDRESS + [False] * 2, "no mail bombing a customer's inbox"
 
 
+def test_the_retention_job_forgets_spent_codes_lapsed_proofs_and_old_mail(shop_db: Path, store: Store) -> None:
+    import datetime as dt
+
+    identity = store.identity
+    assert identity.send_code("c1", DEMO_EMAIL, "10002")
+    assert identity.check_code("c1", mailed_code(store, DEMO_EMAIL)).ok
+    store.record_verification_failure("c2", "10002")
+    tables = ("verification_codes", "conversation_access", "verification_failures", "outbox")
+
+    def rows() -> list[int]:
+        return [store.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables]
+
+    before = rows()
+    assert all(before) and identity.forget_old() == 0, "today's records are all still needed"
+    assert identity.owned_email("c1") == DEMO_EMAIL
+    assert identity.forget_old(now=dt.datetime.now() + dt.timedelta(days=2)) == sum(before) - before[3]
+    assert rows() == [0, 0, 0, before[3]], "the outbox keeps a week"
+    assert identity.forget_old(now=dt.datetime.now() + dt.timedelta(days=8)) == before[3]
+
+
 def test_an_unknown_order_and_a_wrong_email_get_the_same_reply(shop_db: Path) -> None:
     slots, unknown = _verify("99999", {}, {"order_id": "99999"})
     assert slots["order_id"] is None
