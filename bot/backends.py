@@ -21,6 +21,10 @@ from urllib.parse import unquote, urlsplit
 EVENT_QUEUE = "shopkeeper_events"  # the queue the broker fills and bot.analytics reads
 KEY_PREFIX = "shopkeeper"
 LOCK_STORE_CLASS = "bot.rasa_lock_store.AtomicRedisLockStore"
+# Rasa's own stores, in a module that also stops Rasa answering a turn on a blank tracker when the
+# store fails (bot/rasa_tracker_store.py).
+SQL_STORE_CLASS = "bot.rasa_tracker_store.SQLStore"
+REDIS_STORE_CLASS = "bot.rasa_tracker_store.RedisStore"
 CONNECT_TIMEOUT_S = 5
 
 
@@ -83,13 +87,13 @@ def tracker_store(url: str, retention_s: float | None = None) -> dict[str, Any]:
         path = unquote(b.parts.path[1:])  # sqlite:///relative.db or sqlite:////absolute.db, as SQLAlchemy
         if b.parts.netloc or not path or path.endswith("/"):
             raise b.fail("name a file: sqlite:///var/trackers.db (relative) or sqlite:////abs/trackers.db")
-        return {"type": "SQL", "dialect": "sqlite", "db": str(Path(path).resolve())}
+        return {"type": SQL_STORE_CLASS, "dialect": "sqlite", "db": str(Path(path).resolve())}
     if b.scheme in ("postgresql", "postgres"):
         p = b.parts
         if not p.hostname or not b.path_part():
             raise b.fail("write postgresql://user:password@host:5432/database")
         return {
-            "type": "SQL",
+            "type": SQL_STORE_CLASS,
             "dialect": "postgresql",
             "url": p.hostname,
             "port": b.port(5432),
@@ -99,7 +103,7 @@ def tracker_store(url: str, retention_s: float | None = None) -> dict[str, Any]:
         }
     if b.scheme == "redis":
         config = _redis(b)
-        config["type"] = "redis"
+        config["type"] = REDIS_STORE_CLASS
         if retention_s:
             config["record_exp"] = retention_s  # Redis forgets an idle conversation by itself
         return config

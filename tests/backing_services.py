@@ -12,6 +12,16 @@ AMQP = "amqp://guest:guest@127.0.0.1:5672"
 CLOSED_PORT = 9  # "discard": nothing listens there on these machines
 
 
+def drop_database(url: str) -> None:
+    """Drop a test database now, closing every connection to it (an outage that does not come back)."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(f"{POSTGRES}/test", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @contextmanager
 def fresh_postgres_database() -> Iterator[str]:
     """A new, empty PostgreSQL database for one test (dropped afterwards); yields its URL."""
@@ -21,9 +31,8 @@ def fresh_postgres_database() -> Iterator[str]:
     admin = sa.create_engine(f"{POSTGRES}/test", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
     try:
         yield f"{POSTGRES}/{name}"
     finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(f"{POSTGRES}/{name}")

@@ -22,7 +22,7 @@ from bot.launcher import DEFAULT_MODEL, Services, free_port
 from catalog.demo.orders import DEMO_EMAIL
 from catalog.store import Store
 from tests.actions_helpers import mailed_code
-from tests.backing_services import AMQP, REDIS, fresh_postgres_database
+from tests.backing_services import AMQP, REDIS, drop_database, fresh_postgres_database
 from tests.rest_helpers import listed_names, say
 
 pytestmark = pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no trained model: run `make train` first")
@@ -134,3 +134,8 @@ def test_two_rasa_servers_share_postgresql_and_the_redis_lock_and_survive_a_kill
         while not _counted(url, sender) and time.monotonic() < deadline:
             time.sleep(0.5)
         assert _counted(url, sender), "the analytics consumer counted the conversation from RabbitMQ"
+
+        # The database goes away: the turn fails (no reply; the gateway says "please say it again")
+        # instead of being answered on a blank conversation ("your cart is empty").
+        drop_database(url)
+        assert say(replicas[0], sender, "what's in my cart") == ""

@@ -16,10 +16,10 @@ from tests.backing_services import AMQP, CLOSED_PORT, POSTGRES, REDIS, fresh_pos
 
 def test_each_url_becomes_the_config_rasa_reads(tmp_path: Path) -> None:
     sqlite = backends.tracker_store(f"sqlite:///{tmp_path}/t.db")
-    assert sqlite == {"type": "SQL", "dialect": "sqlite", "db": str(tmp_path / "t.db")}
+    assert sqlite == {"type": backends.SQL_STORE_CLASS, "dialect": "sqlite", "db": str(tmp_path / "t.db")}
     pg = backends.tracker_store("postgresql://shop:p%40ss@db.internal:6543/conversations")
     assert pg == {
-        "type": "SQL",
+        "type": backends.SQL_STORE_CLASS,
         "dialect": "postgresql",
         "url": "db.internal",
         "port": 6543,
@@ -28,7 +28,8 @@ def test_each_url_becomes_the_config_rasa_reads(tmp_path: Path) -> None:
         "password": "p@ss",
     }
     redis = backends.tracker_store("redis://:secret@cache:6380/2", retention_s=3600)
-    assert redis["type"] == "redis" and (redis["url"], redis["port"], redis["db"]) == ("cache", 6380, 2)
+    assert redis["type"] == backends.REDIS_STORE_CLASS
+    assert (redis["url"], redis["port"], redis["db"]) == ("cache", 6380, 2)
     assert redis["password"] == "secret" and redis["record_exp"] == 3600
     config = backends.endpoints("http://127.0.0.1:5055", f"sqlite:///{tmp_path}/t.db", f"{REDIS}/1", AMQP)
     assert config["action_endpoint"] == {"url": "http://127.0.0.1:5055/webhook"}
