@@ -168,6 +168,11 @@ def endpoints(
 
 
 # -- reachability ------------------------------------------------------------------------------
+def first_line(exc: Exception) -> str:
+    """A database error's first line (SQLAlchemy wraps the driver's message and adds a long tail)."""
+    return (str(getattr(exc, "orig", exc)).strip().splitlines() or [""])[0]
+
+
 def sql_engine(url: str) -> Any:
     """A SQLAlchemy engine for a SQLite or PostgreSQL URL, with a short connect timeout."""
     import sqlalchemy as sa
@@ -191,8 +196,7 @@ def _check_sql(b: Backend) -> None:
         with sql_engine(b.url).connect() as conn:
             conn.execute(sa.text("SELECT 1"))
     except sa.exc.SQLAlchemyError as exc:
-        first = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise b.fail(f"cannot connect ({first})") from None
+        raise b.fail(f"cannot connect ({first_line(exc)})") from None
 
 
 def _check_redis(b: Backend) -> None:

@@ -16,9 +16,6 @@ layout for several hosts.
 from __future__ import annotations
 
 import shutil
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 
 from bot.launcher import LaunchError, Services, free_port
@@ -121,17 +118,8 @@ class Cluster:
             haproxy_config(BotSettings.from_env().gateway_host, s.gateway_port, self.gateway_ports), encoding="utf-8"
         )
         s._spawn("haproxy", [haproxy() or "haproxy", "-db", "-f", str(config)])
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(f"{s.gateway_url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        print(f"  HAProxy on {s.gateway_url} in front of {len(self.gateway_ports)} gateways")
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.5)
-        raise LaunchError(f"HAProxy did not answer on {s.gateway_url}:\n{s.log_tail('haproxy')}")
+        s._wait("haproxy", f"{s.gateway_url}/health/live", timeout)  # the launcher's own wait: exits and logs
+        print(f"  HAProxy on {s.gateway_url} in front of {len(self.gateway_ports)} gateways")
 
 
 def banner(cluster: Cluster) -> str:

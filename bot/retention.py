@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from bot.backends import Backend, BackendError, default_tracker_url, sql_engine
+from bot.backends import Backend, BackendError, default_tracker_url, first_line, sql_engine
 from bot.settings import BotSettings
 from catalog import CatalogSettings
 
@@ -40,8 +40,7 @@ def prune_trackers(url: str, older_than_s: float, now: float | None = None) -> i
                 conn.execute(delete, {"ids": senders[start : start + 500]})
         return len(senders)
     except sa.exc.SQLAlchemyError as exc:
-        first = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        raise Backend("SHOPKEEPER_TRACKER_URL", url).fail(f"cannot prune ({first})") from None
+        raise Backend("SHOPKEEPER_TRACKER_URL", url).fail(f"cannot prune ({first_line(exc)})") from None
     finally:
         engine.dispose()
 
