@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from catalog import Records, migrate
+
 EVENT_QUEUE = "shopkeeper_events"  # the queue the broker fills and bot.analytics reads
 KEY_PREFIX = "shopkeeper"
 LOCK_STORE_CLASS = "bot.rasa_lock_store.AtomicRedisLockStore"
@@ -236,6 +238,29 @@ def _check_amqp(b: Backend) -> None:
                 raise OSError("the server closed the connection")
     except OSError as exc:
         raise b.fail(f"cannot connect ({exc})") from None
+
+
+def prepare_records(url: str) -> int:
+    """Migrate the shop's records at ``url`` to the current schema (a no-op when current); the version.
+
+    Raises BackendError naming SHOPKEEPER_RECORDS_URL when the URL is wrong or the database does not
+    answer, so the action server never starts on records it cannot write.
+    """
+    import sqlalchemy as sa
+
+    b = Backend("SHOPKEEPER_RECORDS_URL", url)
+    if b.scheme not in ("sqlite", "postgresql", "postgres"):
+        raise b.fail("write postgresql://user:password@host:5432/database (or sqlite:///FILE)")
+    try:
+        records = Records(url)
+    except (sa.exc.ArgumentError, ImportError, ValueError) as exc:
+        raise b.fail(f"not a database URL ({first_line(exc)})") from None
+    try:
+        return migrate(records)[1]
+    except sa.exc.SQLAlchemyError as exc:
+        raise b.fail(f"cannot open the shop's records ({first_line(exc)})") from None
+    finally:
+        records.dispose()
 
 
 def check_reachable(tracker_url: str, lock_url: str = "", broker_url: str = "") -> None:

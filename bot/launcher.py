@@ -29,11 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import backends
 from bot.retention import DAY_S, prune_trackers
 from bot.settings import BotSettings
-from catalog import CatalogSettings, Store
+from catalog import CatalogSettings, Store, records_url
 from voice.settings import VoiceSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,8 +141,8 @@ class Services:
             return
         try:
             shop.identity.forget_old()  # spent codes, lapsed proofs, old outbox mail
-        except sqlite3.Error as exc:
-            print(f"  shop retention skipped: {exc}", file=sys.stderr)
+        except SQLAlchemyError as exc:
+            print(f"  shop retention skipped: {backends.first_line(exc)}", file=sys.stderr)
         finally:
             shop.close()
 
@@ -187,8 +188,18 @@ class Services:
     def internal_url(self, port: int) -> str:
         return f"http://{self.internal.reachable_internal_host}:{port}"
 
+    def prepare_records(self) -> None:
+        """Migrate the shop's records (customers, orders...) before an action server uses them."""
+        url = records_url(self.db or CatalogSettings.from_env().db)
+        try:
+            version = backends.prepare_records(url)
+        except backends.BackendError as exc:
+            raise LaunchError(f"Cannot start the action server: {exc}") from None
+        print(f"  shop records: schema version {version} at {backends.Backend('', url).shown}")
+
     def start_actions(self, timeout: float = 60, name: str = "actions", port: int | None = None) -> None:
         port = port or self.actions_port
+        self.prepare_records()
         # rasa-sdk has no host option; Sanic reads SANIC_HOST (default 0.0.0.0: every interface).
         command = [str(BIN / "python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
         self._spawn(name, command, SANIC_HOST=self.internal_host)

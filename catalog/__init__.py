@@ -16,6 +16,7 @@ from catalog.demo.orders import DEMO_EMAIL
 from catalog.identity import CODE_DIGITS, OWNER, STATUS, CodeCheck, Identity
 from catalog.importer import CatalogueFormatError, import_catalogue
 from catalog.mail import Mailer, OutboxMailer, SmtpMailer
+from catalog.migrations import migrate
 from catalog.models import Customer, Order, OrderLine, Product, ReturnRequest
 from catalog.policies import load_policies, money
 from catalog.recommend.algorithms import (
@@ -30,6 +31,7 @@ from catalog.recommend.algorithms import (
     profile_from_history,
 )
 from catalog.recommend.shop import NEW_DAYS, Interests, Recommendation, Recommender
+from catalog.records import Records, records_url
 from catalog.search.hybrid import HybridSearch, shop_corrector
 from catalog.search.lexical import LexicalSearch, SearchHit, SearchResponse
 from catalog.search.query import CATEGORY_SYNONYMS, STOP_WORDS, SearchQuery, Vocabulary, clean_text
@@ -50,6 +52,10 @@ __all__ = [
     "StoreError",
     "load_policies",
     "money",
+    # the shop's records (customers, orders...): where they live, their schema migrations
+    "Records",
+    "migrate",
+    "records_url",
     # proof of identity: one-time codes, what a conversation has proven, the shop's mail
     "CODE_DIGITS",
     "OWNER",

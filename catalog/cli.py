@@ -1,4 +1,4 @@
-"""Command line: python -m catalog build | import FILE | search "QUERY" | show ID | outbox.
+"""Command line: python -m catalog build | import FILE | search "QUERY" | show ID | outbox | migrate.
 
 A stable contract others script against:
   python -m catalog import FILE --db PATH            (keeps the source's product ids)
@@ -14,7 +14,9 @@ import sys
 
 from catalog.db import build_demo_database, db_path
 from catalog.importer import CatalogueFormatError, import_catalogue
+from catalog.migrations import migrate
 from catalog.policies import money
+from catalog.records import Records, records_url
 from catalog.search.hybrid import HybridSearch
 from catalog.search.lexical import LexicalSearch
 from catalog.search.vectors import ProductVectors, TextEncoder
@@ -103,6 +105,16 @@ def _outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    shop = Records(records_url(db_path(args.db)))
+    try:
+        before, after = migrate(shop, report=print)
+    finally:
+        shop.dispose()
+    print(f"The shop's records are at schema version {after} (were at {before}).")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m catalog", description=__doc__)
     parser.add_argument("--db", help="SQLite file (default: $SHOPKEEPER_DB or catalog/shop.db)")
@@ -134,8 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     outbox.add_argument("--to", help="only mail to this address")
     outbox.add_argument("--limit", type=int, default=10)
     outbox.set_defaults(func=_outbox)
+    migrate_parser = sub.add_parser(
+        "migrate", help="bring the shop's records ($SHOPKEEPER_RECORDS_URL, else the --db file) to the current schema"
+    )
+    migrate_parser.set_defaults(func=_migrate)
     # --db may also come after the sub-command, as in `search --db PATH`.
-    for sp in (build, search, importer, show, outbox):
+    for sp in (build, search, importer, show, outbox, migrate_parser):
         sp.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:

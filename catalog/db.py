@@ -1,4 +1,8 @@
-"""SQLite schema and database building. One file holds the whole demo shop."""
+"""The product index (SQLite: products and their full text) and building the demo shop.
+
+The shop's records (customers, orders...) are in ``catalog/records.py``; by default they share
+this file.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from catalog.models import Customer, Order, Product, ReturnRequest
+from catalog.migrations import migrate
+from catalog.models import Product
+from catalog.records import Records, customers, seed_records, sqlite_url
 from catalog.settings import CatalogSettings
 
 SCHEMA = """
@@ -29,61 +35,6 @@ CREATE INDEX IF NOT EXISTS products_price ON products(price);
 -- Full-text index. A row's rowid is its product's rowid (see align_text_index), the cheap way back.
 CREATE VIRTUAL TABLE IF NOT EXISTS product_fts USING fts5(
     id UNINDEXED, name, brand, product_type, tags, description, tokenize='porter unicode61'
-);
-CREATE TABLE IF NOT EXISTS customers (
-    id TEXT PRIMARY KEY, name TEXT, email TEXT UNIQUE COLLATE NOCASE, address TEXT,
-    newsletter INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS orders (
-    id TEXT PRIMARY KEY, customer_id TEXT REFERENCES customers(id), status TEXT NOT NULL,
-    created_at TEXT, shipping_address TEXT, shipping_option TEXT, carrier TEXT,
-    tracking_number TEXT, eta TEXT, delivered_at TEXT, cancelled_at TEXT
-);
-CREATE TABLE IF NOT EXISTS order_lines (
-    order_id TEXT REFERENCES orders(id), product_id TEXT, name TEXT, quantity INTEGER,
-    unit_price REAL
-);
-CREATE TABLE IF NOT EXISTS returns (
-    id TEXT PRIMARY KEY, order_id TEXT REFERENCES orders(id), reason TEXT, status TEXT,
-    refund_amount REAL, created_at TEXT, refunded_at TEXT
-);
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, text TEXT NOT NULL,
-    customer_id TEXT, session_id TEXT, created_at TEXT
-);
-CREATE TABLE IF NOT EXISTS newsletter (
-    email TEXT PRIMARY KEY COLLATE NOCASE, subscribed_at TEXT
-);
--- Failed attempts to prove an order is yours, per conversation and per order (issue 19): counted in
--- a time window, kept across restarts, never reset by the dialogue.
-CREATE TABLE IF NOT EXISTS verification_failures (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, conversation TEXT NOT NULL, order_id TEXT NOT NULL, at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS verification_failures_by_order ON verification_failures(order_id, at);
-CREATE INDEX IF NOT EXISTS verification_failures_by_conversation ON verification_failures(conversation, at);
--- One-time codes mailed to prove an e-mail address is yours: only a salted hash is kept.
-CREATE TABLE IF NOT EXISTS verification_codes (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, conversation TEXT NOT NULL, email TEXT NOT NULL COLLATE NOCASE,
-    order_id TEXT, salt BLOB NOT NULL, code_hash BLOB NOT NULL, created_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, used_at TEXT
-);
-CREATE INDEX IF NOT EXISTS verification_codes_by_conversation ON verification_codes(conversation, id);
-CREATE INDEX IF NOT EXISTS verification_codes_by_email ON verification_codes(email, created_at);
--- What a conversation has proven, on the server: 'owner' of an e-mail address (a code), or 'status'
--- of one order (its number and e-mail). Actions read this, never a slot.
-CREATE TABLE IF NOT EXISTS conversation_access (
-    conversation TEXT NOT NULL, level TEXT NOT NULL, email TEXT COLLATE NOCASE, order_id TEXT,
-    granted_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS conversation_access_by_conversation ON conversation_access(conversation, granted_at);
--- Mail kept on this machine when no SMTP server is configured (catalog/mail.py).
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, to_address TEXT NOT NULL, subject TEXT NOT NULL,
-    body TEXT NOT NULL, created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS handoffs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT, customer_id TEXT, reason TEXT,
-    summary TEXT NOT NULL, created_at TEXT
 );
 """
 
@@ -160,43 +111,6 @@ def insert_products(conn: sqlite3.Connection, products: list[Product], progress:
         )
 
 
-def insert_customers(conn: sqlite3.Connection, customers: list[Customer]) -> None:
-    conn.executemany(
-        "INSERT OR REPLACE INTO customers VALUES (?,?,?,?,?)",
-        [(c.id, c.name, c.email, c.address, int(c.newsletter)) for c in customers],
-    )
-
-
-def insert_order(conn: sqlite3.Connection, order: Order) -> None:
-    conn.execute(
-        "INSERT INTO orders VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            order.id,
-            order.customer_id,
-            order.status,
-            order.created_at,
-            order.shipping_address,
-            order.shipping_option,
-            order.carrier,
-            order.tracking_number,
-            order.eta,
-            order.delivered_at,
-            order.cancelled_at,
-        ),
-    )
-    conn.executemany(
-        "INSERT INTO order_lines VALUES (?,?,?,?,?)",
-        [(order.id, line.product_id, line.name, line.quantity, line.unit_price) for line in order.lines],
-    )
-
-
-def insert_return(conn: sqlite3.Connection, ret: ReturnRequest) -> None:
-    conn.execute(
-        "INSERT INTO returns VALUES (?,?,?,?,?,?,?)",
-        (ret.id, ret.order_id, ret.reason, ret.status, ret.refund_amount, ret.created_at, ret.refunded_at),
-    )
-
-
 def create_product_database(
     path: str | os.PathLike[str], batches: Iterable[list[Product]], progress: bool = False
 ) -> Path:
@@ -232,12 +146,16 @@ def build_demo_database(
         with conn:
             create_schema(conn)
             insert_products(conn, products, progress=progress)
-            insert_customers(conn, data.customers)
-            for order in tqdm(data.orders, desc="orders", unit="order", disable=not progress):
-                insert_order(conn, order)
-            for ret in data.returns:
-                insert_return(conn, ret)
     finally:
         conn.close()
+    configured = CatalogSettings.from_env().records_url
+    records = Records(configured or sqlite_url(tmp))
+    try:
+        migrate(records)
+        if not configured or records.count(customers) == 0:  # never over a live shop's records
+            stock = {p.id: p.stock for p in products}
+            seed_records(records, data.customers, data.orders, data.returns, stock, progress=progress)
+    finally:
+        records.dispose()
     os.replace(tmp, target)
     return target

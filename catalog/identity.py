@@ -13,10 +13,13 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-import sqlite3
 from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
 
 from catalog.mail import Mailer
+from catalog.records import Records, conversation_access, outbox, same_email, verification_codes, verification_failures
 
 CODE_DIGITS = 6
 CODE_LIFETIME = dt.timedelta(minutes=10)
@@ -67,8 +70,8 @@ class CodeCheck:
 
 
 class Identity:
-    def __init__(self, conn: sqlite3.Connection, mailer: Mailer) -> None:
-        self.conn = conn
+    def __init__(self, shop: Records, mailer: Mailer) -> None:
+        self.shop = shop
         self.mailer = mailer
 
     # -- one-time codes -----------------------------------------------------------------------
@@ -78,41 +81,53 @@ class Identity:
         """Mail a new code to ``email`` for this conversation; False when too many were sent lately."""
         when = _now(now)
         since = _stamp(when - CODE_WINDOW)
-        to_address, to_conversation = (
-            int(self.conn.execute(f"SELECT COUNT(*) FROM verification_codes WHERE {col} = ? AND created_at > ?",
-                                  (value, since)).fetchone()[0])
-            for col, value in (("email", email), ("conversation", conversation))
-        )  # fmt: skip
+        codes = verification_codes.c
+        recent = select(func.count()).select_from(verification_codes).where(codes.created_at > since)
+        with self.shop.read() as conn:
+            to_address = int(conn.execute(recent.where(same_email(codes.email, email))).scalar_one())
+            to_conversation = int(conn.execute(recent.where(codes.conversation == conversation)).scalar_one())
         if to_address >= CODES_PER_ADDRESS or to_conversation >= CODES_PER_CONVERSATION:
             return False
         code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
         salt = secrets.token_bytes(16)
         self.withdraw(conversation, when)  # a new code replaces the conversation's earlier ones
-        with self.conn:
-            self.conn.execute(
-                "INSERT INTO verification_codes (conversation, email, order_id, salt, code_hash, created_at,"
-                " expires_at) VALUES (?,?,?,?,?,?,?)",
-                (conversation, email, order_id, salt, hash_code(code, salt), _stamp(when),
-                 _stamp(when + CODE_LIFETIME)),
-            )  # fmt: skip
+        with self.shop.begin() as conn:
+            conn.execute(
+                insert(verification_codes).values(
+                    conversation=conversation,
+                    email=email,
+                    order_id=order_id,
+                    salt=salt,
+                    code_hash=hash_code(code, salt),
+                    created_at=_stamp(when),
+                    expires_at=_stamp(when + CODE_LIFETIME),
+                )
+            )
         subject, body = code_email(code)
         self.mailer.send(email, subject, body)
         return True
 
-    def pending_code(self, conversation: str, now: dt.datetime | None = None) -> sqlite3.Row | None:
+    def pending_code(self, conversation: str, now: dt.datetime | None = None) -> dict[str, Any] | None:
         """The conversation's live code (unused, unexpired), if any."""
-        return self.conn.execute(
-            "SELECT * FROM verification_codes WHERE conversation = ? AND used_at IS NULL AND expires_at > ? "
-            "ORDER BY id DESC LIMIT 1",
-            (conversation, _stamp(_now(now))),
-        ).fetchone()
+        codes = verification_codes.c
+        query = (
+            select(verification_codes)
+            .where(codes.conversation == conversation, codes.used_at.is_(None), codes.expires_at > _stamp(_now(now)))
+            .order_by(codes.id.desc())
+            .limit(1)
+        )
+        with self.shop.read() as conn:
+            row = conn.execute(query).mappings().first()
+        return dict(row) if row else None
 
     def withdraw(self, conversation: str, now: dt.datetime | None = None) -> None:
         """Spend the conversation's live code (the shopper asked for a new one)."""
-        with self.conn:
-            self.conn.execute(
-                "UPDATE verification_codes SET used_at = ? WHERE conversation = ? AND used_at IS NULL",
-                (_stamp(_now(now)), conversation),
+        codes = verification_codes.c
+        with self.shop.begin() as conn:
+            conn.execute(
+                update(verification_codes)
+                .where(codes.conversation == conversation, codes.used_at.is_(None))
+                .values(used_at=_stamp(_now(now)))
             )
 
     def check_code(self, conversation: str, code: str, now: dt.datetime | None = None) -> CodeCheck:
@@ -121,17 +136,23 @@ class Identity:
         row = self.pending_code(conversation, when)
         if row is None:
             return CodeCheck(False, reason="expired")
-        if hmac.compare_digest(hash_code(code.strip(), row["salt"]), row["code_hash"]):
-            with self.conn:
-                self.conn.execute("UPDATE verification_codes SET used_at = ? WHERE id = ?", (_stamp(when), row["id"]))
+        this_code = verification_codes.c.id == row["id"]
+        if hmac.compare_digest(hash_code(code.strip(), bytes(row["salt"])), bytes(row["code_hash"])):
+            with self.shop.begin() as conn:
+                # Spent only if still unspent, so one code read back twice at once grants once.
+                spent = conn.execute(
+                    update(verification_codes)
+                    .where(this_code, verification_codes.c.used_at.is_(None))
+                    .values(used_at=_stamp(when))
+                )
+            if spent.rowcount != 1:
+                return CodeCheck(False, reason="expired")
             self.grant(conversation, OWNER, email=row["email"], now=when)
             return CodeCheck(True, email=row["email"], order_id=row["order_id"])
         attempts = row["attempts"] + 1
-        spent = _stamp(when) if attempts >= ATTEMPTS_PER_CODE else None
-        with self.conn:
-            self.conn.execute(
-                "UPDATE verification_codes SET attempts = ?, used_at = ? WHERE id = ?", (attempts, spent, row["id"])
-            )
+        spent_at = _stamp(when) if attempts >= ATTEMPTS_PER_CODE else None
+        with self.shop.begin() as conn:
+            conn.execute(update(verification_codes).where(this_code).values(attempts=attempts, used_at=spent_at))
         return CodeCheck(False, email=row["email"], order_id=row["order_id"], reason="wrong")
 
     def forget_old(self, now: dt.datetime | None = None) -> int:
@@ -139,13 +160,15 @@ class Identity:
         when = _now(now)
         day_ago = _stamp(when - RECORDS_KEPT)
         deletions = (
-            ("DELETE FROM verification_codes WHERE expires_at < ?", day_ago),
-            ("DELETE FROM conversation_access WHERE granted_at < ?", _stamp(when - ACCESS_LIFETIME - RECORDS_KEPT)),
-            ("DELETE FROM verification_failures WHERE at < ?", day_ago),
-            ("DELETE FROM outbox WHERE created_at < ?", _stamp(when - OUTBOX_KEPT)),
+            delete(verification_codes).where(verification_codes.c.expires_at < day_ago),
+            delete(conversation_access).where(
+                conversation_access.c.granted_at < _stamp(when - ACCESS_LIFETIME - RECORDS_KEPT)
+            ),
+            delete(verification_failures).where(verification_failures.c.at < day_ago),
+            delete(outbox).where(outbox.c.created_at < _stamp(when - OUTBOX_KEPT)),
         )
-        with self.conn:
-            return sum(self.conn.execute(sql, (cutoff,)).rowcount for sql, cutoff in deletions)
+        with self.shop.begin() as conn:
+            return sum(conn.execute(statement).rowcount for statement in deletions)
 
     # -- what a conversation has proven ----------------------------------------------------------
     def grant(
@@ -156,26 +179,38 @@ class Identity:
         order_id: str | None = None,
         now: dt.datetime | None = None,
     ) -> None:
-        with self.conn:
-            self.conn.execute(
-                "INSERT INTO conversation_access (conversation, level, email, order_id, granted_at) VALUES (?,?,?,?,?)",
-                (conversation, level, email, order_id, _stamp(_now(now))),
+        with self.shop.begin() as conn:
+            conn.execute(
+                insert(conversation_access).values(
+                    conversation=conversation, level=level, email=email, order_id=order_id, granted_at=_stamp(_now(now))
+                )
             )
 
     def owned_email(self, conversation: str, now: dt.datetime | None = None) -> str | None:
         """The e-mail address this conversation proved it owns most recently, while that proof lasts."""
-        row = self.conn.execute(
-            "SELECT email FROM conversation_access WHERE conversation = ? AND level = ? AND granted_at > ? "
-            "ORDER BY granted_at DESC, rowid DESC LIMIT 1",
-            (conversation, OWNER, _stamp(_now(now) - ACCESS_LIFETIME)),
-        ).fetchone()
-        return str(row["email"]) if row else None
+        proofs = conversation_access.c
+        query = (
+            select(proofs.email)
+            .where(
+                proofs.conversation == conversation,
+                proofs.level == OWNER,
+                proofs.granted_at > _stamp(_now(now) - ACCESS_LIFETIME),
+            )
+            .order_by(proofs.granted_at.desc(), proofs.id.desc())
+            .limit(1)
+        )
+        with self.shop.read() as conn:
+            email = conn.execute(query).scalar()
+        return str(email) if email else None
 
     def knows_order(self, conversation: str, order_id: str, now: dt.datetime | None = None) -> bool:
         """Whether this conversation named the order's number and e-mail lately (status access)."""
-        row = self.conn.execute(
-            "SELECT 1 FROM conversation_access WHERE conversation = ? AND level = ? AND order_id = ? "
-            "AND granted_at > ?",
-            (conversation, STATUS, order_id, _stamp(_now(now) - ACCESS_LIFETIME)),
-        ).fetchone()
-        return row is not None
+        proofs = conversation_access.c
+        query = select(proofs.id).where(
+            proofs.conversation == conversation,
+            proofs.level == STATUS,
+            proofs.order_id == order_id,
+            proofs.granted_at > _stamp(_now(now) - ACCESS_LIFETIME),
+        )
+        with self.shop.read() as conn:
+            return conn.execute(query.limit(1)).first() is not None

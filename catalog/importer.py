@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from catalog.db import connect, create_schema, db_path, insert_products
 from catalog.models import Product
+from catalog.store import Store
 
 # Our field -> source field names tried in order (case-insensitive).
 FIELD_NAMES: dict[str, tuple[str, ...]] = {
@@ -165,4 +166,10 @@ def import_catalogue(
             insert_products(conn, list(products.values()), progress=progress)
     finally:
         conn.close()
+    # The feed's stock levels are what the shop can sell now, on every node.
+    store = Store(target)
+    try:
+        store.set_stock({p.id: p.stock for p in products.values()})
+    finally:
+        store.close()
     return target, len(products), problems

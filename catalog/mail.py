@@ -1,7 +1,7 @@
 """Sending e-mail to shoppers: one-time codes today. Pluggable, so a shop chooses how mail leaves.
 
 - ``SmtpMailer`` when the shop configures a server (``SHOPKEEPER_SMTP_URL``);
-- ``OutboxMailer`` otherwise: messages go to the ``outbox`` table of the shop database, where the
+- ``OutboxMailer`` otherwise: messages go to the ``outbox`` table of the shop's records, where the
   demo's shop owner (``python -m catalog outbox``, or ``/demo/outbox`` on the gateway from this
   machine) and the tests read them. Nothing leaves the machine.
 """
@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import smtplib
-import sqlite3
 import ssl
 from email.message import EmailMessage
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
+from sqlalchemy import insert, select
+
+from catalog.records import Records, outbox, same_email
 from catalog.settings import CatalogSettings
 
 
@@ -24,27 +26,24 @@ class Mailer(Protocol):
 
 
 class OutboxMailer:
-    """Keeps messages in the shop database instead of sending them (the demo, the tests)."""
+    """Keeps messages in the shop's records instead of sending them (the demo, the tests)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
+    def __init__(self, shop: Records) -> None:
+        self.shop = shop
 
     def send(self, to: str, subject: str, body: str) -> None:
-        with self.conn:
-            self.conn.execute(
-                "INSERT INTO outbox (to_address, subject, body, created_at) VALUES (?,?,?,?)",
-                (to, subject, body, dt.datetime.now().isoformat(timespec="seconds")),
-            )
+        now = dt.datetime.now().isoformat(timespec="seconds")
+        with self.shop.begin() as conn:
+            conn.execute(insert(outbox).values(to_address=to, subject=subject, body=body, created_at=now))
 
 
-def read_outbox(conn: sqlite3.Connection, to: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+def read_outbox(shop: Records, to: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
     """The newest messages first, for one address or all."""
-    where, args = ("WHERE to_address = ? COLLATE NOCASE", (to,)) if to else ("", ())
-    rows = conn.execute(
-        f"SELECT id, to_address, subject, body, created_at FROM outbox {where} ORDER BY id DESC LIMIT ?",
-        (*args, limit),
-    )
-    return [dict(r) for r in rows]
+    query = select(outbox).order_by(outbox.c.id.desc()).limit(limit)
+    if to:
+        query = query.where(same_email(outbox.c.to_address, to))
+    with shop.read() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
 
 
 class SmtpMailer:
@@ -79,9 +78,9 @@ class SmtpMailer:
             server.send_message(message)
 
 
-def mailer_for(conn: sqlite3.Connection, settings: CatalogSettings | None = None) -> Mailer:
+def mailer_for(shop: Records, settings: CatalogSettings | None = None) -> Mailer:
     """SMTP when the shop configured a server, else the local outbox."""
     settings = settings or CatalogSettings.from_env()
     if settings.smtp_url:
         return SmtpMailer(settings.smtp_url, settings.mail_from)
-    return OutboxMailer(conn)
+    return OutboxMailer(shop)

@@ -21,7 +21,8 @@ DEFAULT_MAIL_FROM = "Shopkeeper <no-reply@localhost>"
 
 @dataclass(frozen=True)
 class CatalogSettings:
-    db: Path = DEFAULT_DB  # SHOPKEEPER_DB: the shop's SQLite file
+    db: Path = DEFAULT_DB  # SHOPKEEPER_DB: the shop's SQLite file (the product index, and the records by default)
+    records_url: str = ""  # SHOPKEEPER_RECORDS_URL: customers, orders... elsewhere (postgresql://...)
     policies: Path = DEFAULT_POLICIES  # SHOPKEEPER_POLICIES: returns, delivery, payment... (YAML)
     cache_dir: Path = DEFAULT_CACHE  # SHOPKEEPER_CACHE: product vectors cached by content
     smtp_url: str = ""  # SHOPKEEPER_SMTP_URL: where codes are mailed; empty keeps them in the local outbox
@@ -32,6 +33,7 @@ class CatalogSettings:
         env = os.environ if env is None else env
         return cls(
             db=Path(env.get("SHOPKEEPER_DB") or DEFAULT_DB),
+            records_url=env.get("SHOPKEEPER_RECORDS_URL", ""),
             policies=Path(env.get("SHOPKEEPER_POLICIES") or DEFAULT_POLICIES),
             cache_dir=Path(env.get("SHOPKEEPER_CACHE") or DEFAULT_CACHE),
             smtp_url=env.get("SHOPKEEPER_SMTP_URL", ""),

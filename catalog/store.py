@@ -1,4 +1,5 @@
-"""Repository over the shop database: products, customers, orders, returns, feedback.
+"""Repository over the shop: products (the local index), and its records (customers, orders,
+returns, stock, feedback...) through ``catalog/records.py``, on SQLite or PostgreSQL.
 
 Business rules that depend on policies (what can be cancelled, what can be returned) live
 here too, so every front end applies them the same way.
@@ -10,14 +11,27 @@ import datetime as dt
 import json
 import os
 import sqlite3
+from collections.abc import Callable, Mapping
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from catalog import db
+from sqlalchemy import Integer, cast, func, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from catalog import db, records
 from catalog.identity import OWNER, STATUS, Identity
 from catalog.mail import mailer_for, read_outbox
+from catalog.migrations import migrate
 from catalog.models import Customer, Order, OrderLine, Product, ReturnRequest
 from catalog.policies import load_policies
+from catalog.records import Records, same_email
+
+T = TypeVar("T")
+# A new order, customer or return takes the next number; when another process took it first, the
+# insert fails on the key and is tried again with the number after.
+NUMBER_TRIES = 5
 
 # Failed verifications count for this long (per conversation and per order).
 VERIFICATION_WINDOW = dt.timedelta(hours=1)
@@ -39,7 +53,7 @@ def product_from_row(row: sqlite3.Row) -> Product:
 
 
 class Store:
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, records_url: str | None = None) -> None:
         self.path: Path = db.db_path(path)
         if not self.path.exists():
             raise FileNotFoundError(f"No shop database at {self.path}; run `python -m catalog build`.")
@@ -47,11 +61,24 @@ class Store:
         self.conn.row_factory = sqlite3.Row
         with self.conn:
             db.create_schema(self.conn)  # tables added since the file was built; a no-op otherwise
+        self.records_url = records_url or records.records_url(self.path)
         self.policies = load_policies()
-        self.identity = Identity(self.conn, mailer_for(self.conn))
+
+    @cached_property
+    def records(self) -> Records:
+        """The shop's records, migrated to the current schema on first use (search alone never opens them)."""
+        shop = Records(self.records_url)
+        migrate(shop)
+        return shop
+
+    @cached_property
+    def identity(self) -> Identity:
+        return Identity(self.records, mailer_for(self.records))
 
     def close(self) -> None:
         self.conn.close()
+        if "records" in self.__dict__:
+            self.records.dispose()
 
     # -- products -------------------------------------------------------------------------
     def product(self, product_id: str) -> Product | None:
@@ -84,41 +111,95 @@ class Store:
             raise ValueError(f"unknown product attribute {column!r}")
         return sorted(str(row[0]) for row in self.conn.execute(sql) if row[0])
 
+    def set_stock(self, levels: Mapping[str, int]) -> None:
+        """What the shop can sell of each product (from an import): the shared records and this node's index."""
+        self.records.set_stock(levels)
+        self._note_stock(levels)
+
+    def _take_stock(self, conn: Connection, product: Product, quantity: int) -> int:
+        """Take ``quantity`` of ``product`` from the shared stock in ``conn``'s transaction; what is left."""
+        # A product imported on this node before the records knew it starts from the index's level.
+        conn.execute(self.records.insert_ignoring_duplicates(records.stock, {"product_id": product.id,
+                                                                             "quantity": product.stock}))  # fmt: skip
+        row = records.stock.c
+        taken = conn.execute(
+            update(records.stock)
+            .where(row.product_id == product.id, row.quantity >= quantity)
+            .values(quantity=row.quantity - quantity)
+        )
+        left = int(conn.execute(select(row.quantity).where(row.product_id == product.id)).scalar_one())
+        if taken.rowcount != 1:
+            raise StoreError(f"Only {left} of the {product.name} left in stock.")
+        return left
+
+    def _note_stock(self, levels: Mapping[str, int]) -> None:
+        """Copy shared stock levels into this node's index, so its search sees what was just sold."""
+        with self.conn:
+            self.conn.executemany("UPDATE products SET stock = ? WHERE id = ?", [(q, pid) for pid, q in levels.items()])
+
     # -- customers ------------------------------------------------------------------------
     def customer(self, customer_id: str) -> Customer | None:
-        row = self.conn.execute("SELECT * FROM customers WHERE id = ?", (customer_id,)).fetchone()
-        return Customer(**{**dict(row), "newsletter": bool(row["newsletter"])}) if row else None
+        with self.records.read() as conn:
+            row = (
+                conn.execute(select(records.customers).where(records.customers.c.id == customer_id)).mappings().first()
+            )
+        return Customer(**{**row, "newsletter": bool(row["newsletter"])}) if row else None
 
     def customer_by_email(self, email: str) -> Customer | None:
-        row = self.conn.execute("SELECT id FROM customers WHERE email = ?", (email.strip(),)).fetchone()
-        return self.customer(row["id"]) if row else None
+        table = records.customers
+        with self.records.read() as conn:
+            found = conn.execute(select(table.c.id).where(same_email(table.c.email, email))).scalar()
+        return self.customer(found) if found else None
 
     def create_customer(self, name: str, email: str, address: str) -> Customer:
-        number = int(self.conn.execute("SELECT COUNT(*) FROM customers").fetchone()[0]) + 1
-        customer = Customer(f"C{number:04d}", name, email.strip(), address)
-        with self.conn:
-            db.insert_customers(self.conn, [customer])
-        return customer
+        def add(conn: Connection) -> Customer:
+            number = int(conn.execute(select(func.count()).select_from(records.customers)).scalar_one()) + 1
+            customer = Customer(f"C{number:04d}", name, email.strip(), address)
+            conn.execute(insert(records.customers).values(records.customer_row(customer)))
+            return customer
+
+        return self._numbered(add)
+
+    def _numbered(self, write: Callable[[Connection], T]) -> T:
+        """Run ``write`` in a transaction, again when another process took the number it chose."""
+        for attempt in range(NUMBER_TRIES):
+            try:
+                with self.records.begin() as conn:
+                    return write(conn)
+            except IntegrityError:
+                if attempt == NUMBER_TRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     # -- orders ---------------------------------------------------------------------------
     def order(self, order_id: str) -> Order | None:
-        row = self.conn.execute("SELECT * FROM orders WHERE id = ?", (str(order_id),)).fetchone()
-        if not row:
-            return None
-        lines = [
-            OrderLine(r["product_id"], r["name"], r["quantity"], r["unit_price"])
-            for r in self.conn.execute("SELECT * FROM order_lines WHERE order_id = ?", (row["id"],))
-        ]
-        return Order(**dict(row), lines=lines)
+        with self.records.read() as conn:
+            row = conn.execute(select(records.orders).where(records.orders.c.id == str(order_id))).mappings().first()
+            if not row:
+                return None
+            found = conn.execute(select(records.order_lines).where(records.order_lines.c.order_id == row["id"]))
+            lines = [OrderLine(r.product_id, r.name, r.quantity, r.unit_price) for r in found]
+        return Order(**row, lines=lines)
 
     def orders_for_customer(self, customer_id: str) -> list[Order]:
-        ids = [
-            r["id"]
-            for r in self.conn.execute(
-                "SELECT id FROM orders WHERE customer_id = ? ORDER BY created_at DESC", (customer_id,)
-            )
-        ]
+        table = records.orders
+        with self.records.read() as conn:
+            ids = conn.execute(
+                select(table.c.id).where(table.c.customer_id == customer_id).order_by(table.c.created_at.desc())
+            ).scalars()
+            ids = list(ids)
         return [o for o in (self.order(i) for i in ids) if o]
+
+    def purchases(self) -> list[tuple[str, str, str, str]]:
+        """(customer, product, order, date) of every line of every order not cancelled: what recommenders learn."""
+        o, line = records.orders, records.order_lines
+        query = (
+            select(o.c.customer_id, line.c.product_id, o.c.id, o.c.created_at)
+            .select_from(line.join(o, o.c.id == line.c.order_id))
+            .where(o.c.status != "cancelled")
+        )
+        with self.records.read() as conn:
+            return [(str(c or ""), str(p), str(i), str(t or "")) for c, p, i, t in conn.execute(query)]
 
     # -- who may see what (catalog/identity.py) ------------------------------------------------
     def owner(self, conversation: str) -> Customer | None:
@@ -135,7 +216,7 @@ class Store:
 
     def outbox(self, to: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
         """Mail kept on this machine (no SMTP server configured), newest first."""
-        return read_outbox(self.conn, to, limit)
+        return read_outbox(self.records, to, limit)
 
     def verify(self, order_id: str, email: str) -> Order | None:
         """The order when ``email`` is its customer's address, else None."""
@@ -151,39 +232,46 @@ class Store:
         address: str | None = None,
         today: dt.date | None = None,
     ) -> Order:
-        """Place an order for (product id, quantity) pairs; takes the goods out of stock."""
+        """Place an order for (product id, quantity) pairs; takes the goods out of the shared stock."""
         if not items:
             raise StoreError("The cart is empty.")
         customer = self.customer(customer_id)
         if not customer:
             raise StoreError("I couldn't find that customer account.")
-        lines = []
+        products = []
         for product_id, quantity in items:
             product = self.product(product_id)
             if not product:
                 raise StoreError(f"Product {product_id} is no longer sold.")
-            if product.stock < quantity:
-                raise StoreError(f"Only {product.stock} of the {product.name} left in stock.")
-            lines.append(OrderLine(product.id, product.name, quantity, product.price))
-        next_id = (
-            int(self.conn.execute("SELECT COALESCE(MAX(CAST(id AS INTEGER)), 10000) FROM orders").fetchone()[0]) + 1
-        )
-        order = Order(
-            str(next_id),
-            customer.id,
-            "processing",
-            (today or dt.date.today()).isoformat(),
-            address or customer.address,
-            shipping_option,
-            lines,
-        )
-        with self.conn:
-            db.insert_order(self.conn, order)
-            for line in lines:
-                self.conn.execute(
-                    "UPDATE products SET stock = stock - ? WHERE id = ?", (line.quantity, line.product_id)
-                )
+            products.append((product, quantity))
+        left: dict[str, int] = {}
+
+        def place(conn: Connection) -> Order:
+            # Stock and order in one transaction: if the order cannot be written, nothing was taken.
+            lines = []
+            for product, quantity in products:
+                left[product.id] = self._take_stock(conn, product, quantity)
+                lines.append(OrderLine(product.id, product.name, quantity, product.price))
+            highest = conn.execute(select(func.max(cast(records.orders.c.id, Integer)))).scalar()
+            order = Order(
+                str(max(int(highest or 0), 10000) + 1),
+                customer.id,
+                "processing",
+                (today or dt.date.today()).isoformat(),
+                address or customer.address,
+                shipping_option,
+                lines,
+            )
+            records.insert_order(conn, order)
+            return order
+
+        order = self._numbered(place)
+        self._note_stock(left)
         return order
+
+    def _set_order(self, order_id: str, **values: Any) -> None:
+        with self.records.begin() as conn:
+            conn.execute(update(records.orders).where(records.orders.c.id == order_id).values(**values))
 
     def cancel_order(self, order_id: str, today: dt.date | None = None) -> Order:
         order = self.order(order_id)
@@ -197,12 +285,26 @@ class Store:
                 "you can return it instead once it arrives."
             )
         when = (today or dt.date.today()).isoformat()
-        with self.conn:
-            self.conn.execute("UPDATE orders SET status = 'cancelled', cancelled_at = ? WHERE id = ?", (when, order.id))
-            for line in order.lines:
-                self.conn.execute(
-                    "UPDATE products SET stock = stock + ? WHERE id = ?", (line.quantity, line.product_id)
-                )
+        row = records.stock.c
+        left: dict[str, int] = {}
+        with self.records.begin() as conn:
+            # Only an order still open is cancelled, so two cancellations never return its goods twice.
+            done = conn.execute(
+                update(records.orders)
+                .where(records.orders.c.id == order.id, records.orders.c.status != "cancelled")
+                .values(status="cancelled", cancelled_at=when)
+            )
+            if done.rowcount == 1:
+                for line in order.lines:
+                    conn.execute(
+                        update(records.stock)
+                        .where(row.product_id == line.product_id)
+                        .values(quantity=row.quantity + line.quantity)
+                    )
+                    level = conn.execute(select(row.quantity).where(row.product_id == line.product_id)).scalar()
+                    if level is not None:
+                        left[line.product_id] = int(level)
+        self._note_stock(left)
         return self.order(order.id)  # type: ignore[return-value]
 
     def change_shipping_address(self, order_id: str, address: str) -> Order:
@@ -214,14 +316,15 @@ class Store:
         address = " ".join(address.split())
         if len(address) < 8:
             raise StoreError("That address looks too short; please give street, city and postcode.")
-        with self.conn:
-            self.conn.execute("UPDATE orders SET shipping_address = ? WHERE id = ?", (address, order.id))
+        self._set_order(order.id, shipping_address=address)
         return self.order(order.id)  # type: ignore[return-value]
 
     # -- returns --------------------------------------------------------------------------
     def returns_for_order(self, order_id: str) -> list[ReturnRequest]:
-        rows = self.conn.execute("SELECT * FROM returns WHERE order_id = ? ORDER BY created_at", (order_id,))
-        return [ReturnRequest(**dict(r)) for r in rows]
+        table = records.returns
+        with self.records.read() as conn:
+            rows = conn.execute(select(table).where(table.c.order_id == order_id).order_by(table.c.created_at))
+            return [ReturnRequest(**r) for r in rows.mappings()]
 
     def return_eligibility(self, order: Order, today: dt.date | None = None) -> tuple[bool, str]:
         """Whether the order can be returned now, and why (a sentence for the shopper)."""
@@ -249,28 +352,29 @@ class Store:
         ok, why = self.return_eligibility(order, today)
         if not ok:
             raise StoreError(why)
-        number = int(self.conn.execute("SELECT COUNT(*) FROM returns").fetchone()[0]) + 1
-        ret = ReturnRequest(
-            f"R{number:04d}",
-            order.id,
-            " ".join(reason.split())[:500] or "not given",
-            "requested",
-            order.total,
-            (today or dt.date.today()).isoformat(),
-        )
-        with self.conn:
-            db.insert_return(self.conn, ret)
-        return ret
+
+        def add(conn: Connection) -> ReturnRequest:
+            number = int(conn.execute(select(func.count()).select_from(records.returns)).scalar_one()) + 1
+            ret = ReturnRequest(
+                f"R{number:04d}",
+                order.id,
+                " ".join(reason.split())[:500] or "not given",
+                "requested",
+                order.total,
+                (today or dt.date.today()).isoformat(),
+            )
+            conn.execute(insert(records.returns).values(records.return_row(ret)))
+            return ret
+
+        return self._numbered(add)
 
     # -- feedback, newsletter, handoff ----------------------------------------------------
     def record_verification_failure(self, conversation: str, order_id: str, now: dt.datetime | None = None) -> None:
         """Note a failed attempt to prove ``order_id`` belongs to whoever is in ``conversation``."""
         at = (now or dt.datetime.now()).isoformat(timespec="seconds")
-        with self.conn:
-            self.conn.execute(
-                "INSERT INTO verification_failures (conversation, order_id, at) VALUES (?,?,?)",
-                (conversation, order_id, at),
-            )
+        with self.records.begin() as conn:
+            conn.execute(insert(records.verification_failures).values(conversation=conversation, order_id=order_id,
+                                                                      at=at))  # fmt: skip
 
     def verification_failures(
         self,
@@ -281,48 +385,65 @@ class Store:
     ) -> int:
         """Failed attempts within ``window`` in a conversation, or on an order (from any conversation)."""
         since = ((now or dt.datetime.now()) - window).isoformat(timespec="seconds")
-        column, value = ("conversation", conversation) if conversation is not None else ("order_id", order_id)
-        row = self.conn.execute(
-            f"SELECT COUNT(*) FROM verification_failures WHERE {column} = ? AND at > ?", (value, since)
-        ).fetchone()
-        return int(row[0])
+        table = records.verification_failures
+        column, value = (
+            (table.c.conversation, conversation) if conversation is not None else (table.c.order_id, order_id)
+        )
+        with self.records.read() as conn:
+            query = select(func.count()).select_from(table).where(column == value, table.c.at > since)
+            return int(conn.execute(query).scalar_one())
 
     def add_feedback(self, kind: str, text: str, customer_id: str | None = None, session_id: str | None = None) -> int:
         text = " ".join(text.split())[:5000]
         if not text:
             raise StoreError("The feedback is empty.")
-        with self.conn:
-            cur = self.conn.execute(
-                "INSERT INTO feedback (kind, text, customer_id, session_id, created_at) VALUES (?,?,?,?,?)",
-                (kind, text, customer_id, session_id, dt.datetime.now().isoformat(timespec="seconds")),
+        now = dt.datetime.now().isoformat(timespec="seconds")
+        with self.records.begin() as conn:
+            added = conn.execute(
+                insert(records.feedback).values(
+                    kind=kind, text=text, customer_id=customer_id, session_id=session_id, created_at=now
+                )
             )
-        return int(cur.lastrowid or 0)
+            return int(added.inserted_primary_key[0])
 
     def feedback(self, kind: str | None = None) -> list[dict[str, Any]]:
-        sql, args = "SELECT * FROM feedback", tuple[str, ...]()
+        table = records.feedback
+        query = select(table).order_by(table.c.id)
         if kind:
-            sql, args = sql + " WHERE kind = ?", (kind,)
-        return [dict(r) for r in self.conn.execute(sql + " ORDER BY id", args)]
+            query = query.where(table.c.kind == kind)
+        with self.records.read() as conn:
+            return [dict(r) for r in conn.execute(query).mappings()]
 
     def subscribe(self, email: str) -> bool:
         """Subscribe ``email``; False when it already was."""
-        with self.conn:
-            cur = self.conn.execute(
-                "INSERT OR IGNORE INTO newsletter VALUES (?, ?)", (email.strip(), dt.date.today().isoformat())
-            )
-            self.conn.execute("UPDATE customers SET newsletter = 1 WHERE email = ?", (email.strip(),))
-        return cur.rowcount == 1
+        email = email.strip()
+        table = records.newsletter
+        try:
+            with self.records.begin() as conn:
+                if conn.execute(select(table.c.email).where(same_email(table.c.email, email))).first():
+                    return False
+                conn.execute(insert(table).values(email=email, subscribed_at=dt.date.today().isoformat()))
+                conn.execute(
+                    update(records.customers).where(same_email(records.customers.c.email, email)).values(newsletter=1)
+                )
+        except IntegrityError:  # subscribed from another conversation a moment ago
+            return False
+        return True
 
     def add_handoff(
         self, session_id: str, summary: dict[str, Any], reason: str = "", customer_id: str | None = None
     ) -> int:
-        with self.conn:
-            cur = self.conn.execute(
-                "INSERT INTO handoffs (session_id, customer_id, reason, summary, created_at) VALUES (?,?,?,?,?)",
-                (session_id, customer_id, reason, json.dumps(summary), dt.datetime.now().isoformat(timespec="seconds")),
-            )
-        return int(cur.lastrowid or 0)
+        now = dt.datetime.now().isoformat(timespec="seconds")
+        with self.records.begin() as conn:
+            added = conn.execute(
+                insert(records.handoffs)
+                .values(session_id=session_id, customer_id=customer_id, reason=reason, summary=json.dumps(summary),
+                        created_at=now)
+            )  # fmt: skip
+            return int(added.inserted_primary_key[0])
 
     def handoffs(self) -> list[dict[str, Any]]:
-        rows = self.conn.execute("SELECT * FROM handoffs ORDER BY id")
-        return [{**dict(r), "summary": json.loads(r["summary"])} for r in rows]
+        table = records.handoffs
+        with self.records.read() as conn:
+            rows = conn.execute(select(table).order_by(table.c.id)).mappings()
+            return [{**r, "summary": json.loads(r["summary"])} for r in rows]

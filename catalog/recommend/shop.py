@@ -117,11 +117,7 @@ class Recommender:
     def __init__(self, search: HybridSearch) -> None:
         self.search = search
         self.store = search.store
-        rows = self.store.conn.execute(
-            "SELECT o.customer_id, l.product_id, o.id, o.created_at FROM order_lines l "
-            "JOIN orders o ON o.id = l.order_id WHERE o.status != 'cancelled'"
-        ).fetchall()
-        purchases = [Purchase(str(c or ""), str(p), str(o), str(t or "")) for c, p, o, t in rows]
+        purchases = [Purchase(*row) for row in self.store.purchases()]
         baskets: dict[str, list[str]] = defaultdict(list)
         customers: dict[str, list[str]] = defaultdict(list)
         for p in purchases:

@@ -62,20 +62,20 @@ def smtp_server() -> Iterator[int]:
 
 def test_codes_go_through_the_shops_smtp_server(smtp_server: int, shop_db: Path, store: Store) -> None:
     settings = CatalogSettings(smtp_url=f"smtp://127.0.0.1:{smtp_server}", mail_from="Shop <shop@example.com>")
-    mailer = mailer_for(store.conn, settings)
+    mailer = mailer_for(store.records, settings)
     assert isinstance(mailer, SmtpMailer)
     mailer.send("alex.morgan@example.com", "Your verification code", "Your code is 123456.")
     (sent,) = SmtpRecorder.received
     assert sent["to"] == "<alex.morgan@example.com>" and sent["from"] == "<shop@example.com>"
     assert "Subject: Your verification code" in sent["data"] and "123456" in sent["data"]
-    assert read_outbox(store.conn) == [], "nothing kept locally when mail is sent"
+    assert read_outbox(store.records) == [], "nothing kept locally when mail is sent"
 
 
 def test_without_a_server_mail_stays_in_the_outbox(shop_db: Path, store: Store) -> None:
-    mailer = mailer_for(store.conn, CatalogSettings())
+    mailer = mailer_for(store.records, CatalogSettings())
     assert isinstance(mailer, OutboxMailer)
     mailer.send("a@example.com", "s", "b")
-    assert [m["to_address"] for m in read_outbox(store.conn)] == ["a@example.com"]
+    assert [m["to_address"] for m in read_outbox(store.records)] == ["a@example.com"]
 
 
 def test_a_bad_smtp_url_is_refused_with_its_reason() -> None:
