@@ -1,4 +1,4 @@
-"""Command line: python -m catalog build | import FILE | search "QUERY" | show ID | outbox | migrate.
+"""Command line: python -m catalog build | import FILE | search "QUERY" | show ID | outbox | migrate | copy-records.
 
 A stable contract others script against:
   python -m catalog import FILE --db PATH            (keeps the source's product ids)
@@ -16,7 +16,7 @@ from catalog.db import build_demo_database, db_path
 from catalog.importer import CatalogueFormatError, import_catalogue
 from catalog.migrations import migrate
 from catalog.policies import money
-from catalog.records import Records, records_url
+from catalog.records import Records, copy_records, records_url
 from catalog.search.hybrid import HybridSearch
 from catalog.search.lexical import LexicalSearch
 from catalog.search.vectors import ProductVectors, TextEncoder
@@ -115,6 +115,21 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _copy_records(args: argparse.Namespace) -> int:
+    source, target = Records(records_url(db_path(args.db))), Records(args.to)
+    try:
+        migrate(target, report=print)
+        copied = copy_records(source, target, progress=True)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    finally:
+        source.dispose()
+        target.dispose()
+    print(f"Copied {copied} records. Set SHOPKEEPER_RECORDS_URL to the new database on every action server.")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m catalog", description=__doc__)
     parser.add_argument("--db", help="SQLite file (default: $SHOPKEEPER_DB or catalog/shop.db)")
@@ -150,8 +165,11 @@ def main(argv: list[str] | None = None) -> int:
         "migrate", help="bring the shop's records ($SHOPKEEPER_RECORDS_URL, else the --db file) to the current schema"
     )
     migrate_parser.set_defaults(func=_migrate)
+    copy = sub.add_parser("copy-records", help="copy the shop's records (the --db file's) into a new, empty database")
+    copy.add_argument("--to", required=True, help="the target, e.g. postgresql://user:password@host:5432/shop")
+    copy.set_defaults(func=_copy_records)
     # --db may also come after the sub-command, as in `search --db PATH`.
-    for sp in (build, search, importer, show, outbox, migrate_parser):
+    for sp in (build, search, importer, show, outbox, migrate_parser, copy):
         sp.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:

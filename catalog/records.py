@@ -33,6 +33,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
@@ -329,3 +330,25 @@ def seed_records(
             conn.execute(returns.insert(), [return_row(r) for r in new_returns])
     if stock_levels:
         records.set_stock(stock_levels)
+
+
+def copy_records(source: Records, target: Records, progress: bool = False) -> int:
+    """Copy every record from ``source`` into ``target`` (migrated, holding no records); rows copied.
+
+    How a shop moves from its SQLite file to PostgreSQL (``python -m catalog copy-records --to URL``).
+    """
+    with target.read() as conn:
+        if any(conn.execute(select(func.count()).select_from(t)).scalar_one() for t in metadata.sorted_tables):
+            raise ValueError(f"{target.url.split('@')[-1]} already holds records; copy only into an empty database")
+    copied = 0
+    with source.read() as reader, target.begin() as writer:
+        for table in tqdm(metadata.sorted_tables, desc="tables", unit="table", disable=not progress):
+            rows = [dict(r) for r in reader.execute(select(table)).mappings()]
+            for start in range(0, len(rows), 500):
+                writer.execute(table.insert(), rows[start : start + 500])
+            copied += len(rows)
+            if target.dialect == "postgresql" and "id" in table.c and isinstance(table.c.id.type, Integer):
+                # Rows came with their ids: the next new row must get the id after them.
+                sequence = f"pg_get_serial_sequence('{table.name}', 'id')"
+                writer.execute(text(f"SELECT setval({sequence}, COALESCE(MAX(id), 0) + 1, false) FROM {table.name}"))
+    return copied

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 REDIS = "redis://127.0.0.1:6379"
@@ -36,3 +38,26 @@ def fresh_postgres_database() -> Iterator[str]:
         yield f"{POSTGRES}/{name}"
     finally:
         drop_database(f"{POSTGRES}/{name}")
+
+
+@contextmanager
+def records_on_postgres(shop_db: Path, monkeypatch: Any) -> Iterator[str]:
+    """The shop's records copied from its SQLite file into a fresh PostgreSQL database, which
+    ``SHOPKEEPER_RECORDS_URL`` names (for the actions too) while the block runs; yields its URL."""
+    from actions.common import reset_shop_connection
+    from catalog import Records, migrate
+    from catalog.records import copy_records, sqlite_url
+
+    with fresh_postgres_database() as url:
+        source, target = Records(sqlite_url(shop_db)), Records(url)
+        migrate(target)
+        copy_records(source, target)
+        source.dispose()
+        target.dispose()
+        monkeypatch.setenv("SHOPKEEPER_RECORDS_URL", url)
+        reset_shop_connection()
+        try:
+            yield url
+        finally:
+            reset_shop_connection()
+            monkeypatch.delenv("SHOPKEEPER_RECORDS_URL")

@@ -1,8 +1,16 @@
-"""Custom actions with real trackers against a real SQLite shop: behaviour, context and bad input."""
+"""Custom actions with real trackers against a real shop: behaviour, context and bad input.
+
+Every test runs twice: with the shop's records in its SQLite file (the default), and copied into a
+fresh PostgreSQL database (``SHOPKEEPER_RECORDS_URL``), as a shop on several hosts keeps them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
 
 from actions.cart import ActionAddToCart, ActionPlaceOrder, ActionRemoveFromCart, ActionViewCart, ValidateCheckoutForm
 from actions.orders import ActionRunOrderService, ActionStartOrderService, ValidateVerifyCustomerForm
@@ -14,9 +22,20 @@ from actions.shopping import (
     ActionSearchProducts,
 )
 from actions.support import ActionHandoff, ActionSaveFeedback, ActionStartFeedback, ActionStorePolicy
+from catalog import records
 from catalog.demo.orders import DEMO_EMAIL
 from catalog.store import Store
 from tests.actions_helpers import FORGED_SLOTS, ents, mailed_code, required, run, tracker, validate
+from tests.backing_services import records_on_postgres
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shop_db(request: pytest.FixtureRequest, shop_db: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    if request.param == "sqlite":
+        yield shop_db
+        return
+    with records_on_postgres(shop_db, monkeypatch):
+        yield shop_db
 
 
 def _search(text: str, **slots: object) -> dict:
@@ -249,7 +268,9 @@ def test_the_code_is_stored_hashed_and_expires(shop_db: Path, store: Store) -> N
     identity = store.identity
     assert identity.send_code("c1", DEMO_EMAIL, "10002")
     code = mailed_code(store, DEMO_EMAIL)
-    row = store.conn.execute("SELECT * FROM verification_codes WHERE conversation = 'c1'").fetchone()
+    codes = records.verification_codes
+    with store.records.read() as conn:
+        row = conn.execute(select(codes).where(codes.c.conversation == "c1")).mappings().one()
     assert code.encode() not in bytes(row["code_hash"]) and code not in str(dict(row))
     later = dt.datetime.now() + dt.timedelta(minutes=11)
     assert identity.check_code("c1", code, now=later).reason == "expired"
@@ -271,10 +292,11 @@ def test_the_retention_job_forgets_spent_codes_lapsed_proofs_and_old_mail(shop_d
     assert identity.send_code("c1", DEMO_EMAIL, "10002")
     assert identity.check_code("c1", mailed_code(store, DEMO_EMAIL)).ok
     store.record_verification_failure("c2", "10002")
-    tables = ("verification_codes", "conversation_access", "verification_failures", "outbox")
+    tables = (records.verification_codes, records.conversation_access, records.verification_failures, records.outbox)
 
     def rows() -> list[int]:
-        return [store.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables]
+        with store.records.read() as conn:
+            return [conn.execute(select(func.count()).select_from(t)).scalar_one() for t in tables]
 
     before = rows()
     assert all(before) and identity.forget_old() == 0, "today's records are all still needed"
