@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from bot.launcher import DEFAULT_MODEL, Services, free_port
+from catalog.cli import main as catalog_cli
 from catalog.demo.orders import DEMO_EMAIL
 from catalog.store import Store
 from tests.actions_helpers import mailed_code
@@ -75,6 +76,12 @@ def test_a_hard_kill_of_everything_forgets_no_conversation_on_sqlite(demo_db: Pa
         assert names[0] in say(rasa, shopper, "tell me about the first one"), "so did the last search"
 
 
+def names_of(rasa: str, sender: str, query: str = "show me headphones") -> list[str]:
+    names = listed_names(say(rasa, sender, query))
+    assert names, f"no products listed for {query!r}"
+    return names
+
+
 def _turns_are_whole(events: list[dict]) -> bool:
     """Each user message is followed by the bot's actions and a listen before the next one starts."""
     kinds = [
@@ -101,16 +108,32 @@ def _counted(url: str, sender: str) -> bool:
         engine.dispose()
 
 
-def test_two_rasa_servers_share_postgresql_and_the_redis_lock_and_survive_a_kill(demo_db: Path, tmp_path: Path) -> None:
+def test_two_rasa_servers_share_postgresql_and_the_redis_lock_and_survive_a_kill(
+    demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stores = {"lock_url": f"{REDIS}/1", "broker_url": AMQP}
     with fresh_postgres_database() as url, _services(demo_db, tmp_path, tracker_url=url, **stores) as s:
+        # The shop's records move into the same PostgreSQL, which both action servers then share.
+        assert catalog_cli(["--db", str(s.db), "copy-records", "--to", url]) == 0
+        monkeypatch.setenv("SHOPKEEPER_RECORDS_URL", url)
         s.start_actions()
+        second_actions = free_port()
+        s.start_actions(name="actions-2", port=second_actions)
         s.start_analytics()
         s.start_rasa()
         second = free_port()
-        s.start_rasa(name="rasa-2", port=second)
+        s.start_rasa(name="rasa-2", port=second, actions_url=s.internal_url(second_actions))
         replicas = [s.rasa_url, f"http://127.0.0.1:{second}"]
         sender = f"replicas-{uuid.uuid4().hex[:6]}"
+
+        # A code mailed by one action server is checked by the other: codes and proofs are shared records.
+        buyer = f"buyer-{uuid.uuid4().hex[:6]}"
+        assert f"Added 1 x {names_of(replicas[0], buyer)[0]}" in say(replicas[0], buyer, "add the first one to my cart")
+        assert "email" in say(replicas[0], buyer, "checkout").lower()
+        assert "code" in say(replicas[0], buyer, "new.shopper@example.com").lower()
+        code = mailed_code(Store(s.db, records_url=url), "new.shopper@example.com")
+        assert "address" in say(replicas[1], buyer, code).lower(), "the second action server accepted the code"
+        say(replicas[1], buyer, "forget it")
 
         names = listed_names(say(replicas[0], sender, "show me headphones"))
         assert len(names) >= 2, "a search on the first replica"

@@ -27,6 +27,8 @@ def _run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedPro
         ("SHOPKEEPER_TRACKER_URL", "mongodb://127.0.0.1/shop", "use sqlite:///file"),
         ("SHOPKEEPER_LOCK_URL", f"redis://127.0.0.1:{CLOSED_PORT}/1", "cannot connect"),
         ("SHOPKEEPER_EVENT_BROKER_URL", "amqp://guest:guest@127.0.0.1:9", "cannot connect"),
+        ("SHOPKEEPER_RECORDS_URL", f"postgresql://postgres:hunter2@127.0.0.1:{CLOSED_PORT}/shop", "cannot open"),
+        ("SHOPKEEPER_RECORDS_URL", "mysql://127.0.0.1/shop", "write postgresql://"),
     ],
 )
 def test_make_run_names_the_wrong_setting(tmp_path: Path, setting: str, value: str, says: str) -> None:
