@@ -17,7 +17,13 @@ from __future__ import annotations
 from typing import Any
 
 import rasa.core.agent
+import sqlalchemy as sa
 from rasa.core.tracker_store import FailSafeTrackerStore, RedisTrackerStore, SQLTrackerStore
+
+from bot import rasa_action_check
+
+# Every Rasa server the launcher starts imports this module: the cheaper action-result check too.
+rasa_action_check.install()
 
 
 class StrictTrackerStore(FailSafeTrackerStore):
@@ -38,7 +44,36 @@ rasa.core.agent.FailSafeTrackerStore = StrictTrackerStore
 
 
 class SQLStore(SQLTrackerStore):
-    """Rasa's SQL tracker store (SQLite, PostgreSQL), named so that this module is loaded."""
+    """Rasa's SQL tracker store (SQLite, PostgreSQL), named so that this module is loaded.
+
+    On SQLite, two changes to what Rasa builds, because Rasa reads and writes conversations on its
+    event loop, so a slow read or commit holds up every conversation's turn, not just its own:
+    - connections are kept in a pool (SQLAlchemy 1.4 opens a new one for every read and write
+      of a SQLite file);
+    - the file is in write-ahead-log mode with ``synchronous=NORMAL``: a commit appends to the log
+      without waiting for the disk twice. A killed process loses nothing that was committed; a
+      power cut may lose the last turns.
+    """
+
+    engine: Any  # set by Rasa's __init__
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.engine.dialect.name == "sqlite":
+            url = self.engine.url
+            self.engine.dispose()
+            self.engine = sa.create_engine(url, poolclass=sa.pool.QueuePool, connect_args={"check_same_thread": False})
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA journal_mode=WAL")  # kept by the file
+            self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")  # the retention job writes to the same file
+    cursor.close()
 
 
 class RedisStore(RedisTrackerStore):
