@@ -94,4 +94,4 @@ def test_rasa_servers_use_the_check_once_the_tracker_store_module_is_loaded() ->
     import bot.rasa_tracker_store  # noqa: F401  (what endpoints.yml makes Rasa import)
 
     action = RemoteAction("action_search", None)
-    assert action._validate_action_result.__func__ is rasa_action_check.validate_action_result  # type: ignore[attr-defined]
+    assert action._validate_action_result.__func__ is rasa_action_check.validate_action_result
