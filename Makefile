@@ -104,7 +104,7 @@ lookups: setup catalog
 train: setup $(MODEL)
 
 # Make's timestamps decide staleness; Rasa's fingerprint then retrains only changed parts.
-$(MODEL): $(TRAINING_FILES) $(wildcard nlu/*.py language/*.py) | $(VENV)/.installed
+$(MODEL): $(TRAINING_FILES) $(wildcard nlu/*.py language/*.py) bot/cached_ted_policy.py | $(VENV)/.installed
 	$(RASA) train --fixed-model-name shopkeeper --out models
 
 # -- running -----------------------------------------------------------------------------

@@ -42,6 +42,11 @@ DEFAULT_MODEL = ROOT / "models" / "shopkeeper.tar.gz"
 BIN = Path(sys.executable).parent
 PRUNE_EVERY_S = 6 * 3600  # how often the running launcher applies the tracker retention
 
+# TensorFlow (Rasa's TEDPolicy) on one thread per Rasa process, unless the environment says
+# otherwise: by default it spreads each small prediction over every core, and under load those
+# threads wait for cores that other turns hold (p95 at 50 shoppers, benchmarks/results/load.md).
+TENSORFLOW_THREADS = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
+
 
 def _die_with_parent() -> None:
     """In the child: get SIGTERM when the launcher dies, even by SIGKILL (Linux prctl)."""
@@ -98,7 +103,7 @@ class Services:
         return f"http://localhost:{self.gateway_port}"
 
     def env(self) -> dict[str, str]:
-        env = dict(os.environ, RASA_TELEMETRY_ENABLED="false")
+        env = {**TENSORFLOW_THREADS, **os.environ, "RASA_TELEMETRY_ENABLED": "false"}
         if self.db:
             env["SHOPKEEPER_DB"] = str(Path(self.db).resolve())
         return env

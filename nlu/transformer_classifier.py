@@ -67,6 +67,10 @@ class TransformerIntentClassifier(GraphComponent, IntentClassifier, EntityExtrac
             "ranking_length": 0,
             # Serve with int8 linear layers: faster on CPU (see benchmarks/results/nlu.md for the cost).
             "quantize": True,
+            # Threads when serving. One: under load every core already runs a turn (another
+            # conversation's, the action server's, the gateway's), and a second thread per
+            # matrix product waits for a core instead of helping (benchmarks/results/load.md).
+            "serve_threads": 1,
             **{f.name: f.default for f in fields(TrainingConfig)},
         }
 
@@ -131,7 +135,7 @@ class TransformerIntentClassifier(GraphComponent, IntentClassifier, EntityExtrac
         merged = {**cls.get_default_config(), **config}
         try:
             with model_storage.read_from(resource) as folder:
-                model = JointModel.load(folder, threads=merged["threads"], quantize=merged["quantize"])
+                model = JointModel.load(folder, threads=merged["serve_threads"], quantize=merged["quantize"])
         except ValueError:
             logger.warning("No trained transformer classifier in the model; it will not predict intents.")
             model = None
