@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -119,6 +120,7 @@ class Run:
     stats: dict[tuple[str, str], dict[str, str]]
     history: list[dict[str, str]]
     processes: list[str]
+    ted: str = "-"
 
     def turn(self, transport: str) -> dict[str, str]:
         return self.stats.get((transport, "text turn"), {})
@@ -137,7 +139,7 @@ class Run:
                 f"{row.get('50%', '-')} / {row.get('95%', '-')} / {row.get('99%', '-')}",
                 str(errors),
             ]
-        cells += [str(self.check_failures()), "; ".join(self.processes)]
+        cells += [str(self.check_failures()), self.ted, "; ".join(self.processes)]
         return "| " + " | ".join(cells) + " |"
 
 
@@ -170,13 +172,29 @@ def run_locust(
         history = [row for row in csv.DictReader(f) if row["Name"] == "Aggregated"]
     if not stats:
         raise RuntimeError(f"Locust wrote no statistics:\n{err.decode()[-2000:]}")
-    return Run(label, users, stats, history, sampler.rows())
+    return Run(label, users, stats, history, sampler.rows(), ted_memory(services))
+
+
+TED_LINE = re.compile(r"TED predictions: (\d+) remembered, (\d+) computed")
+
+
+def ted_memory(services: Services) -> str:
+    """How many of TEDPolicy's predictions came from its memory of dialogue states (bot/cached_ted_policy.py),
+    since each Rasa server started, from the last count each logged (one line per 1,000 predictions)."""
+    remembered = computed = 0
+    for log in services.log_dir.glob("rasa*.log"):
+        counts = TED_LINE.findall(log.read_text(errors="replace"))
+        if counts:
+            remembered, computed = remembered + int(counts[-1][0]), computed + int(counts[-1][1])
+    total = remembered + computed
+    return f"{100 * remembered / total:.0f}% of {total}" if total else "-"
 
 
 TABLE_HEAD = (
     "| setup | shoppers | socket.io turns | socket.io p50 / p95 / p99 ms | socket.io errors (turns + connects) "
-    "| REST turns | REST p50 / p95 / p99 ms | REST errors | failed cart checks | CPU and peak memory per process |\n"
-    "|---|---|---|---|---|---|---|---|---|---|"
+    "| REST turns | REST p50 / p95 / p99 ms | REST errors | failed cart checks | TED predictions from memory "
+    "| CPU and peak memory per process |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import queue
+import random
 import re
 import time
 import uuid
@@ -28,6 +29,9 @@ TURN_TIMEOUT_S = 60.0
 LISTED = re.compile(r"^\s*\d\. (.+?) - \$", re.M)
 CART_LINE = re.compile(r"^\s*\d+\. (\d+) x (.+?) - \$", re.M)
 SEARCHES = ["show me headphones", "show me running shoes under 100", "show me backpacks", "show me rain jackets"]
+# Said now and then between shopping turns (a third of the time), as people do: conversations then
+# pass through many different dialogue states, not one scripted path.
+ASIDES = ["hi there", "thanks!", "what can you do?", "are you a bot?", "which payment methods do you take?"]
 
 
 class TurnFailed(Exception):
@@ -105,12 +109,15 @@ class Shopper(User):
         chat = Conversation()
         try:
             for position, search in ((0, self.random_search()), (1, self.random_search())):
+                self.aside()
                 chat.read(self.timed_turn(search))
                 self.wait()
+                self.aside()
                 ordinal = ["first", "second"][position]
                 added = self.timed_turn(f"add the {ordinal} one to my cart")
                 self.checked("product added", lambda reply=added, at=position: chat.check_added(reply, at))
                 self.wait()
+            self.aside()
             cart = self.timed_turn("what's in my cart")
             self.checked("cart holds exactly what was added", lambda: chat.check_cart(cart))
         except TurnFailed:
@@ -119,7 +126,13 @@ class Shopper(User):
             self.restart()
 
     def random_search(self) -> str:
-        return SEARCHES[int(uuid.uuid4().int % len(SEARCHES))]
+        return random.choice(SEARCHES)
+
+    def aside(self) -> None:
+        """Now and then a turn that is not shopping; the products listed last stay the ones meant."""
+        if random.random() < 1 / 3:
+            self.timed_turn(random.choice(ASIDES))
+            self.wait()
 
     def restart(self) -> None:
         """The next task is a new shopper with an empty cart."""

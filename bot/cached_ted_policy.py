@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 # Distinct dialogue states remembered; a state costs ~1 KB (its key and one probability per action).
 REMEMBERED_STATES = 20_000
+LOG_EVERY = 1000  # predictions between two log lines of how many were remembered
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITH_END_TO_END_SUPPORT, is_trainable=True)
@@ -61,20 +62,27 @@ class CachedTEDPolicy(TEDPolicy):
         **kwargs: Any,
     ) -> PolicyPrediction:
         key = self._state_key(tracker, domain, rule_only_data) if self.model is not None else None
-        if key is not None and key in self._remembered:
+        remembered = self._remembered.get(key) if key is not None else None
+        if key is not None and remembered is not None:
             self._remembered.move_to_end(key)
-            self.hits += 1
-            probabilities, diagnostic_data = self._remembered[key]
+            self._count(hit=True)
+            probabilities, diagnostic_data = remembered
             # A fresh list: the ensemble zeroes rejected actions in the prediction it picks.
             return self._prediction(list(probabilities), diagnostic_data=diagnostic_data)
         prediction = super().predict_action_probabilities(
             tracker, domain, rule_only_data=rule_only_data, precomputations=precomputations, **kwargs
         )
+        self._count(hit=False)
         if key is not None and not prediction.is_end_to_end_prediction and not prediction.optional_events:
-            self.misses += 1
             self._remembered[key] = (list(prediction.probabilities), prediction.diagnostic_data)
             if len(self._remembered) > REMEMBERED_STATES:
                 self._remembered.popitem(last=False)
-            if self.misses % 500 == 0:
-                logger.info(f"TED: {self.hits} predictions remembered, {self.misses} computed")
         return prediction
+
+    def _count(self, hit: bool) -> None:
+        if hit:
+            self.hits += 1
+        else:
+            self.misses += 1
+        if (self.hits + self.misses) % LOG_EVERY == 0:
+            logger.info(f"TED predictions: {self.hits} remembered, {self.misses} computed")
