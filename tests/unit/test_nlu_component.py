@@ -178,6 +178,7 @@ def _message(text: str, intent: str | None = None, entities: list | None = None)
 def test_rasa_component_trains_persists_and_loads(tmp_path: Path) -> None:
     # Rasa (and TensorFlow under it) is imported here, not at the top: it takes ~10 s, which the
     # fast lane (make check, -m "not slow") should not pay for a test it does not run.
+    import torch
     from rasa.engine.graph import ExecutionContext, GraphSchema
     from rasa.engine.storage.local_model_storage import LocalModelStorage
     from rasa.engine.storage.resource import Resource
@@ -202,6 +203,8 @@ def test_rasa_component_trains_persists_and_loads(tmp_path: Path) -> None:
     component.train(TrainingData(training_examples=messages))
 
     loaded = TransformerIntentClassifier.load(config, storage, resource, context)
+    # Trained on `threads` (2), served on `serve_threads` (1).
+    assert config["threads"] == 2 and config["serve_threads"] == 1 and torch.get_num_threads() == 1
     parsed = loaded.process(
         [
             _message("show me blue shoes under fifty dollars"),

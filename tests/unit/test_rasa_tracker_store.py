@@ -1,22 +1,29 @@
-"""Rasa's SQL tracker store as Shopkeeper runs it on a SQLite file, and Rasa's check of action
-server responses with its validator built once: same conversations, same verdicts."""
+"""Rasa's tracker stores as Shopkeeper configures them (SQLite file, PostgreSQL, Redis: a conversation
+written by one store is read back by the next, as after a restart), and Rasa's check of action
+server responses with its validator built once (same verdicts as Rasa's own)."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 from rasa.core.actions.action import RemoteAction
+from rasa.core.tracker_store import TrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import EndpointConfig
 
-from bot import rasa_action_check
+from bot import backends, rasa_action_check
 from bot.rasa_tracker_store import SQLStore
+from tests.backing_services import REDIS, fresh_postgres_database
 
 DOMAIN = Domain.from_path(Path(__file__).resolve().parents[2] / "domain.yml")
 
@@ -25,26 +32,45 @@ def _store(path: Path) -> SQLStore:
     return SQLStore(domain=DOMAIN, dialect="sqlite", db=str(path))
 
 
-def test_a_conversation_is_read_back_by_a_new_store_on_the_same_file(tmp_path: Path) -> None:
-    path = tmp_path / "trackers.db"
+def _store_for(url: str) -> TrackerStore:
+    """The tracker store a Rasa server builds from the endpoints.yml Shopkeeper writes for ``url``."""
+    config = backends.tracker_store(url)
+    return TrackerStore.create(EndpointConfig.from_dict(config), DOMAIN)
+
+
+@contextmanager
+def _tracker_url(engine: str, tmp_path: Path) -> Iterator[str]:
+    if engine == "sqlite":
+        yield f"sqlite:///{tmp_path / 'trackers.db'}"
+    elif engine == "postgresql":
+        with fresh_postgres_database() as url:
+            yield url
+    else:
+        yield f"{REDIS}/3"
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql", "redis"])
+def test_a_conversation_is_read_back_by_a_new_store(engine: str, tmp_path: Path) -> None:
+    sender = f"shopper-{uuid.uuid4().hex}"
     tracker = DialogueStateTracker.from_events(
-        "shopper-1",
+        sender,
         [
             ActionExecuted("action_listen"),
             UserUttered("show me running shoes", {"name": "search_products", "confidence": 0.9}),
             SlotSet("search_query", "running shoes"),
         ],
     )
-    asyncio.run(_store(path).save(tracker))
-    tracker.update(ActionExecuted("action_search"))
-    asyncio.run(_store(path).save(tracker))  # a second write appends, as after a turn
+    with _tracker_url(engine, tmp_path) as url:
+        asyncio.run(_store_for(url).save(tracker))
+        tracker.update(ActionExecuted("action_search"))
+        asyncio.run(_store_for(url).save(tracker))  # a second write after a turn
 
-    restored = asyncio.run(_store(path).retrieve("shopper-1"))  # as after a restart
-    assert restored is not None
-    assert [e.as_dict()["event"] for e in restored.events] == ["action", "user", "slot", "action"]
-    assert restored.get_slot("search_query") == "running shoes"
-    assert restored.latest_message is not None and restored.latest_message.text == "show me running shoes"
-    assert asyncio.run(_store(path).retrieve("someone-else")) is None
+        restored = asyncio.run(_store_for(url).retrieve(sender))  # as after a restart
+        assert restored is not None
+        assert [e.as_dict()["event"] for e in restored.events] == ["action", "user", "slot", "action"]
+        assert restored.get_slot("search_query") == "running shoes"
+        assert restored.latest_message is not None and restored.latest_message.text == "show me running shoes"
+        assert asyncio.run(_store_for(url).retrieve(f"someone-else-{uuid.uuid4().hex}")) is None
 
 
 def test_the_sqlite_file_is_in_write_ahead_log_mode_with_pooled_connections(tmp_path: Path) -> None:
