@@ -45,8 +45,8 @@ class RasaClient:
         return self._http
 
     async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> list[dict[str, Any]]:
-        """One user turn through the REST webhook; Rasa's replies in order. Raises ``httpx.HTTPError``
-        or ``ValueError`` when Rasa cannot be reached or answers nonsense."""
+        """One user turn through the REST webhook; Rasa's replies in order, none when Rasa failed the
+        turn. Raises ``httpx.HTTPError`` or ``ValueError`` when Rasa cannot be reached or answers nonsense."""
         body = {"sender": sender, "message": text, "metadata": metadata}
         order = replica_order(sender, self.replicas)
         for n, replica in enumerate(order):
@@ -56,6 +56,8 @@ class RasaClient:
                 if n == len(order) - 1:
                     raise
                 continue  # refused: this replica never saw the turn, so another may take it
+            if response.status_code == 500:
+                return []  # Rasa failed the turn and withheld its replies (bot/rasa_rest_channel.py)
             response.raise_for_status()
             return list(response.json() or [])
         raise httpx.ConnectError("no Rasa server configured")

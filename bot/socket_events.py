@@ -82,7 +82,7 @@ class SocketEvents:
             log.warning("Rasa did not answer: %s", exc)
             await self.error(sid, "bot_unavailable", "The assistant is not reachable right now; please try again.")
             return
-        if not messages:  # every turn of this bot answers; none means Rasa failed it (its store was down)
+        if not messages:  # every turn of this bot answers; none means Rasa failed it (a store was down)
             await self.error(sid, "bot_unavailable", "The assistant could not answer that; please say it again.")
             return
         self.commands.remember(session_id, messages)

@@ -12,7 +12,9 @@ import secrets
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -80,6 +82,34 @@ def names_of(rasa: str, sender: str, query: str = "show me headphones") -> list[
     names = listed_names(say(rasa, sender, query))
     assert names, f"no products listed for {query!r}"
     return names
+
+
+def _post(rasa_url: str, sender: str, message: str) -> httpx.Response:
+    return httpx.post(f"{rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": message}, timeout=60)
+
+
+@contextmanager
+def _refusing_new_events(url: str) -> Iterator[None]:
+    """While the block runs, the tracker store's database refuses every new event (reads still work)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(
+            sa.text(
+                "CREATE FUNCTION refuse_event() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$"
+                " LANGUAGE plpgsql"
+            )
+        )
+        trigger = "CREATE TRIGGER refuse BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse_event()"
+        conn.execute(sa.text(trigger))
+    try:
+        yield
+    finally:
+        with engine.connect() as conn:
+            conn.execute(sa.text("DROP TRIGGER refuse ON events"))
+            conn.execute(sa.text("DROP FUNCTION refuse_event()"))
+        engine.dispose()
 
 
 def _turns_are_whole(events: list[dict]) -> bool:
@@ -158,7 +188,16 @@ def test_two_rasa_servers_share_postgresql_and_the_redis_lock_and_survive_a_kill
             time.sleep(0.5)
         assert _counted(url, sender), "the analytics consumer counted the conversation from RabbitMQ"
 
-        # The database goes away: the turn fails (no reply; the gateway says "please say it again")
-        # instead of being answered on a blank conversation ("your cart is empty").
+        # Saving a turn fails after its actions ran: the turn is failed (HTTP 500, no replies; the
+        # gateway says "please say it again"), not confirmed as "Added" and then forgotten.
+        with _refusing_new_events(url):
+            failed = _post(replicas[0], sender, "add the second one to my cart")
+            assert failed.status_code == 500 and "Added" not in failed.text
+        assert names[1] not in say(replicas[0], sender, "what's in my cart"), "the failed turn left nothing"
+        assert f"Added 1 x {names[1]}" in say(replicas[0], sender, "add the second one to my cart")
+
+        # The database goes away: the turn fails instead of being answered on a blank conversation
+        # ("your cart is empty").
         drop_database(url)
-        assert say(replicas[0], sender, "what's in my cart") == ""
+        gone = _post(replicas[0], sender, "what's in my cart")
+        assert gone.status_code == 500 and gone.json()["error"] == "turn_failed"
