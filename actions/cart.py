@@ -27,6 +27,7 @@ from actions.common import (
 from actions.identity import check_code, code_slots, locked
 from actions.shopping import resolve_product
 from catalog import StoreError, money
+from language.words import counted
 
 
 class ActionAddToCart(Action):
@@ -207,7 +208,7 @@ class ActionPlaceOrder(Action):
         say(
             dispatcher,
             tracker,
-            f"Order {order.id} is placed for {customer.name}: {len(order.lines)} product(s), "
+            f"Order {order.id} is placed for {customer.name}: {counted(len(order.lines), 'product')}, "
             f"{money(order.total)} plus {money(fee)} standard delivery, to {order.shipping_address}. "
             f"It should arrive in {low}-{high} working days. This is a demo checkout, so no payment "
             f"was taken. Keep the order number {order.id} to track it.",

@@ -8,6 +8,7 @@ filters), ``last_results`` (ids shown, so "the second one" resolves), ``selected
 from __future__ import annotations
 
 import re
+import statistics
 from dataclasses import asdict, fields
 from typing import Any
 
@@ -31,7 +32,7 @@ from actions.common import (
     verified_customer_id,
 )
 from catalog import Interests, Product, SearchQuery, SearchResponse, clean_text, money
-from language.words import plural
+from language.words import counted, plural
 
 PAGE = 5
 REMEMBER_VIEWED = 10
@@ -103,6 +104,9 @@ def describe(query: SearchQuery) -> str:
     return text
 
 
+CHEAPER = re.compile(r"\b(cheaper|less expensive|lower price|lower priced|budget)\b")
+PRICIER = re.compile(r"\b(more expensive|pricier|pricey|higher price|higher priced|higher[- ]end)\b")
+
 REFINE_BUTTONS = [{"title": "Cheaper", "payload": "/refine_search"}, {"title": "Show more", "payload": "show more"}]
 
 
@@ -133,22 +137,40 @@ def show_results(
     if response.relaxed:
         dropped = ", ".join(FILTER_WORDS.get(r, r) for r in response.relaxed)
         lines.append(f"Nothing matched every filter, so I dropped the {dropped}.")
-    start = query.offset + 1
-    shown_to = query.offset + len(response.hits)
-    lines.append(intro or f"Here are {describe(query)} ({start}-{shown_to} of {response.total}):")
+    lines.append(intro or _found(query, response))
+    more = response.total > query.offset + len(response.hits)
     if wants_cards(tracker):
         # The cards carry each product; the text keeps the spoken hints.
-        lines.append('Say "tell me about the second one", "cheaper" or "show more".')
-        say(dispatcher, tracker, "\n".join(lines), REFINE_BUTTONS)
+        lines.append(_hint(len(response.hits), more, cards=True))
+        say(dispatcher, tracker, "\n".join(lines), REFINE_BUTTONS if more else REFINE_BUTTONS[:1])
         send_products(dispatcher, tracker, response.products)
     else:
         lines += [product_line(n, p) for n, p in enumerate(response.products, 1)]
-        lines.append('Say "tell me about the second one", "add the first to my cart", "cheaper" or "show more".')
+        lines.append(_hint(len(response.hits), more, cards=False))
         say(dispatcher, tracker, "\n".join(lines), product_buttons(response.products))
     return [
         SlotSet("search_query", asdict(query)),
         SlotSet("last_results", [p.id for p in response.products]),
     ]
+
+
+def _hint(shown: int, more: bool, cards: bool) -> str:
+    """What the shopper can say next, for what is on the screen: no "second one" when one is shown,
+    no "show more" on the last page."""
+    if shown == 1:
+        options = ['"tell me more"', '"add it to my cart"']
+    else:
+        options = ['"tell me about the second one"'] + ([] if cards else ['"add the first to my cart"'])
+    options += ['"cheaper"'] + (['"show more"'] if more else [])
+    return f"Say {', '.join(options[:-1])} or {options[-1]}."
+
+
+def _found(query: SearchQuery, response: SearchResponse) -> str:
+    """'I found 12 matches for running shoes under $100, showing 6-10:' (counts as the shopper reads them)."""
+    found = f"I found {counted(response.total, 'match')} for {describe(query)}"
+    if response.total > len(response.hits):
+        return f"{found}, showing {query.offset + 1}-{query.offset + len(response.hits)}:"
+    return f"{found}:"
 
 
 class ActionSearchProducts(Action):
@@ -189,21 +211,37 @@ class ActionRefineSearch(Action):
             query = _apply_entities(search().parse(text), tracker)
             query.limit = PAGE
             return show_results(dispatcher, tracker, search().search(query))
-        if re.search(r"\b(more|next|others?|else)\b", text) and not re.search(r"\b(more|less) than\b", text):
+        wants_pricier = bool(PRICIER.search(text))
+        if re.search(r"\b(more|next|others?|else)\b", text) and not (
+            wants_pricier or re.search(r"\b(more|less) than\b", text)
+        ):
             base.offset += PAGE
             return show_results(dispatcher, tracker, search().search(base))
         base.offset = 0
-        wants_cheaper = bool(re.search(r"\b(cheaper|less expensive|lower price|cheaper ones)\b", text) or not text)
+        wants_cheaper = bool(CHEAPER.search(text) or not text)
         query = _apply_entities(search().parse(text, base=base), tracker)
         query.limit = PAGE
+        # "Cheaper" and "more expensive" are against the page the shopper was just shown: under or
+        # over its middle price (its only product's price when one was shown); the reply names it.
+        shown = _shown_products(tracker)
+        middle = statistics.median(p.price for p in shown) if shown else None
         if wants_cheaper and query.price_max == base.price_max:
-            shown = _shown_products(tracker)
-            if shown:
-                query.price_max = round(min(p.price for p in shown) - 0.01, 2)
+            if middle is not None:
+                query.price_max = round(middle - 0.01, 2)
             query.sort = base.sort if base.sort != "price_asc" else "relevance"
             response = search().search(query)
             if not response.hits or "price_max" in response.relaxed:
                 say(dispatcher, tracker, f"Those are already the cheapest {describe(base)} I have.")
+                return []
+            return show_results(dispatcher, tracker, response)
+        if wants_pricier and query.price_min == base.price_min and middle is not None:
+            query.price_min = round(middle + 0.01, 2)
+            if query.price_max is not None and query.price_max <= query.price_min:
+                query.price_max = None  # "under 100" and "more expensive than these" cannot both hold
+            query.sort = "relevance"
+            response = search().search(query)
+            if not response.hits or "price_min" in response.relaxed:
+                say(dispatcher, tracker, f"Those are already the most expensive {describe(base)} I have.")
                 return []
             return show_results(dispatcher, tracker, response)
         return show_results(dispatcher, tracker, search().search(query))
@@ -244,7 +282,7 @@ class ActionProductDetails(Action):
         shown = _shown_products(tracker)
         positions = ordinal_positions(tracker)
         if positions and shown and not pick(shown, positions[0]):
-            say(dispatcher, tracker, f"I only showed {len(shown)} products; which one did you mean?")
+            say(dispatcher, tracker, f"I only showed {counted(len(shown), 'product')}; which one did you mean?")
             return []
         product = resolve_product(tracker)
         if not product:
@@ -271,8 +309,22 @@ class ActionCompareProducts(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         shown = _shown_products(tracker)
-        if len(shown) < 2:
-            say(dispatcher, tracker, "I need at least two products to compare. Search for something first.")
+        if len(shown) == 1:
+            say(
+                dispatcher,
+                tracker,
+                f"I showed only 1 product, the {shown[0].name}. Search for another one to compare it with.",
+            )
+            return []
+        if not shown:
+            searched = tracker.get_slot("search_query") is not None
+            say(
+                dispatcher,
+                tracker,
+                "Your last search found nothing to compare. What are you looking for?"
+                if searched
+                else "I need two products to compare. Search for something first.",
+            )
             return []
         positions = ordinal_positions(tracker)
         text = user_text(tracker).lower()
@@ -285,7 +337,8 @@ class ActionCompareProducts(Action):
             say(
                 dispatcher,
                 tracker,
-                f'I showed {len(shown)} products; pick two different ones, like "compare the first and third".',
+                f'I showed {counted(len(shown), "product")}; pick two different ones, like "compare the first and'
+                ' second".',
             )
             return []
         rows = [

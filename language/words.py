@@ -1,4 +1,4 @@
-"""English word forms the shop's text needs: plurals of product types."""
+"""English word forms the shop's text needs: plurals of product types, counts with their noun."""
 
 from __future__ import annotations
 
@@ -12,3 +12,8 @@ def plural(noun: str) -> str:
     if noun.endswith("y") and noun[-2:-1] not in "aeiou":
         return noun[:-1] + "ies"
     return noun + "s"
+
+
+def counted(n: int, noun: str) -> str:
+    """'1 product', '2 products', '0 matches': a count with its noun in the right number."""
+    return f"{n} {noun if n == 1 else plural(noun)}"

@@ -73,6 +73,7 @@ let see what which one ones 1 it its also just really very good nice great avail
 dollars dollar bucks usd eur euros pounds price priced cost costs costing under below less than over
 above more between from up at most least around about max maximum min minimum within budget only
 sorted sort by size sizes color colour colors colours cheap cheaper cheapest store shop sell selling
+expensive pricier pricey
 recommend recommendation recommendations suggest suggestion suggestions idea ideas pick picks top best
 seller sellers people usually similar alternative alternatives right now new newest latest
 tell details detail about instead actually different them they ones

@@ -6,6 +6,8 @@ fresh PostgreSQL database (``SHOPKEEPER_RECORDS_URL``), as a shop on several hos
 
 from __future__ import annotations
 
+import re
+import statistics
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,12 +76,78 @@ def test_refinement_keeps_free_text_until_the_product_changes(shop_db: Path) -> 
     assert changes["search_query"]["product_type"] == "sandals" and changes["search_query"]["text"] == ""
 
 
-def test_cheaper_shows_only_cheaper_products(shop_db: Path, store: Store) -> None:
+def test_cheaper_means_cheaper_than_the_middle_of_the_page_shown(shop_db: Path, store: Store) -> None:
     ctx = _search("headphones")
-    before = min(p.price for p in store.products(ctx["last_results"]))
-    _, changes, _ = run(ActionRefineSearch(), tracker("cheaper", "refine_search", slots=ctx))
-    after = store.products(changes["last_results"])
-    assert after and all(p.price < before for p in after)
+    middle = statistics.median(p.price for p in store.products(ctx["last_results"]))
+    for text in ("cheaper ones please", "something less expensive"):
+        _, changes, reply = run(ActionRefineSearch(), tracker(text, "refine_search", slots=ctx))
+        after = store.products(changes["last_results"])
+        assert len(after) >= 2 and all(p.price < middle for p in after), text
+        assert changes["search_query"]["text"] == "", text
+        assert f"under ${middle - 0.01:.2f}" in reply, "the reply names the new bound"
+
+
+def test_more_expensive_means_over_the_middle_of_the_page_shown_not_the_next_page(shop_db: Path, store: Store) -> None:
+    ctx = _search("headphones")
+    middle = statistics.median(p.price for p in store.products(ctx["last_results"]))
+    for text in ("more expensive ones", "something pricier"):
+        _, changes, reply = run(ActionRefineSearch(), tracker(text, "refine_search", slots=ctx))
+        after = store.products(changes["last_results"])
+        assert len(after) >= 2 and all(p.price > middle for p in after), text
+        assert changes["search_query"]["offset"] == 0 and changes["search_query"]["text"] == "", text
+        assert f"over ${middle + 0.01:.2f}" in reply
+
+
+def test_cheaper_after_one_product_is_cheaper_than_that_product(shop_db: Path, store: Store) -> None:
+    ctx = _search("show me red running shoes under 100")
+    assert len(ctx["last_results"]) == 1 and "I found 1 match for red running shoes" in ctx["_reply"]
+    only = store.products(ctx["last_results"])[0]
+    _, changes, reply = run(ActionRefineSearch(), tracker("cheaper", "refine_search", slots=ctx))
+    if changes:
+        assert all(p.price < only.price for p in store.products(changes["last_results"]))
+    else:
+        assert "already the cheapest" in reply
+
+
+def test_counts_and_hints_follow_what_is_shown(shop_db: Path) -> None:
+    one = _search("show me red running shoes under 100")["_reply"]
+    assert "1 match " in one and "1 matches" not in one
+    assert "second one" not in one and "show more" not in one, "no second one, no next page"
+    assert '"tell me more"' in one
+    many = _search("headphones")["_reply"]
+    found = re.search(r"I found (\d+) matches for headphones, showing 1-5:", many)
+    assert found and int(found.group(1)) > 5
+    assert '"show more"' in many and "second one" in many
+
+
+def test_details_and_compare_after_one_product(shop_db: Path, store: Store) -> None:
+    ctx = _search("show me red running shoes under 100")
+    only = store.products(ctx["last_results"])[0]
+    second = tracker("tell me about the second one", "product_details", ents(ordinal="second"), slots=ctx)
+    _, _, reply = run(ActionProductDetails(), second)
+    assert "I only showed 1 product;" in reply
+    _, _, reply = run(ActionCompareProducts(), tracker("compare the first two", "compare_products", slots=ctx))
+    assert f"I showed only 1 product, the {only.name}" in reply
+    _, changes, reply = run(ActionProductDetails(), tracker("tell me more", "product_details", slots=ctx))
+    assert changes["selected_product"] == only.id and only.name in reply
+
+
+def test_compare_after_a_search_that_found_nothing_or_none_at_all(shop_db: Path) -> None:
+    nothing = {"search_query": {"text": "zzqx", "limit": 5}, "last_results": []}
+    _, _, reply = run(ActionCompareProducts(), tracker("compare the first two", "compare_products", slots=nothing))
+    assert "found nothing" in reply
+    _, _, reply = run(ActionCompareProducts(), tracker("compare the first two", "compare_products"))
+    assert "Search for something first" in reply
+
+
+def test_after_a_page_change_the_second_one_is_on_the_page_shown(shop_db: Path) -> None:
+    ctx = _search("running shoes")
+    _, changes, reply = run(ActionRefineSearch(), tracker("show more", "refine_search", slots=ctx))
+    assert "showing 6-10" in reply
+    page = {**ctx, **changes}
+    second = tracker("tell me about the second one", "product_details", ents(ordinal="second"), slots=page)
+    _, picked, _ = run(ActionProductDetails(), second)
+    assert picked["selected_product"] == page["last_results"][1]
 
 
 def test_show_more_pages_through_results(shop_db: Path) -> None:
