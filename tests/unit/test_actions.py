@@ -76,26 +76,26 @@ def test_refinement_keeps_free_text_until_the_product_changes(shop_db: Path) -> 
     assert changes["search_query"]["product_type"] == "sandals" and changes["search_query"]["text"] == ""
 
 
-def test_cheaper_means_cheaper_than_the_middle_of_the_page_shown(shop_db: Path, store: Store) -> None:
+@pytest.mark.parametrize(
+    ("text", "cheaper"),
+    [
+        ("cheaper ones please", True),
+        ("something less expensive", True),
+        ("more expensive ones", False),  # not "show more"
+        ("something pricier", False),
+    ],
+)
+def test_cheaper_and_pricier_are_against_the_middle_of_the_page_shown(
+    shop_db: Path, store: Store, text: str, cheaper: bool
+) -> None:
     ctx = _search("headphones")
     middle = statistics.median(p.price for p in store.products(ctx["last_results"]))
-    for text in ("cheaper ones please", "something less expensive"):
-        _, changes, reply = run(ActionRefineSearch(), tracker(text, "refine_search", slots=ctx))
-        after = store.products(changes["last_results"])
-        assert len(after) >= 2 and all(p.price < middle for p in after), text
-        assert changes["search_query"]["text"] == "", text
-        assert f"under ${middle - 0.01:.2f}" in reply, "the reply names the new bound"
-
-
-def test_more_expensive_means_over_the_middle_of_the_page_shown_not_the_next_page(shop_db: Path, store: Store) -> None:
-    ctx = _search("headphones")
-    middle = statistics.median(p.price for p in store.products(ctx["last_results"]))
-    for text in ("more expensive ones", "something pricier"):
-        _, changes, reply = run(ActionRefineSearch(), tracker(text, "refine_search", slots=ctx))
-        after = store.products(changes["last_results"])
-        assert len(after) >= 2 and all(p.price > middle for p in after), text
-        assert changes["search_query"]["offset"] == 0 and changes["search_query"]["text"] == "", text
-        assert f"over ${middle + 0.01:.2f}" in reply
+    _, changes, reply = run(ActionRefineSearch(), tracker(text, "refine_search", slots=ctx))
+    after = store.products(changes["last_results"])
+    assert len(after) >= 2 and all((p.price < middle) if cheaper else (p.price > middle) for p in after)
+    assert changes["search_query"]["offset"] == 0 and changes["search_query"]["text"] == ""
+    bound = f"under ${middle - 0.01:.2f}" if cheaper else f"over ${middle + 0.01:.2f}"
+    assert bound in reply, "the reply names the new bound"
 
 
 def test_cheaper_after_one_product_is_cheaper_than_that_product(shop_db: Path, store: Store) -> None:
