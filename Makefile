@@ -108,10 +108,11 @@ $(MODEL): $(TRAINING_FILES) $(wildcard nlu/*.py language/*.py) bot/cached_ted_po
 	$(RASA) train --fixed-model-name shopkeeper --out models
 
 # -- running -----------------------------------------------------------------------------
-run: setup catalog voice widget train
+# lookups before train: an imported catalogue's brands and types reach the NLU, and retrain it.
+run: setup catalog lookups voice widget train
 	SHOPKEEPER_DB=$(DB) $(PY) -m bot.launcher run
 
-shell: setup catalog train
+shell: setup catalog lookups train
 	SHOPKEEPER_DB=$(DB) $(PY) -m bot.launcher shell
 
 # The production layout on this machine: REPLICAS of each process behind HAProxy, conversations in
@@ -121,7 +122,7 @@ CLUSTER_ENV = SHOPKEEPER_TRACKER_URL=$${SHOPKEEPER_TRACKER_URL:-postgresql://pos
 	SHOPKEEPER_LOCK_URL=$${SHOPKEEPER_LOCK_URL:-redis://127.0.0.1:6379/1} \
 	SHOPKEEPER_GATEWAY_REDIS_URL=$${SHOPKEEPER_GATEWAY_REDIS_URL:-redis://127.0.0.1:6379/2} \
 	SHOPKEEPER_EVENT_BROKER_URL=$${SHOPKEEPER_EVENT_BROKER_URL:-amqp://guest:guest@127.0.0.1:5672}
-cluster: setup catalog voice widget train cluster-tools
+cluster: setup catalog lookups voice widget train cluster-tools
 	$(CLUSTER_ENV) SHOPKEEPER_DB=$(DB) $(PY) -m bot.launcher cluster --replicas $(REPLICAS)
 
 # Locust for benchmarks/load.py, in its own environment: its dependencies stay out of the product's lock.

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import sys
 
-from catalog.db import build_demo_database, db_path
+from catalog.db import build_demo_database, db_path, imported_catalogues
 from catalog.importer import CatalogueFormatError, import_catalogue
 from catalog.migrations import migrate
 from catalog.policies import money
@@ -28,6 +28,11 @@ def _build(args: argparse.Namespace) -> int:
     target = db_path(args.db)
     if target.exists() and not args.force:
         print(f"{target} already exists (use --force to rebuild).")
+        return 0
+    if imported_catalogues(target) and not args.replace_imported:
+        # make run rebuilds the demo shop when its sources change; a shop's own catalogue (and the
+        # records in the same file) must survive that.
+        print(f"{target} holds an imported catalogue: not replaced by the demo shop (--replace-imported to do so).")
         return 0
     as_of = dt.date.fromisoformat(args.as_of) if args.as_of else None
     path = build_demo_database(target, as_of=as_of)
@@ -137,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     build = sub.add_parser("build", help="generate the demo shop database")
     build.add_argument("--force", action="store_true", help="rebuild even if the file exists")
     build.add_argument("--as-of", help="date the demo orders are relative to (YYYY-MM-DD)")
+    build.add_argument(
+        "--replace-imported", action="store_true", help="replace even a file that holds an imported catalogue"
+    )
     build.set_defaults(func=_build)
     search = sub.add_parser("search", help="search products")
     search.add_argument("query")

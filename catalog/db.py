@@ -32,6 +32,9 @@ CREATE INDEX IF NOT EXISTS products_category_nocase ON products(category COLLATE
 CREATE INDEX IF NOT EXISTS products_type_nocase ON products(product_type COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS products_brand_nocase ON products(brand COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS products_price ON products(price);
+-- Catalogues imported into this file (python -m catalog import): a file with any is a real shop's,
+-- which `build --force` (make run after the demo's sources change) must never replace.
+CREATE TABLE IF NOT EXISTS imports (source TEXT NOT NULL, products INTEGER NOT NULL, at TEXT NOT NULL);
 -- Full-text index. A row's rowid is its product's rowid (see align_text_index), the cheap way back.
 CREATE VIRTUAL TABLE IF NOT EXISTS product_fts USING fts5(
     id UNINDEXED, name, brand, product_type, tags, description, tokenize='porter unicode61'
@@ -159,3 +162,16 @@ def build_demo_database(
         records.dispose()
     os.replace(tmp, target)
     return target
+
+
+def imported_catalogues(path: str | os.PathLike[str] | None = None) -> int:
+    """How many catalogue imports the database file has had (0 for the demo shop or no file)."""
+    target = db_path(path)
+    if not target.exists():
+        return 0
+    conn = sqlite3.connect(target)
+    try:
+        known = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'imports'").fetchone()
+        return int(conn.execute("SELECT COUNT(*) FROM imports").fetchone()[0]) if known else 0
+    finally:
+        conn.close()

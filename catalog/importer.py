@@ -8,6 +8,7 @@ source are read from the name and description, so "red" still filters an importe
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import os
 import re
@@ -164,6 +165,10 @@ def import_catalogue(
         with conn:
             create_schema(conn)
             insert_products(conn, list(products.values()), progress=progress)
+            conn.execute(
+                "INSERT INTO imports (source, products, at) VALUES (?, ?, ?)",
+                (path.name, len(products), dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")),
+            )
     finally:
         conn.close()
     # The feed's stock levels are what the shop can sell now, on every node.

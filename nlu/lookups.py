@@ -2,7 +2,8 @@
 
 The NLU featurises words it has seen in these tables, so brands or types added to the shop (by
 ``python -m catalog import`` or in the demo taxonomy) are recognised after re-running this and
-retraining. The tables come from the database the bot serves (SHOPKEEPER_DB, else the demo shop),
+retraining; ``make run`` does both whenever the shop's vocabulary changed (the file is rewritten
+only then). The tables come from the database the bot serves (SHOPKEEPER_DB, else the demo shop),
 not from the demo generator. The output file is committed for the demo shop, and
 ``make validate`` checks it is in sync (``--check``).
 """
@@ -48,24 +49,29 @@ def render(db: str | Path | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="exit 1 if the file is out of date")
     parser.add_argument("--db", default=None, help="shop database (default: $SHOPKEEPER_DB or catalog/shop.db)")
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=OUTPUT, help="the lookup file to write or check")
+    args = parser.parse_args(argv)
     try:
         text = render(args.db)
     except (StoreError, FileNotFoundError) as error:
         print(f"error: {error}; build the shop first (`make catalog` or `python -m catalog import`)")
         return 1
+    current = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
     if args.check:
-        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
         if current != text:
-            print(f"{OUTPUT} is out of date; run python -m nlu.lookups")
+            print(f"{args.out} is out of date; run python -m nlu.lookups")
             return 1
         return 0
-    OUTPUT.write_text(text, encoding="utf-8")
-    print(f"wrote {OUTPUT}")
+    if current == text:
+        # Left untouched, so make sees no newer training file and does not retrain for nothing.
+        print(f"{args.out} is up to date")
+        return 0
+    args.out.write_text(text, encoding="utf-8")
+    print(f"wrote {args.out}: the bot retrains with the shop's brands, types, colours and materials")
     return 0
 
 
