@@ -134,6 +134,20 @@ def show_results(
         )
         return [SlotSet("last_results", [])]
     lines = []
+    if response.closest_only and not query.offset:
+        # Nothing uses the shopper's words or comes close in meaning: never call these matches.
+        areas = sorted({p.category for p in response.products if p.category})
+        where = f", in {' and '.join(areas)}" if 0 < len(areas) <= 2 else ""
+        categories = ", ".join(search().vocabulary.categories)
+        intro = f"Nothing in the shop matches those words exactly. The closest things I have{where}:"
+        lines.append(intro)
+        lines += [product_line(n, p) for n, p in enumerate(response.products, 1)]
+        lines.append(f"If none of these is it, try other words or browse a category: {categories}.")
+        say(dispatcher, tracker, "\n".join(lines), product_buttons(response.products))
+        return [
+            SlotSet("search_query", asdict(query)),
+            SlotSet("last_results", [p.id for p in response.products]),
+        ]
     if response.relaxed:
         dropped = ", ".join(FILTER_WORDS.get(r, r) for r in response.relaxed)
         lines.append(f"Nothing matched every filter, so I dropped the {dropped}.")

@@ -73,6 +73,7 @@ def _search(args: argparse.Namespace) -> int:
                     "sort": response.query.sort,
                     "total": response.total,
                     "relaxed": response.relaxed,
+                    "closest_only": response.closest_only,
                     "corrections": response.query.corrections,
                     "results": [{**hit.product.to_dict(), "score": hit.score} for hit in response.hits],
                 },

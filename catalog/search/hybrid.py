@@ -28,6 +28,10 @@ RRF_K = 60
 # Below this cosine similarity a product is not a semantic match at all (measured on the judged
 # query set, benchmarks/results/catalog.md).
 MIN_SIMILARITY = 0.30
+# When no product holds every word of the query, a product this similar still answers it ("something
+# to tell the time on my wrist" -> watches); below, the shop's nearest things are only that (chosen on
+# the dev half of benchmarks/data/out_of_catalogue.yml and the judged queries, DESIGN.md).
+ANSWERING_SIMILARITY = 0.50
 NAME_WORD_MIN_PRODUCTS = 2
 COMMON_WORD_DOCS = 3000
 # One worker for the whole process: searchers come and go (tests, reloads), the thread need not.
@@ -140,9 +144,37 @@ class HybridSearch(LexicalSearch):
         sql = f"SELECT p.id FROM products p WHERE {' AND '.join(clauses)}"
         return {r[0] for r in self.store.conn.execute(sql, args)}
 
-    def _semantic(self, query_vector: np.ndarray, allowed: set[str] | None) -> list[str]:
+    def _semantic(self, query_vector: np.ndarray, allowed: set[str] | None) -> list[tuple[str, float]]:
         hits = self.vectors.search(query_vector, CANDIDATES, allowed)
-        return [pid for pid, score in hits if score >= MIN_SIMILARITY]
+        return [(pid, score) for pid, score in hits if score >= MIN_SIMILARITY]
+
+    def _holds_every_word(self, q: SearchQuery, clauses: list[str], args: list[object]) -> bool:
+        """Whether some product that passes the filters uses every word of the query's text (as a
+        whole word, not a prefix: "car" is not "carrow"). Words the shop never uses anywhere are
+        leftovers of a browse ("kitchen stuff") when a category was named; otherwise they count."""
+        words = [w for w in re.findall(r"\w+", q.text.lower()) if len(w) > 1 and not w.isdigit()]
+        if q.category or q.color or q.material:
+            words = [w for w in words if self._exact_frequency(w) > 0]
+            if not words:
+                return True
+        if not words:
+            return True
+        expression = " ".join(f'"{w}"' for w in words)
+        where = " AND ".join(["product_fts MATCH ?", *clauses])
+        row = self.store.conn.execute(
+            f"SELECT 1 FROM product_fts JOIN products p ON p.rowid = product_fts.rowid WHERE {where} LIMIT 1",
+            [expression, *args],
+        ).fetchone()
+        return row is not None
+
+    def _exact_frequency(self, word: str) -> int:
+        key = f"={word}"
+        if key not in self._frequency:
+            row = self.store.conn.execute(
+                "SELECT COUNT(*) FROM product_fts WHERE product_fts MATCH ?", (f'"{word}"',)
+            ).fetchone()
+            self._frequency[key] = int(row[0])
+        return self._frequency[key]
 
     def _run(self, q: SearchQuery) -> SearchResponse:
         if not re.search(r"\w", q.text):
@@ -153,12 +185,22 @@ class HybridSearch(LexicalSearch):
         lexical = self._lexical(q, clauses, args) if self.mode != "vector" else []
         # Filtering by SQL still overlaps the embedding; only the vector lookup has to wait for it.
         allowed = self._allowed(clauses, args) if embedding else None
-        semantic = self._semantic(embedding.result(), allowed) if embedding else []
+        scored = self._semantic(embedding.result(), allowed) if embedding else []
+        semantic = [pid for pid, _ in scored]
         if not lexical and not semantic and clauses:
-            # Leftover words are soft ("comfortable"); the filters are what the shopper insisted on.
+            # Leftover words are soft ("comfortable"); the filters are what the shopper insisted on,
+            # unless the shop uses those words only elsewhere ("dog food": dogs are in pets, not groceries).
+            if not (q.product_type or q.brand) and not self._holds_every_word(q, clauses, args):
+                return SearchResponse(q, [], 0, closest_only=True)  # search() then drops the filter
             return super()._run(q.merged(text=""))
+        # A named type or brand is something the shop sells; otherwise the words must be found or meant.
+        closest_only = not (q.product_type or q.brand) and not (
+            (scored and scored[0][1] >= ANSWERING_SIMILARITY) or self._holds_every_word(q, clauses, args)
+        )
+        # Then words matched only in part ("car" in "Carrow") rank nothing: only meaning does, if anything.
+        rankings = (semantic,) if closest_only else (lexical, semantic)
         fused: dict[str, float] = {}
-        for ranking in (lexical, semantic):
+        for ranking in rankings:
             for rank, pid in enumerate(ranking):
                 fused[pid] = fused.get(pid, 0.0) + 1.0 / (RRF_K + rank + 1)
         # Order by the few columns sorting needs; build whole products only for the page shown.
@@ -177,7 +219,7 @@ class HybridSearch(LexicalSearch):
         order = sorted(facts, key=key)
         page = self.store.products(order[q.offset : q.offset + q.limit])
         hits = [SearchHit(product, round(fused[product.id], 6)) for product in page]
-        return SearchResponse(q, hits, len(order))
+        return SearchResponse(q, hits, len(order), closest_only=closest_only)
 
     @staticmethod
     def _sort_key(

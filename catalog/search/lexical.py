@@ -32,6 +32,9 @@ class SearchResponse:
     hits: list[SearchHit]
     total: int
     relaxed: list[str] = field(default_factory=list)  # filters dropped to find anything
+    # No product uses all of the shopper's words and none is close in meaning either: the hits are
+    # only the nearest things the shop has, and must not be presented as matches.
+    closest_only: bool = False
 
     @property
     def products(self) -> list[Product]:

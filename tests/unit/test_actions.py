@@ -150,6 +150,15 @@ def test_after_a_page_change_the_second_one_is_on_the_page_shown(shop_db: Path) 
     assert picked["selected_product"] == page["last_results"][1]
 
 
+def test_nothing_the_shop_sells_is_said_plainly_with_the_closest_things(shop_db: Path, store: Store) -> None:
+    ctx = _search("a lawn mower")
+    assert ctx["_reply"].startswith("Nothing in the shop matches those words exactly. The closest things I have")
+    assert "I found" not in ctx["_reply"] and "matches for" not in ctx["_reply"]
+    assert ctx["last_results"] and all(p.category == "garden" for p in store.products(ctx["last_results"]))
+    nothing = _search("car tyres")
+    assert "I couldn't find any" in nothing["_reply"] and nothing["last_results"] == []
+
+
 def test_show_more_pages_through_results(shop_db: Path) -> None:
     ctx = _search("running shoes")
     _, changes, _ = run(ActionRefineSearch(), tracker("show more", "refine_search", slots=ctx))

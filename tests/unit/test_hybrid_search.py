@@ -14,7 +14,7 @@ import pytest
 from catalog.importer import CatalogueFormatError, import_catalogue
 from catalog.search import vectors as vectors_module
 from catalog.search.hybrid import HybridSearch
-from catalog.search.lexical import LexicalSearch
+from catalog.search.lexical import LexicalSearch, SearchResponse
 from catalog.search.vectors import ProductVectors, TextEncoder
 from catalog.store import Store
 from language.fuzzy import VocabularyCorrector, phonetic_key
@@ -73,6 +73,23 @@ def test_meaning_finds_products_that_share_no_word_with_the_query(hybrid: Hybrid
     assert lexical.search(lexical.parse(text)).total == 0
     semantic = hybrid.search(hybrid.parse(text).merged(limit=5)).products
     assert len(semantic) == 5 and all(p.category == "pets" for p in semantic)
+
+
+def test_what_the_shop_does_not_sell_is_never_presented_as_a_match(hybrid: HybridSearch) -> None:
+    def ask(text: str) -> SearchResponse:
+        return hybrid.search(hybrid.parse(text).merged(limit=5))
+
+    # No product has these words ("car" is not "Carrow") and nothing is close in meaning.
+    assert ask("car tyres").total == 0
+    # Nothing is called that, but the shop has neighbours: shown as the closest, not as matches.
+    mower = ask("a lawn mower")
+    assert mower.closest_only and mower.hits and all(p.category == "garden" for p in mower.products)
+    # "food" named the groceries, which hold nothing for dogs: the category is dropped, and said so.
+    dog_food = ask("do you sell dog food")
+    assert dog_food.relaxed == ["category"] and not dog_food.closest_only
+    assert all("dog" in p.name.lower() for p in dog_food.products)
+    for text in ("show me running shoes", "waterproof jacket", "lightweight red running shoes", "a blender"):
+        assert not ask(text).closest_only, text
 
 
 def test_hybrid_keeps_structured_filters_and_sorting(hybrid: HybridSearch) -> None:
