@@ -144,9 +144,12 @@ def extract_email(text: str) -> str | None:
 def validated_email(value: Any, dispatcher: CollectingDispatcher, tracker: Tracker) -> str | None:
     """The email in a slot value, or None after telling the shopper what's wrong.
 
-    The tagger may take only part of an address ("new" of "new.shopper@example.com"), so the
-    whole message is read when the slot value holds none."""
-    email = extract_email(str(value or "")) or extract_email(str(tracker.latest_message.get("text") or ""))
+    The tagger may take only part of an address ("new" or "shopper@example.com" of
+    "new.shopper@example.com"), so the address in the whole message wins when it holds the tagged
+    part, and is used when the slot value holds none."""
+    tagged = extract_email(str(value or ""))
+    said = extract_email(str(tracker.latest_message.get("text") or ""))
+    email = said if said and (not tagged or tagged.lower() in said.lower()) else tagged
     if not email:
         dispatcher.utter_message(text="That doesn't look like an email address; it should look like name@example.com.")
     return email

@@ -12,9 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import func, select
 
 from actions.cart import ActionAddToCart, ActionPlaceOrder, ActionRemoveFromCart, ActionViewCart, ValidateCheckoutForm
+from actions.common import validated_email
 from actions.orders import ActionRunOrderService, ActionStartOrderService, ValidateVerifyCustomerForm
 from actions.shopping import (
     ActionCompareProducts,
@@ -313,6 +315,9 @@ def test_an_address_the_tagger_cut_short_is_read_from_the_whole_message(shop_db:
         f"my email is {DEMO_EMAIL}", {"order_id": "10002", "pending_service": "track_order"}, {"email": local}
     )
     assert slots["email"] == DEMO_EMAIL and "look like" not in reply
+    # A tail of the address that is itself an address ("shopper@example.com" of "new.shopper@...").
+    said = tracker("new.shopper@example.com", "inform")
+    assert validated_email("shopper@example.com", CollectingDispatcher(), said) == "new.shopper@example.com"
     slots, reply = _verify(f"it's {domain}", {"order_id": "10002", "pending_service": "track_order"}, {"email": domain})
     assert slots["email"] is None and "look like an email" in reply
 
