@@ -237,7 +237,7 @@ class ActionRefineSearch(Action):
         query.limit = PAGE
         # "Cheaper" and "more expensive" are against the page the shopper was just shown: under or
         # over its middle price (its only product's price when one was shown); the reply names it.
-        shown = _shown_products(tracker)
+        shown = _shown_products(tracker) if wants_cheaper or wants_pricier else []
         middle = statistics.median(p.price for p in shown) if shown else None
         if wants_cheaper and query.price_max == base.price_max:
             if middle is not None:

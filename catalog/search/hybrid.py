@@ -77,7 +77,7 @@ class HybridSearch(LexicalSearch):
         self.encoder = encoder or TextEncoder()
         self.vectors = vectors or ProductVectors.for_store(store, self.encoder, progress=progress)
         self._corrector: VocabularyCorrector | None = None
-        self._frequency: dict[str, int] = {}  # word -> products containing it (the catalogue is fixed while serving)
+        self._frequency: dict[str, int] = {}  # one word's FTS expression -> products (fixed while serving)
 
     @property
     def corrector(self) -> VocabularyCorrector:
@@ -92,13 +92,15 @@ class HybridSearch(LexicalSearch):
         return query
 
     # -- retrieval -------------------------------------------------------------------------
-    def _document_frequency(self, word: str) -> int:
-        if word not in self._frequency:
+    def _document_frequency(self, word: str, whole_word: bool = False) -> int:
+        """Products using ``word``: as a prefix (BM25's matching), or ``whole_word`` ("car" not "carrow")."""
+        expression = f'"{word}"' if whole_word else fts_expression(word, "all")
+        if expression not in self._frequency:
             row = self.store.conn.execute(
-                "SELECT COUNT(*) FROM product_fts WHERE product_fts MATCH ?", (fts_expression(word, "all"),)
+                "SELECT COUNT(*) FROM product_fts WHERE product_fts MATCH ?", (expression,)
             ).fetchone()
-            self._frequency[word] = int(row[0])
-        return self._frequency[word]
+            self._frequency[expression] = int(row[0])
+        return self._frequency[expression]
 
     def _informative(self, text: str) -> str:
         """``text`` without words found in more than ``COMMON_WORD_DOCS`` products (or in none).
@@ -154,9 +156,7 @@ class HybridSearch(LexicalSearch):
         leftovers of a browse ("kitchen stuff") when a category was named; otherwise they count."""
         words = [w for w in re.findall(r"\w+", q.text.lower()) if len(w) > 1 and not w.isdigit()]
         if q.category or q.color or q.material:
-            words = [w for w in words if self._exact_frequency(w) > 0]
-            if not words:
-                return True
+            words = [w for w in words if self._document_frequency(w, whole_word=True) > 0]
         if not words:
             return True
         expression = " ".join(f'"{w}"' for w in words)
@@ -166,15 +166,6 @@ class HybridSearch(LexicalSearch):
             [expression, *args],
         ).fetchone()
         return row is not None
-
-    def _exact_frequency(self, word: str) -> int:
-        key = f"={word}"
-        if key not in self._frequency:
-            row = self.store.conn.execute(
-                "SELECT COUNT(*) FROM product_fts WHERE product_fts MATCH ?", (f'"{word}"',)
-            ).fetchone()
-            self._frequency[key] = int(row[0])
-        return self._frequency[key]
 
     def _run(self, q: SearchQuery) -> SearchResponse:
         if not re.search(r"\w", q.text):
