@@ -55,6 +55,16 @@ def sweep_parser(doc: str | None, result: str) -> argparse.ArgumentParser:
     return parser
 
 
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson interval of a share k/n (sound near 0 and 1, unlike the normal approximation)."""
+    if n == 0:
+        return 0.0, 0.0
+    p = k / n
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * ((p * (1 - p) / n + z**2 / (4 * n * n)) ** 0.5) / (1 + z**2 / n)
+    return centre - half, centre + half
+
+
 def write_result(path: Path, text: str) -> Path:
     """Write a result file (making its folder) and say where it went."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -22,13 +22,12 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.common import DEMO_DB, RESULTS, ROOT, command, machine, shared_data, write_result
+from benchmarks.common import DEMO_DB, RESULTS, ROOT, command, machine, shared_data, wilson, write_result
 from catalog import HybridSearch, SearchResponse, Store, import_catalogue
 
 REQUESTS = ROOT / "benchmarks" / "data" / "out_of_catalogue.yml"
 JUDGED = ROOT / "benchmarks" / "data" / "search_judgments.yml"
 SEARCH_EXAMPLES = ROOT / "data" / "nlu" / "shopping.yml"
-Z95 = 1.96
 
 
 def answer(search: HybridSearch, text: str) -> SearchResponse:
@@ -50,16 +49,6 @@ def honest(response: SearchResponse) -> bool:
     first = response.hits[0].product
     held = set(re.findall(r"\w+", f"{first.name} {first.product_type} {first.description}".lower()))
     return all(w in held or w.rstrip("s") in held for w in words)
-
-
-def wilson(k: int, n: int) -> tuple[float, float]:
-    """95% Wilson interval of a share k/n."""
-    if n == 0:
-        return 0.0, 0.0
-    p = k / n
-    centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
-    half = Z95 * ((p * (1 - p) / n + Z95**2 / (4 * n * n)) ** 0.5) / (1 + Z95**2 / n)
-    return centre - half, centre + half
 
 
 def share(k: int, n: int) -> str:
