@@ -129,6 +129,7 @@ def banner(cluster: Cluster) -> str:
     return f"""
 Shopkeeper is running as a cluster of {cluster.replicas}.
   Shop address  {s.gateway_url}  (HAProxy; the chat at /, socket.io, /api/transcribe)
+  Agent inbox   {s.gateway_url}/agent  (token: {s.agent_token})
   Gateways      {gateways}
   Rasa servers  {rasa}
   Logs          {s.log_dir}

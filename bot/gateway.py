@@ -10,7 +10,8 @@ Rasa's own socketio channel emits. This module wires the parts together:
 - ``bot.speech``: the recogniser, loaded in the background, on one worker thread;
 - ``bot.voice_turns``: each client's streamed utterance, partial transcripts, the end of speech;
 - ``bot.socket_events``: the socket.io events; ``bot.rasa_client``: Rasa's REST webhook;
-- ``bot.http_routes``: ``/api/transcribe`` and ``/health``; ``bot.web``: the chat widget.
+- ``bot.http_routes``: ``/api/transcribe`` and ``/health``; ``bot.web``: the chat widget;
+- ``bot.agent_inbox``: ``/agent``, where the shop's staff take over handed-off conversations.
 
 Events and endpoints are documented in the README ("Socket.io events").
 """
@@ -31,6 +32,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from bot import backends
+from bot.agent_inbox import AgentInbox, add_agent_routes
 from bot.http_routes import add_api_routes, add_outbox_route
 from bot.origins import OriginPolicy
 from bot.rasa_client import RasaClient
@@ -73,7 +75,7 @@ def create_app(config: GatewayConfig | None = None) -> tuple[FastAPI, socketio.A
     config = config or GatewayConfig()
     voice = config.voice  # the speech model and the audio limits
     speech = SpeechService(voice, config.db)
-    rasa = RasaClient(config.bot.rasa_url, config.bot.actions_url, config.bot.rasa_timeout_s)
+    rasa = RasaClient(config.bot.rasa_url, config.bot.actions_url, config.bot.rasa_timeout_s, config.bot.rasa_token)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -102,7 +104,8 @@ def create_app(config: GatewayConfig | None = None) -> tuple[FastAPI, socketio.A
         config.bot.session_audio_s_per_min,
         config.bot.client_audio_s_per_min,
     )
-    SocketEvents(sio, rasa, turns, asr_model=speech.model, ids=ids, limits=limits)
+    inbox = AgentInbox(sio, rasa, config.db, config.bot.agent_token)
+    SocketEvents(sio, rasa, turns, asr_model=speech.model, ids=ids, limits=limits, held_by_agent=inbox.held_by_agent)
     add_api_routes(app, speech, rasa, max_bytes=voice.max_audio_bytes, limits=limits)
     if origins.allowed:  # no CORS headers at all unless a shop lists other sites
         app.add_middleware(
@@ -110,6 +113,7 @@ def create_app(config: GatewayConfig | None = None) -> tuple[FastAPI, socketio.A
         )
     app.add_middleware(UploadLimit, paths={"/api/transcribe"}, max_bytes=voice.max_audio_bytes)
     add_outbox_route(app, config.db)
+    add_agent_routes(app, inbox)
     add_widget_routes(app)
     return app, sio, socketio.ASGIApp(sio, other_asgi_app=app)
 

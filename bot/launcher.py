@@ -16,6 +16,7 @@ import argparse
 import ctypes
 import json
 import os
+import secrets
 import signal
 import socket
 import sqlite3
@@ -76,8 +77,11 @@ class Services:
     db: str | None = field(default_factory=lambda: str(CatalogSettings.from_env().db))
     # Rasa and the action server listen here (loopback: the gateway is the only public door).
     internal_host: str = field(default_factory=lambda: BotSettings.from_env().internal_host)
-    # Rasa's HTTP API (trackers, /model/parse) only with a token; off when empty.
-    rasa_token: str = field(default_factory=lambda: BotSettings.from_env().rasa_token)
+    # Rasa's HTTP API (trackers, /model/parse), on loopback behind this token. The gateway's agent
+    # inbox pauses and resumes conversations through it, so an empty setting gets a random token per run.
+    rasa_token: str = field(default_factory=lambda: BotSettings.from_env().rasa_token or secrets.token_urlsafe(24))
+    # The staff's agent inbox (/agent): the setting, else a random token per run, printed in the banner.
+    agent_token: str = field(default_factory=lambda: BotSettings.from_env().agent_token or secrets.token_urlsafe(12))
     # Where Rasa keeps conversations, locks and events (bot/backends.py); "" = SQLite beside the shop database.
     tracker_url: str = field(default_factory=lambda: BotSettings.from_env().tracker_url)
     lock_url: str = field(default_factory=lambda: BotSettings.from_env().lock_url)
@@ -241,7 +245,9 @@ class Services:
                 "--credentials",
                 str(ROOT / "credentials.yml"),
                 # No --cors: nothing but the gateway (same machine) talks to Rasa.
-                *(["--enable-api", "--auth-token", self.rasa_token] if self.rasa_token else []),
+                "--enable-api",
+                "--auth-token",
+                self.rasa_token,
             ],
         )
         print("  (loading the model takes a minute or two on a small machine)")
@@ -272,7 +278,7 @@ class Services:
             "--asr-model",
             self.asr_model,
         ]
-        self._spawn(name, command)
+        self._spawn(name, command, SHOPKEEPER_RASA_TOKEN=self.rasa_token, SHOPKEEPER_AGENT_TOKEN=self.agent_token)
         gateway_url = f"http://localhost:{port}"
         self._wait(name, f"{gateway_url}/health", timeout)
         # The speech model loads in the background; wait so the first voice turn is not slow.
@@ -342,7 +348,7 @@ class Services:
 
 
 def banner(services: Services) -> str:
-    api = "HTTP API on, token required" if services.rasa_token else "HTTP API off"
+    api = "HTTP API on loopback, token required"
     return f"""
 Shopkeeper is running.
   Gateway       {services.gateway_url}  (socket.io text + voice, POST /api/transcribe, /health, /docs)
@@ -355,6 +361,7 @@ Shopkeeper is running.
 Talk to it:
   {services.gateway_url}/  the chat in a browser (type, or press the microphone)
   {services.gateway_url}/demo  a shop page with the chat bubble
+  {services.gateway_url}/agent  the staff's inbox for conversations handed to a person (token: {services.agent_token})
   on any page: <script src="{services.gateway_url}/widget.js"></script>
   python -m voice.client --url {services.gateway_url} --text "hi" --file my_question.wav
   make shell                      (a chat in this terminal; run it in a second terminal)

@@ -23,11 +23,12 @@ def replica_order(sender: str, replicas: list[str]) -> list[str]:
 class RasaClient:
     """One pooled HTTP client; ``open`` when the app starts, ``close`` when it stops."""
 
-    def __init__(self, rasa_url: str, actions_url: str, timeout_s: float) -> None:
+    def __init__(self, rasa_url: str, actions_url: str, timeout_s: float, api_token: str = "") -> None:
         self.replicas = [u.strip().rstrip("/") for u in rasa_url.split(",") if u.strip()]
         self.rasa_url = self.replicas[0]
         self.actions_url = actions_url.rstrip("/")
         self.timeout_s = timeout_s
+        self.api_token = api_token  # Rasa's HTTP API (trackers); "" when it is off
         self._http: httpx.AsyncClient | None = None
 
     async def open(self) -> None:
@@ -61,6 +62,32 @@ class RasaClient:
             response.raise_for_status()
             return list(response.json() or [])
         raise httpx.ConnectError("no Rasa server configured")
+
+    # -- Rasa's HTTP API: a conversation's events (the agent inbox) ----------------------------
+    async def _api(self, method: str, sender: str, path: str, **kwargs: Any) -> httpx.Response:
+        if not self.api_token:
+            raise RuntimeError("Rasa's HTTP API is off (no SHOPKEEPER_RASA_TOKEN)")
+        last: Exception | None = None
+        for replica in replica_order(sender, self.replicas):  # any replica: they share the tracker store
+            try:
+                response = await self.http.request(
+                    method, f"{replica}/conversations/{sender}/{path}", params={"token": self.api_token}, **kwargs
+                )
+            except httpx.ConnectError as exc:
+                last = exc
+                continue
+            response.raise_for_status()
+            return response
+        raise last or httpx.ConnectError("no Rasa server configured")
+
+    async def events(self, sender: str) -> list[dict[str, Any]]:
+        """Every event of the conversation, oldest first."""
+        tracker = (await self._api("GET", sender, "tracker")).json()
+        return list(tracker.get("events") or [])
+
+    async def add_events(self, sender: str, events: list[dict[str, Any]]) -> None:
+        """Append events (``pause``, ``resume``, an agent's ``bot`` message) under the conversation's lock."""
+        await self._api("POST", sender, "tracker/events", json=events)
 
     async def _reachable(self, url: str) -> bool:
         try:

@@ -18,6 +18,7 @@ class BotSettings:
     gateway_host: str = "0.0.0.0"  # SHOPKEEPER_GATEWAY_HOST: the interface the gateway (the one public door) listens on
     internal_host: str = "127.0.0.1"  # SHOPKEEPER_INTERNAL_HOST: where Rasa and the action server listen
     rasa_token: str = ""  # SHOPKEEPER_RASA_TOKEN: turns Rasa's HTTP API on, behind this token (off when empty)
+    agent_token: str = ""  # SHOPKEEPER_AGENT_TOKEN: the staff's inbox at /agent, behind this token (off when empty)
     gateway_port: int = 8000  # SHOPKEEPER_GATEWAY_PORT
     rasa_port: int = 5005  # SHOPKEEPER_RASA_PORT
     actions_port: int = 5055  # SHOPKEEPER_ACTIONS_PORT
@@ -58,6 +59,7 @@ class BotSettings:
             gateway_host=env.get("SHOPKEEPER_GATEWAY_HOST") or cls.gateway_host,
             internal_host=env.get("SHOPKEEPER_INTERNAL_HOST") or cls.internal_host,
             rasa_token=(env.get("SHOPKEEPER_RASA_TOKEN") or "").strip(),
+            agent_token=(env.get("SHOPKEEPER_AGENT_TOKEN") or "").strip(),
             gateway_port=int(env.get("SHOPKEEPER_GATEWAY_PORT") or cls.gateway_port),
             rasa_port=int(env.get("SHOPKEEPER_RASA_PORT") or cls.rasa_port),
             actions_port=int(env.get("SHOPKEEPER_ACTIONS_PORT") or cls.actions_port),

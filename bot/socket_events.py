@@ -12,6 +12,7 @@ import inspect
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -56,9 +57,11 @@ class SocketEvents:
         asr_model: str,
         ids: SessionIds,
         limits: RateLimits,
+        held_by_agent: Callable[[str], str | None] = lambda session: None,
     ) -> None:
         self.sio, self.rasa, self.turns, self.asr_model, self.ids = sio, rasa, turns, asr_model, ids
         self.limits = limits
+        self.held_by_agent = held_by_agent  # a person from the shop answers this conversation (bot/agent_inbox.py)
         self.sessions: dict[str, str] = {}  # socket id -> conversation (session) id
         self.clients: dict[str, str] = {}  # socket id -> the client's address (for per-client limits)
         self.commands = OfferedCommands()  # /intent{...} payloads each conversation may send
@@ -82,7 +85,11 @@ class SocketEvents:
             log.warning("Rasa did not answer: %s", exc)
             await self.error(sid, "bot_unavailable", "The assistant is not reachable right now; please try again.")
             return
-        if not messages:  # every turn of this bot answers; none means Rasa failed it (a store was down)
+        if not messages:
+            if self.held_by_agent(session_id):  # the bot is paused: the agent reads it in the inbox and answers
+                await self.sio.emit("turn_end", {"replies": 0, "agent": True}, to=sid)
+                return
+            # Every turn of this bot answers; none means Rasa failed it (a store was down).
             await self.error(sid, "bot_unavailable", "The assistant could not answer that; please say it again.")
             return
         self.commands.remember(session_id, messages)

@@ -201,7 +201,19 @@ def _version_2(conn: Connection) -> None:
     Index("customers_email_lower", func.lower(customers.c.email), unique=True).create(conn)
 
 
-STEPS: list[Callable[[Connection], None]] = [_version_1, _version_2]
+def _version_3(conn: Connection) -> None:
+    """The agent inbox: a handoff is waiting, taken by an agent, or closed; and which agents are online.
+
+    Tickets from before stay waiting (nobody ever read them)."""
+    for column in ("agent", "taken_at", "closed_at"):
+        conn.execute(text(f"ALTER TABLE handoffs ADD COLUMN {column} TEXT"))
+    conn.execute(text("ALTER TABLE handoffs ADD COLUMN status TEXT NOT NULL DEFAULT 'waiting'"))
+    m = MetaData()
+    Table("agents_online", m, Column("agent", String, primary_key=True), Column("seen_at", Text, nullable=False))
+    m.create_all(conn)
+
+
+STEPS: list[Callable[[Connection], None]] = [_version_1, _version_2, _version_3]
 LATEST = len(STEPS)
 
 

@@ -185,6 +185,19 @@ handoffs = Table(
     Column("reason", Text),
     Column("summary", Text, nullable=False),
     Column("created_at", Text),
+    # waiting -> taken (an agent holds the conversation) -> closed (handed back to the bot)
+    Column("status", Text, nullable=False, server_default="waiting"),
+    Column("agent", Text),
+    Column("taken_at", Text),
+    Column("closed_at", Text),
+)
+
+# Agents whose inbox page asked for news lately: the bot tells a shopper whether anyone is there.
+agents_online = Table(
+    "agents_online",
+    metadata,
+    Column("agent", String, primary_key=True),
+    Column("seen_at", Text, nullable=False),
 )
 
 

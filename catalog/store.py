@@ -37,6 +37,10 @@ NUMBER_TRIES = 5
 VERIFICATION_WINDOW = dt.timedelta(hours=1)
 
 
+def _now() -> str:
+    return dt.datetime.now().isoformat(timespec="seconds")
+
+
 class StoreError(Exception):
     """A request the shop cannot fulfil; the message is safe to show a shopper."""
 
@@ -433,17 +437,92 @@ class Store:
     def add_handoff(
         self, session_id: str, summary: dict[str, Any], reason: str = "", customer_id: str | None = None
     ) -> int:
-        now = dt.datetime.now().isoformat(timespec="seconds")
         with self.records.begin() as conn:
             added = conn.execute(
                 insert(records.handoffs)
                 .values(session_id=session_id, customer_id=customer_id, reason=reason, summary=json.dumps(summary),
-                        created_at=now)
+                        created_at=_now())
             )  # fmt: skip
             return int(added.inserted_primary_key[0])
 
-    def handoffs(self) -> list[dict[str, Any]]:
+    def handoffs(self, *statuses: str) -> list[dict[str, Any]]:
+        """Tickets, oldest first; only those in ``statuses`` when given (waiting, taken, closed)."""
+        table = records.handoffs
+        query = select(table).order_by(table.c.id)
+        if statuses:
+            query = query.where(table.c.status.in_(statuses))
+        with self.records.read() as conn:
+            return [{**r, "summary": json.loads(r["summary"])} for r in conn.execute(query).mappings()]
+
+    def handoff(self, ticket: int) -> dict[str, Any] | None:
         table = records.handoffs
         with self.records.read() as conn:
-            rows = conn.execute(select(table).order_by(table.c.id)).mappings()
-            return [{**r, "summary": json.loads(r["summary"])} for r in rows]
+            row = conn.execute(select(table).where(table.c.id == ticket)).mappings().first()
+        return {**row, "summary": json.loads(row["summary"])} if row else None
+
+    def open_handoff(self, session_id: str) -> int | None:
+        """The conversation's ticket still waiting for (or held by) an agent, if it has one."""
+        table = records.handoffs
+        with self.records.read() as conn:
+            return conn.execute(
+                select(table.c.id).where(table.c.session_id == session_id, table.c.status.in_(("waiting", "taken")))
+                .order_by(table.c.id.desc()).limit(1)
+            ).scalar_one_or_none()  # fmt: skip
+
+    def held_by_agent(self, session_id: str) -> str | None:
+        """The agent who holds this conversation now, if one does."""
+        table = records.handoffs
+        with self.records.read() as conn:
+            return conn.execute(
+                select(table.c.agent).where(table.c.session_id == session_id, table.c.status == "taken").limit(1)
+            ).scalar_one_or_none()
+
+    def take_handoff(self, ticket: int, agent: str) -> bool:
+        """The agent takes a waiting ticket; False when it is not waiting (another agent was first)."""
+        table = records.handoffs
+        with self.records.begin() as conn:
+            taken = conn.execute(
+                update(table)
+                .where(table.c.id == ticket, table.c.status == "waiting")
+                .values(status="taken", agent=agent, taken_at=_now())
+            )
+            return taken.rowcount == 1
+
+    def untake_handoff(self, ticket: int, agent: str) -> None:
+        """The take did not go through (the bot could not be paused): the ticket waits again."""
+        table = records.handoffs
+        with self.records.begin() as conn:
+            conn.execute(
+                update(table)
+                .where(table.c.id == ticket, table.c.status == "taken", table.c.agent == agent)
+                .values(status="waiting", agent=None, taken_at=None)
+            )
+
+    def close_handoff(self, ticket: int, agent: str) -> bool:
+        """The agent who holds the ticket hands the conversation back; False when they do not hold it."""
+        table = records.handoffs
+        with self.records.begin() as conn:
+            closed = conn.execute(
+                update(table)
+                .where(table.c.id == ticket, table.c.status == "taken", table.c.agent == agent)
+                .values(status="closed", closed_at=_now())
+            )
+            return closed.rowcount == 1
+
+    def agent_seen(self, agent: str) -> None:
+        table = records.agents_online
+        with self.records.begin() as conn:
+            if conn.execute(update(table).where(table.c.agent == agent).values(seen_at=_now())).rowcount:
+                return
+        try:
+            with self.records.begin() as conn:
+                conn.execute(insert(table).values(agent=agent, seen_at=_now()))
+        except IntegrityError:  # the same agent's other tab was first
+            pass
+
+    def agents_online(self, within: dt.timedelta = dt.timedelta(seconds=60)) -> list[str]:
+        """Agents whose inbox asked for news within ``within``."""
+        table = records.agents_online
+        since = (dt.datetime.now() - within).isoformat(timespec="seconds")
+        with self.records.read() as conn:
+            return list(conn.execute(select(table.c.agent).where(table.c.seen_at >= since)).scalars())

@@ -7,8 +7,7 @@ Screenshots and measured timings go to tests/artifacts/widget/ (git-ignored).
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,22 +16,11 @@ import pytest
 import soundfile as sf
 
 from bot.launcher import DEFAULT_MODEL, Services
+from tests.e2e.browser import CHROMIUM, bot_count, launch, open_widget, say, wait_ready, wait_turn
 from voice.audio import SAMPLE_RATE, load_file
 from voice.wer import wer
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "widget"
-# Without the background-networking flags Chromium keeps dialling Google's hosts, which this
-# offline machine refuses.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 XSS = "<img src=x onerror=alert(1)>"
 FOCUSED = "document.querySelector('#shopkeeper-widget').shadowRoot.activeElement.className"
 
@@ -51,64 +39,6 @@ def record(name: str, value: Any) -> None:
     data = json.loads(path.read_text()) if path.exists() else {}
     data[name] = value
     path.write_text(json.dumps(data, indent=2))
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        yield p
-
-
-def launch(playwright: Any, tmp_path: Path, *extra: str) -> Any:
-    return playwright.chromium.launch_persistent_context(
-        str(tmp_path / "profile"),
-        executable_path=CHROMIUM,
-        headless=True,
-        args=[*CHROMIUM_ARGS, *extra],
-        viewport={"width": 1280, "height": 800},
-    )
-
-
-@pytest.fixture()
-def browser(playwright: Any, tmp_path: Path) -> Iterator[Any]:
-    context = launch(playwright, tmp_path)
-    yield context
-    context.close()
-
-
-def wait_ready(page: Any) -> None:
-    """Until the widget has its socket.io session."""
-    page.wait_for_function("window.Shopkeeper && window.Shopkeeper.metrics.readyAt !== null", timeout=15000)
-
-
-def open_widget(page: Any, services: Services, path: str = "/demo") -> float:
-    """Load a page with the widget, wait for its session, open it; returns load time in ms."""
-    page.goto(services.gateway_url + path)
-    wait_ready(page)
-    ready_ms = page.evaluate("window.Shopkeeper.metrics.readyAt")
-    if path == "/demo" and page.locator(".sk-panel").is_hidden():
-        page.locator(".sk-launcher").click()
-    return float(ready_ms)
-
-
-def say(page: Any, text: str) -> None:
-    page.locator(".sk-input").fill(text)
-    page.locator(".sk-input").press("Enter")
-
-
-def wait_turn(page: Any, bot_messages_before: int, timeout: int = 60000) -> None:
-    page.wait_for_function(
-        "n => { const root = document.querySelector('#shopkeeper-widget').shadowRoot;"
-        " return root.querySelectorAll('.sk-bot').length > n && root.querySelector('.sk-typing').hidden; }",
-        arg=bot_messages_before,
-        timeout=timeout,
-    )
-
-
-def bot_count(page: Any) -> int:
-    return page.locator(".sk-bot").count()
 
 
 # -- 1. text conversation ------------------------------------------------------------------------

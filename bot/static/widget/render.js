@@ -85,6 +85,12 @@ export function renderBot(payload, send) {
     return h("div", { class: "sk-msg sk-bot sk-wide" }, carousel(payload.products, send));
   }
   if (payload.type === "cart") return null;
+  if (payload.from === "agent" && typeof payload.text === "string") {
+    // A person from the shop (bot/agent_inbox.py): their name over plain text, never markdown.
+    return h("div", { class: "sk-msg sk-bot sk-agent" },
+      h("div", { class: "sk-agent-name" }, `${payload.agent || "Shop team"} · shop team`),
+      h("div", { class: "sk-bubble" }, payload.text));
+  }
   const parts = [];
   if (typeof payload.text === "string" && payload.text) {
     parts.push(h("div", { class: "sk-bubble" }, renderMarkdown(payload.text)));
