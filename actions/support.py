@@ -130,9 +130,33 @@ class ActionSaveFeedback(Action):
         return reset
 
 
+# "newsletter_subscription" covers both ways; these words mean out, not in.
+UNSUBSCRIBE = re.compile(
+    r"\b(un-?subscri\w*|opt\w*( me)?[ -]?out|stop (sending|emailing|mailing)|take me off|remove me from"
+    r"|(no (more|longer)|don'?t|do not|never)\b[^.?!]{0,40}\b(e-?mails?|newsletters?|mailing)"
+    r"|cancel (my |the )?(newsletter|subscription))",
+    re.IGNORECASE,
+)
+
+
+def wants_out(tracker: Tracker) -> bool:
+    """The shopper's newsletter request asked to stop the e-mails."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+            if intent == "newsletter_subscription":
+                return bool(UNSUBSCRIBE.search(event.get("text") or ""))
+    return False
+
+
 class ValidateNewsletterForm(FormValidationAction):
     def name(self) -> str:
         return "validate_newsletter_form"
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
+        return [] if wants_out(tracker) else domain_slots  # no address is asked for to leave the list
 
     def validate_email(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -145,6 +169,16 @@ class ActionSubscribeNewsletter(Action):
         return "action_subscribe_newsletter"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        if wants_out(tracker):
+            # An address is taken off the list only by its owner: the link in every newsletter proves that.
+            say(
+                dispatcher,
+                tracker,
+                "To stop the newsletter, use the unsubscribe link at the bottom of any newsletter e-mail: one "
+                "click takes that address off the list. I can't remove an address from this chat, because I "
+                "can't check here that it's yours. I have not subscribed anything.",
+            )
+            return []
         email = tracker.get_slot("email")
         if not email:
             say(dispatcher, tracker, "I need an email address to subscribe you.")
@@ -184,18 +218,27 @@ class ActionHandoff(Action):
         return "action_handoff"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        summary = conversation_summary(tracker)
-        ticket = store().add_handoff(
-            tracker.sender_id, summary, reason=latest_intent(tracker), customer_id=verified_customer_id(tracker)
-        )
-        contact = store().policies["contact"]
-        say(
-            dispatcher,
-            tracker,
-            f"I've passed this conversation to a colleague (ticket #{ticket}) with a summary, so you won't "
-            f"need to repeat yourself. During opening hours ({contact['hours']}) someone replies within about "
-            f"{contact['human_response_minutes']} minutes; otherwise you can email {contact['email']}.",
-        )
+        shop = store()
+        contact = shop.policies["contact"]
+        ticket = shop.open_handoff(tracker.sender_id)
+        if ticket is None:
+            summary = conversation_summary(tracker)
+            ticket = shop.add_handoff(
+                tracker.sender_id, summary, reason=latest_intent(tracker), customer_id=verified_customer_id(tracker)
+            )
+        # Only what is true: a colleague is promised only while one has the inbox open (bot/agent_inbox.py).
+        if shop.agents_online():
+            text = (
+                f"I've passed this conversation to the shop team (ticket #{ticket}) with a summary, so you won't "
+                "need to repeat yourself. A colleague is online and will join this chat shortly; please keep it open."
+            )
+        else:
+            text = (
+                f"No one from the shop team is online right now (we're here {contact['hours']}). I've saved this "
+                f"conversation as ticket #{ticket} with a summary. For an answer outside those hours, email "
+                f"{contact['email']} and mention ticket #{ticket}. Meanwhile I can keep helping here."
+            )
+        say(dispatcher, tracker, text)
         return [ActiveLoop(None), SlotSet("requested_slot", None)]
 
 

@@ -25,7 +25,14 @@ from actions.shopping import (
     ActionRefineSearch,
     ActionSearchProducts,
 )
-from actions.support import ActionHandoff, ActionSaveFeedback, ActionStartFeedback, ActionStorePolicy
+from actions.support import (
+    ActionHandoff,
+    ActionSaveFeedback,
+    ActionStartFeedback,
+    ActionStorePolicy,
+    ActionSubscribeNewsletter,
+    ValidateNewsletterForm,
+)
 from catalog import records
 from catalog.demo.orders import DEMO_EMAIL
 from catalog.store import Store
@@ -519,6 +526,31 @@ def test_complaint_and_handoff_are_recorded(shop_db: Path, store: Store) -> None
     handoff = store.handoffs()[-1]
     assert handoff["session_id"] == "s-42" and f"#{handoff['id']}" in reply
     assert handoff["summary"]["last_turns"][-1]["text"] == "talk to a human"
+    # Nobody has the agent inbox open: the shopper is told so, with the hours, and no reply is promised.
+    contact = store.policies["contact"]
+    assert "No one from the shop team is online" in reply and contact["hours"] in reply
+    assert "will join" not in reply
+    # Asking again keeps the one ticket; with an agent online the shopper is told one will join.
+    store.agent_seen("Sam")
+    again = run(ActionHandoff(), tracker("a person please", "contact_human_agent", sender="s-42"))[2]
+    assert len(store.handoffs("waiting")) == 1 and f"#{handoff['id']}" in again
+    assert "online and will join this chat" in again
+
+
+def test_asking_to_leave_the_newsletter_never_subscribes(shop_db: Path, store: Store) -> None:
+    def subscribers() -> int:
+        with store.records.read() as conn:
+            return int(conn.execute(select(func.count()).select_from(records.newsletter)).scalar_one())
+
+    before = subscribers()
+    joining = tracker("sign me up for the newsletter", "newsletter_subscription")
+    assert required(ValidateNewsletterForm(), joining) == ["email"]
+    for text in ("unsubscribe me", "stop sending me newsletters", "I no longer want your promotional emails"):
+        leaving = tracker(text, "newsletter_subscription", slots={"email": "alex.morgan@example.com"})
+        assert required(ValidateNewsletterForm(), leaving) == [], "no address is asked for"
+        reply = run(ActionSubscribeNewsletter(), leaving)[2]
+        assert "unsubscribe link" in reply and "have not subscribed" in reply
+    assert subscribers() == before, "nothing was added"
 
 
 def test_recommendations_give_reasons(shop_db: Path, store: Store) -> None:
