@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.launcher import DEFAULT_MODEL, Services
-from tests.e2e.browser import CHROMIUM, bot_count, open_widget, say, wait_turn
+from tests.e2e.browser import CHROMIUM, bot_count, launch, open_widget, say, wait_turn
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -34,7 +34,9 @@ def sign_in(page: Any, services: Services, name: str) -> None:
     page.get_by_text(f"Signed in as {name}").wait_for(timeout=10000)
 
 
-def test_an_agent_takes_over_talks_live_and_hands_back(browser: Any, services: Services) -> None:
+def test_an_agent_takes_over_talks_live_and_hands_back(
+    browser: Any, playwright: Any, services: Services, tmp_path: Path
+) -> None:
     from playwright.sync_api import expect
 
     shopper = browser.new_page()
@@ -82,13 +84,18 @@ def test_an_agent_takes_over_talks_live_and_hands_back(browser: Any, services: S
         "I'm sorry! A replacement is on its way today.", timeout=10000
     )
 
-    # A second shopper asking for a person now hears that someone is online.
-    other = browser.new_page()
-    open_widget(other, services, "/")
-    before_other = bot_count(other)
-    say(other, "can I speak to a person please")
-    wait_turn(other, before_other)
-    assert "online and will join this chat" in last_bot_text(other)
+    # A second shopper (a browser of their own, so a conversation of their own) asking for a person
+    # now hears that someone is online.
+    elsewhere = launch(playwright, tmp_path / "second-shopper")
+    try:
+        other = elsewhere.new_page()
+        open_widget(other, services, "/")
+        before_other = bot_count(other)
+        say(other, "can I speak to a person please")
+        wait_turn(other, before_other)
+        assert "online and will join this chat" in last_bot_text(other)
+    finally:
+        elsewhere.close()
 
     # Handing back: the shopper is told, and the bot answers again.
     agent.get_by_role("button", name="Hand back to the bot").click()

@@ -45,6 +45,14 @@ def test_rest_conversation_search_details_cart(services: Services) -> None:
     assert second in cart and "Total" in cart
 
 
+def test_leaving_the_newsletter_asks_nothing_and_subscribes_nothing(services: Services) -> None:
+    sender = f"rest-{uuid.uuid4().hex[:8]}"
+    reply = texts(rest(services, sender, "please unsubscribe me from the newsletter"))
+    assert "unsubscribe link" in reply and "email" not in reply.split("unsubscribe link")[0].lower()
+    # The conversation goes on: a subscription asks for the address as before.
+    assert "email" in texts(rest(services, sender, "subscribe me to the newsletter")).lower()
+
+
 def test_rest_recommendations_follow_the_conversation(services: Services) -> None:
     """Real NLU, real policies, real action server: each request resolves against the product in context."""
     sender = f"rest-{uuid.uuid4().hex[:8]}"
