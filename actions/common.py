@@ -15,6 +15,7 @@ from language.numbers import normalise_numbers
 _store: Store | None = None
 _search: HybridSearch | None = None
 _recommender: Recommender | None = None
+_example: str | None = None  # this shop's example request (Store.example_search)
 _encoder: TextEncoder | None = None  # the sentence encoder does not depend on the shop: load it once
 
 ORDINALS = {
@@ -70,12 +71,20 @@ def recommender() -> Recommender:
     return _recommender
 
 
+def example_search() -> str:
+    """A request this shop's own catalogue answers, for hints ("black jacket under 150")."""
+    global _example
+    if _example is None:
+        _example = store().example_search() or "a gift under 30 dollars"
+    return _example
+
+
 def reset_shop_connection() -> None:
     """Forget the cached connection (tests point $SHOPKEEPER_DB at a fresh file)."""
-    global _store, _search, _recommender
+    global _store, _search, _recommender, _example
     if _store is not None:
         _store.close()
-    _store, _search, _recommender = None, None, None
+    _store, _search, _recommender, _example = None, None, None, None
 
 
 def user_text(tracker: Tracker) -> str:

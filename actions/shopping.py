@@ -20,6 +20,7 @@ from actions.cards import send_products, wants_cards
 from actions.common import (
     cart_items,
     entities,
+    example_search,
     ordinal_positions,
     pick,
     product_details,
@@ -198,7 +199,7 @@ class ActionSearchProducts(Action):
             say(
                 dispatcher,
                 tracker,
-                'What are you looking for? For example "waterproof hiking boots" or "a gift under 30 dollars".',
+                f'What are you looking for? For example "{example_search()}" or "a gift under 30 dollars".',
             )
             return []
         return show_results(dispatcher, tracker, search().search(query))

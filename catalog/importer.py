@@ -2,7 +2,8 @@
 
 Source fields are found by common names ("title" or "name", "current_stock" or "stock"...); a
 mapping overrides them: ``{"product_type": "style", "stock": "qty"}``. Colours missing from the
-source are read from the name and description, so "red" still filters an imported catalogue.
+source are read from the name and description, so "red" still filters an imported catalogue; types
+and categories missing from it are inferred from the names and the rest of the catalogue.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import datetime as dt
 import json
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,10 @@ COLOUR_WORDS = (
     "black white grey gray silver gold red pink purple blue navy teal green olive yellow orange brown "
     "beige tan khaki cream ivory maroon burgundy mauve turquoise coral charcoal caramel"
 ).split()
+
+
+# A name's last word is taken as the type of products without one when this many names end in it.
+SHARED_HEAD = 3
 
 
 class CatalogueFormatError(ValueError):
@@ -115,14 +122,14 @@ def to_product(record: Mapping[str, Any], mapping: Mapping[str, str] | None = No
     gender = _lookup(record, ["gender_affinity", "gender"])
     if gender in ("F", "M"):
         tags.append("women" if gender == "F" else "men")
-    category = str(get("category") or "general").strip().lower()
+    category = str(get("category") or "").strip().lower()  # missing ones are inferred (fill_missing_kinds)
     return Product(
         id=str(pid),
         sku=str(get("sku") or pid),
         name=str(name).strip(),
         brand=str(get("brand") or "").strip(),
         category=category,
-        product_type=str(get("product_type") or category).strip().lower(),
+        product_type=str(get("product_type") or "").strip().lower(),
         colors=[c.lower() for c in colors],
         sizes=_as_list(get("sizes")),
         material=str(get("material") or ""),
@@ -134,6 +141,34 @@ def to_product(record: Mapping[str, Any], mapping: Mapping[str, str] | None = No
         description=description,
         tags=tags,
     )
+
+
+def _last_word(name: str) -> str:
+    words = re.findall(r"[a-z]+", name.lower())
+    return words[-1] if words else ""
+
+
+def fill_missing_kinds(products: list[Product]) -> list[Product]:
+    """Types and categories a source lacks, inferred from the catalogue itself.
+
+    A product without a type gets the last word of its name when at least ``SHARED_HEAD`` products'
+    names end in it ("Trail Running Shoes", "Road Running Shoes": shoes), else its category. A product
+    without a category gets the category most products of its type carry, else "general". A source's
+    own values are never changed."""
+    heads = Counter(_last_word(p.name) for p in products)
+    typed = [
+        p if p.product_type else replace(p, product_type=h if heads[h := _last_word(p.name)] >= SHARED_HEAD else "")
+        for p in products
+    ]
+    votes: dict[str, Counter[str]] = {}
+    for p in typed:
+        if p.category and p.product_type:
+            votes.setdefault(p.product_type, Counter())[p.category] += 1
+    out = []
+    for p in typed:
+        category = p.category or (votes[p.product_type].most_common(1)[0][0] if p.product_type in votes else "general")
+        out.append(replace(p, category=category, product_type=p.product_type or category))
+    return out
 
 
 def import_catalogue(
@@ -158,6 +193,7 @@ def import_catalogue(
             problems.append(f"record {i + 1}: {error}")
             continue
         products[product.id] = product
+    products = {p.id: p for p in fill_missing_kinds(list(products.values()))}
     target = db_path(db)
     target.parent.mkdir(parents=True, exist_ok=True)
     conn = connect(target)

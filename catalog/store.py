@@ -33,6 +33,9 @@ T = TypeVar("T")
 # insert fails on the key and is tried again with the number after.
 NUMBER_TRIES = 5
 
+# Price bounds that read naturally in an example request.
+ROUND_PRICES = (10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 1500, 2000, 5000)
+
 # Failed verifications count for this long (per conversation and per order).
 VERIFICATION_WINDOW = dt.timedelta(hours=1)
 
@@ -114,6 +117,34 @@ class Store:
         else:
             raise ValueError(f"unknown product attribute {column!r}")
         return sorted(str(row[0]) for row in self.conn.execute(sql) if row[0])
+
+    def example_search(self) -> str:
+        """A request this shop answers, for the bot's hints ("blue backpack under 150"): of its most
+        common product types, the one its product names most often say (a source's type can be a
+        department such as "kitchen"), in that type's most common colour, under a round price above
+        the type's median. "" for an empty shop."""
+        types = self.conn.execute(
+            "SELECT product_type, COUNT(*) FROM products WHERE product_type != '' "
+            "GROUP BY product_type ORDER BY COUNT(*) DESC, product_type LIMIT 20"
+        ).fetchall()
+        if not types:
+            return ""
+
+        def named(kind: str) -> int:
+            stem = kind.rstrip("s")
+            sql = "SELECT COUNT(*) FROM products WHERE product_type = ? AND lower(name) LIKE ?"
+            return int(self.conn.execute(sql, (kind, f"%{stem}%")).fetchone()[0])
+
+        kind = max((t for t, _ in types), key=named)
+        prices = [row[0] for row in self.conn.execute("SELECT price FROM products WHERE product_type = ?", (kind,))]
+        median = sorted(prices)[len(prices) // 2]
+        bound = next((b for b in ROUND_PRICES if b > median), int(median) + 1)
+        colour = self.conn.execute(
+            "SELECT j.value FROM products, json_each(products.colors) AS j WHERE product_type = ? "
+            "GROUP BY j.value ORDER BY COUNT(*) DESC, j.value LIMIT 1",
+            (kind,),
+        ).fetchone()
+        return " ".join(part for part in (colour[0] if colour else "", kind, f"under {bound}") if part)
 
     def set_stock(self, levels: Mapping[str, int]) -> None:
         """What the shop can sell of each product (from an import): the shared records and this node's index."""
