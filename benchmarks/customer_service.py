@@ -192,6 +192,9 @@ def markdown(report: dict[str, dict[str, Any]]) -> str:
     for key, e in report.items():
         pairs = ", ".join(f"{g} → {p} ({n})" for g, p, n in e["confusions"][:10])
         lines += ["", f"Most frequent confusions, {key}: {pairs}"]
+    about = {key.split("/")[0].split("-seed")[0]: e["about"] for key, e in report.items() if e.get("about")}
+    if about:
+        lines += ["", "Labels:", ""] + [f"- {label}: {text}" for label, text in about.items()]
     lines += ["", "Commands:", ""]
     lines += [f"- {k}: `{e['command']}` ({e['date']}, {e['machine']})" for k, e in report.items()]
     return "\n".join(lines)
@@ -202,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", choices=("dev", "test"), default="dev")
     parser.add_argument("--label", default="current", help="the name of this model in the table")
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "shopkeeper.tar.gz")
+    parser.add_argument("--describe", default="", help="what this label is (training data, settings), for the table")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--train", action="store_true", help="train the NLU on data/nlu once per seed, then measure")
     parser.add_argument("--seeds", default="42", help="with --train: comma-separated seeds")
@@ -218,10 +222,10 @@ def main(argv: list[str] | None = None) -> int:
             for seed in [int(s) for s in args.seeds.split(",")]:
                 settings = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
                 model = train_nlu(seed, Path(tmp), settings)
-                report[f"{args.label}-seed{seed}/{args.split}"] = measure(model, args.split)
+                report[f"{args.label}-seed{seed}/{args.split}"] = {**measure(model, args.split), "about": args.describe}
                 write_result(results, json.dumps(report, indent=1))
     else:
-        report[f"{args.label}/{args.split}"] = measure(args.model.resolve(), args.split)
+        report[f"{args.label}/{args.split}"] = {**measure(args.model.resolve(), args.split), "about": args.describe}
     write_result(results, json.dumps(report, indent=1))
     text = markdown(report)
     write_result(args.out.with_suffix(".md"), text)
