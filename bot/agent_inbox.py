@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 import socketio
-from fastapi import Body, FastAPI, Header, HTTPException
+from fastapi import Body, FastAPI, Header, HTTPException, Request
 from fastapi.responses import FileResponse
 
 from bot.rasa_client import RasaClient
@@ -34,6 +34,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 AGENT_NAME = re.compile(r"^[\w .'-]{1,40}$")
 MAX_AGENT_MESSAGE = 2000
 OPEN = ("waiting", "taken")
+MAX_FAILURES, FAILURE_WINDOW_S = 10, 60.0  # wrong tokens per client address per minute
 
 
 def transcript(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -73,6 +74,7 @@ class AgentInbox:
     def __init__(self, sio: socketio.AsyncServer, rasa: RasaClient, db: Path | None, token: str) -> None:
         self.sio, self.rasa, self.db, self.token = sio, rasa, db, token
         self._store: Store | None = None
+        self.failures: dict[str, list[float]] = {}  # client address -> times of wrong tokens
 
     @property
     def store(self) -> Store:
@@ -84,12 +86,18 @@ class AgentInbox:
         """The agent holding this conversation (the bot is paused there), if any; None when the inbox is off."""
         return self.store.held_by_agent(session) if self.token else None
 
-    def agent(self, authorization: str | None, name: str | None) -> str:
-        """The agent's name once the token checks out; 503 when the inbox is off, 401 for a wrong token."""
+    def agent(self, authorization: str | None, name: str | None, client: str = "") -> str:
+        """The agent's name once the token checks out; 503 when the inbox is off, 401 for a wrong token,
+        429 after too many wrong tokens from one address (a token a shop chose may be guessable)."""
         if not self.token:
             raise HTTPException(503, "The agent inbox is off: the shop has not set SHOPKEEPER_AGENT_TOKEN.")
+        now = time.monotonic()
+        recent = [t for t in self.failures.get(client, []) if now - t < FAILURE_WINDOW_S]
+        if len(recent) >= MAX_FAILURES:
+            raise HTTPException(429, "Too many wrong tokens from this address; wait a minute.")
         given = (authorization or "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), self.token.encode()):
+            self.failures[client] = [*recent, now]
             raise HTTPException(401, "Wrong or missing agent token.")
         name = (name or "").strip()
         if not AGENT_NAME.match(name):
@@ -118,14 +126,20 @@ class AgentInbox:
             raise HTTPException(502, f"The bot's conversation store did not answer: {exc}") from exc
 
 
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 def add_agent_routes(app: FastAPI, inbox: AgentInbox) -> None:
     @app.get("/agent", include_in_schema=False)
     async def agent_page() -> FileResponse:
         return FileResponse(STATIC / "agent.html", headers={"Cache-Control": "no-store"})
 
     @app.get("/agent/api/tickets", summary="Open tickets (waiting or taken) and the agents online")
-    async def tickets(authorization: str | None = Header(None), x_agent: str | None = Header(None)) -> dict[str, Any]:
-        inbox.agent(authorization, x_agent)
+    async def tickets(
+        request: Request, authorization: str | None = Header(None), x_agent: str | None = Header(None)
+    ) -> dict[str, Any]:
+        inbox.agent(authorization, x_agent, client_of(request))
         return {
             "agents_online": inbox.store.agents_online(),
             "tickets": [ticket_view(t) for t in inbox.store.handoffs(*OPEN)],
@@ -133,9 +147,9 @@ def add_agent_routes(app: FastAPI, inbox: AgentInbox) -> None:
 
     @app.get("/agent/api/tickets/{ticket_id}", summary="One ticket with the bot's summary and the transcript")
     async def ticket(
-        ticket_id: int, authorization: str | None = Header(None), x_agent: str | None = Header(None)
+        ticket_id: int, request: Request, authorization: str | None = Header(None), x_agent: str | None = Header(None)
     ) -> dict[str, Any]:
-        inbox.agent(authorization, x_agent)
+        inbox.agent(authorization, x_agent, client_of(request))
         found = inbox.ticket(ticket_id)
         try:
             events = await inbox.rasa.events(found["session_id"])
@@ -145,9 +159,9 @@ def add_agent_routes(app: FastAPI, inbox: AgentInbox) -> None:
 
     @app.post("/agent/api/tickets/{ticket_id}/take", summary="Take the conversation over; the bot goes quiet")
     async def take(
-        ticket_id: int, authorization: str | None = Header(None), x_agent: str | None = Header(None)
+        ticket_id: int, request: Request, authorization: str | None = Header(None), x_agent: str | None = Header(None)
     ) -> dict[str, Any]:
-        agent = inbox.agent(authorization, x_agent)
+        agent = inbox.agent(authorization, x_agent, client_of(request))
         found = inbox.ticket(ticket_id)
         if not inbox.store.take_handoff(ticket_id, agent):
             raise HTTPException(409, f"Ticket #{ticket_id} is {found['status']} by {found['agent'] or 'nobody'}.")
@@ -164,11 +178,12 @@ def add_agent_routes(app: FastAPI, inbox: AgentInbox) -> None:
     @app.post("/agent/api/tickets/{ticket_id}/messages", summary="Say something to the shopper")
     async def message(
         ticket_id: int,
+        request: Request,
         body: dict[str, Any] = Body(...),  # noqa: B008 - FastAPI's idiom
         authorization: str | None = Header(None),
         x_agent: str | None = Header(None),
     ) -> dict[str, str]:
-        agent = inbox.agent(authorization, x_agent)
+        agent = inbox.agent(authorization, x_agent, client_of(request))
         found = inbox.ticket(ticket_id)
         if found["status"] != "taken" or found["agent"] != agent:
             raise HTTPException(409, f"Take ticket #{ticket_id} before writing to the shopper.")
@@ -183,9 +198,9 @@ def add_agent_routes(app: FastAPI, inbox: AgentInbox) -> None:
 
     @app.post("/agent/api/tickets/{ticket_id}/release", summary="Hand the conversation back to the bot")
     async def release(
-        ticket_id: int, authorization: str | None = Header(None), x_agent: str | None = Header(None)
+        ticket_id: int, request: Request, authorization: str | None = Header(None), x_agent: str | None = Header(None)
     ) -> dict[str, Any]:
-        agent = inbox.agent(authorization, x_agent)
+        agent = inbox.agent(authorization, x_agent, client_of(request))
         found = inbox.ticket(ticket_id)
         if not inbox.store.close_handoff(ticket_id, agent):
             raise HTTPException(409, f"Ticket #{ticket_id} is not yours to hand back.")

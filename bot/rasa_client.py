@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -70,9 +71,8 @@ class RasaClient:
         last: Exception | None = None
         for replica in replica_order(sender, self.replicas):  # any replica: they share the tracker store
             try:
-                response = await self.http.request(
-                    method, f"{replica}/conversations/{sender}/{path}", params={"token": self.api_token}, **kwargs
-                )
+                url = f"{replica}/conversations/{quote(sender, safe='')}/{path}"
+                response = await self.http.request(method, url, params={"token": self.api_token}, **kwargs)
             except httpx.ConnectError as exc:
                 last = exc
                 continue

@@ -116,3 +116,11 @@ def test_an_inbox_without_a_token_is_off(shop_db: Path) -> None:
     with TestClient(app) as client:
         refused = client.get("/agent/api/tickets", headers=headers(""))
     assert refused.status_code == 503 and "SHOPKEEPER_AGENT_TOKEN" in refused.json()["detail"]
+
+
+def test_guessing_the_token_is_stopped_after_ten_tries(inbox_app: tuple[TestClient, Store]) -> None:
+    client, _ = inbox_app
+    for _ in range(10):
+        assert client.get("/agent/api/tickets", headers=headers("guess")).status_code == 401
+    assert client.get("/agent/api/tickets", headers=headers("guess")).status_code == 429
+    assert client.get("/agent/api/tickets", headers=headers()).status_code == 429, "not even the right one, for now"
