@@ -116,14 +116,26 @@ class AgentInbox:
         conversation's tracker, and live to the shopper's widget."""
         meta = {"from": "agent", "agent": agent} if agent else {}
         event = {"event": "bot", "text": text, "timestamp": time.time(), "metadata": meta}
-        await self.rasa.add_events(session, [event])
+        await self.rasa_events(session, [event])
         await self.sio.emit("bot_uttered", {"text": text, **meta}, room=session)
 
     async def rasa_events(self, session: str, events: list[dict[str, Any]]) -> None:
+        """Append to the conversation in Rasa; 502 when Rasa does not answer."""
         try:
             await self.rasa.add_events(session, events)
         except (httpx.HTTPError, RuntimeError) as exc:
-            raise HTTPException(502, f"The bot's conversation store did not answer: {exc}") from exc
+            raise unreachable(exc) from exc
+
+    async def conversation(self, session: str) -> list[dict[str, Any]]:
+        """The conversation's events from Rasa; 502 when Rasa does not answer."""
+        try:
+            return await self.rasa.events(session)
+        except (httpx.HTTPError, RuntimeError) as exc:
+            raise unreachable(exc) from exc
+
+
+def unreachable(exc: Exception) -> HTTPException:
+    return HTTPException(502, f"The bot's conversation store did not answer: {exc}")
 
 
 def client_of(request: Request) -> str:
@@ -151,11 +163,7 @@ def add_agent_routes(app: FastAPI, inbox: AgentInbox) -> None:
     ) -> dict[str, Any]:
         inbox.agent(authorization, x_agent, client_of(request))
         found = inbox.ticket(ticket_id)
-        try:
-            events = await inbox.rasa.events(found["session_id"])
-        except (httpx.HTTPError, RuntimeError) as exc:
-            raise HTTPException(502, f"The bot's conversation store did not answer: {exc}") from exc
-        return {**ticket_view(found), "transcript": transcript(events)}
+        return {**ticket_view(found), "transcript": transcript(await inbox.conversation(found["session_id"]))}
 
     @app.post("/agent/api/tickets/{ticket_id}/take", summary="Take the conversation over; the bot goes quiet")
     async def take(
@@ -190,10 +198,7 @@ def add_agent_routes(app: FastAPI, inbox: AgentInbox) -> None:
         text = str(body.get("text") or "").strip()
         if not text or len(text) > MAX_AGENT_MESSAGE:
             raise HTTPException(400, f"A message has 1 to {MAX_AGENT_MESSAGE} characters.")
-        try:
-            await inbox.tell_shopper(found["session_id"], text, agent)
-        except (httpx.HTTPError, RuntimeError) as exc:
-            raise HTTPException(502, f"The bot's conversation store did not answer: {exc}") from exc
+        await inbox.tell_shopper(found["session_id"], text, agent)
         return {"status": "sent"}
 
     @app.post("/agent/api/tickets/{ticket_id}/release", summary="Hand the conversation back to the bot")

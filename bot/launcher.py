@@ -348,11 +348,10 @@ class Services:
 
 
 def banner(services: Services) -> str:
-    api = "HTTP API on loopback, token required"
     return f"""
 Shopkeeper is running.
   Gateway       {services.gateway_url}  (socket.io text + voice, POST /api/transcribe, /health, /docs)
-  Rasa server   {services.rasa_url}  (REST: POST /webhooks/rest/webhook, socket.io: /socket.io; {api})
+  Rasa server   {services.rasa_url}  (REST: POST /webhooks/rest/webhook, socket.io: /socket.io; HTTP API with a token)
   Actions       {services.actions_url}
   Shop database {services.env().get("SHOPKEEPER_DB", "catalog/shop.db")}
   Conversations {backends.Backend("SHOPKEEPER_TRACKER_URL", services.trackers).shown}  (kept across restarts)
