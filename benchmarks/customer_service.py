@@ -15,7 +15,7 @@ through Rasa's NLU graph, the FallbackClassifier included:
 
 - accuracy: the classifier's top intent (the fallback set aside) is right;
 - answered right: right, and confident enough that the bot does not ask to rephrase instead;
-- held-out: the bot's own held-out set (``tests/nlu/heldout.yml``), same model.
+- bot set: the bot's own set of the same split (``tests/nlu/dev.yml`` or ``test.yml``), same model.
 
 Each run adds its entry (label, split) to ``results/customer_service.json`` and rewrites the table.
 Fine-tuning differs from seed to seed by several points on single intents, so a choice between two
@@ -89,8 +89,8 @@ def measure(model: Path, split: str) -> dict[str, Any]:
     predicted = [t for t, _ in tops]
     right = sum(p == g for p, g in zip(predicted, gold, strict=True))
     answered = sum(p == g and a for (p, a), g in zip(tops, gold, strict=True))
-    texts, held_gold, _ = heldout()
-    held = [classified(p)[0] for p in nlu.parse_many(texts, "held-out")]
+    texts, held_gold, _ = heldout(split)
+    held = [classified(p)[0] for p in nlu.parse_many(texts, f"bot {split} set")]
     per_intent = {
         intent: sum(p == g for p, g in zip(predicted, gold, strict=True) if g == intent) / count
         for intent, count in sorted(Counter(gold).items())
@@ -105,6 +105,7 @@ def measure(model: Path, split: str) -> dict[str, Any]:
         "fallback": sum(not a for _, a in tops) / len(rows),
         "heldout": intent_scores(held_gold, held).accuracy,
         "heldout_n": len(held_gold),
+        "heldout_set": split,
         "per_intent": per_intent,
         "confusions": [[g, p, n] for (g, p), n in confusions.most_common(15)],
         "model": str(model.relative_to(ROOT) if model.is_relative_to(ROOT) else model),
@@ -149,11 +150,12 @@ def markdown(report: dict[str, dict[str, Any]]) -> str:
         "",
         "Written by `python -m benchmarks.customer_service` (each row's command below). Accuracy: the",
         "classifier's top intent is right. Answered right: right and above the fallback threshold, so the",
-        "bot answers instead of asking to rephrase. 95% Wilson intervals in brackets. Held-out: the bot's",
-        "own held-out set with the same model. Choices were made on dev; test is reported once. Bitext",
+        "bot answers instead of asking to rephrase. 95% Wilson intervals in brackets. Bot set: the bot's",
+        "own set of the same split, same model (rows before 2026-12-07: the former held-out set, now",
+        "dev.yml). Choices were made on dev; test is reported once. Bitext",
         "utterances that are word for word in the bot's training data are left out (counted in brackets).",
         "",
-        "| label | split | utterances | accuracy | answered right | macro-F1 | sent to fallback | held-out |",
+        "| label | split | utterances | accuracy | answered right | macro-F1 | sent to fallback | bot set |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for key, e in report.items():
@@ -177,10 +179,10 @@ def markdown(report: dict[str, dict[str, Any]]) -> str:
     if seeded:
         lines += [
             "",
-            "Over seeds (the same data trained with each seed): mean accuracy (lowest-highest), mean held-out:",
+            "Over seeds (the same data trained with each seed): mean accuracy (lowest-highest), mean bot set:",
             "",
         ]
-        lines += ["| label/split | seeds | accuracy | answered right | held-out |", "|---|---|---|---|---|"]
+        lines += ["| label/split | seeds | accuracy | answered right | bot set |", "|---|---|---|---|---|"]
         for key, runs in seeded.items():
             accuracy = [r["right"] / r["n"] for r in runs]
             answered = [r["answered"] / r["n"] for r in runs]

@@ -3,7 +3,7 @@
     python -m benchmarks.nlu_quantization [--model models/shopkeeper.tar.gz]
 
 Takes the fine-tuned transformer out of a trained Rasa archive (what `make train` writes) and
-runs the bot's held-out set (tests/nlu/heldout.yml) through it twice: as trained, and with the
+runs the bot's held-out set (tests/nlu/dev.yml) through it twice: as trained, and with the
 dynamic int8 quantisation the bot serves with (`quantize: true`). Writes
 benchmarks/results/nlu_quantization.md.
 """
@@ -19,10 +19,9 @@ import time
 from pathlib import Path
 
 from benchmarks.common import RESULTS, ROOT, command, machine, write_result
+from benchmarks.nlu import BOT_SETS
 from nlu.joint_model import JointModel
 from nlu.metrics import intent_scores, percentile
-
-HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
 
 
 def main() -> None:
@@ -31,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     from rasa.shared.nlu.training_data.loading import load_data
 
-    examples = load_data(str(HELDOUT)).intent_examples
+    examples = load_data(str(BOT_SETS["dev"])).intent_examples
     texts, gold = [m.get("text") for m in examples], [m.get("intent") for m in examples]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -56,7 +55,7 @@ def main() -> None:
         f"Machine: {machine()}, 2 torch threads.  ",
         f"Date: {time.strftime('%Y-%m-%d')}",
         "",
-        f"Held-out set: {len(texts)} utterances (`tests/nlu/heldout.yml`); latency is the model alone, "
+        f"Held-out set: {len(texts)} utterances (`tests/nlu/dev.yml`); latency is the model alone, "
         "one utterance at a time (the whole Rasa pipeline is timed in nlu.md).",
         "",
         "| weights | accuracy | macro-F1 | p50 ms | p95 ms |",
