@@ -40,7 +40,7 @@ import yaml
 
 from benchmarks.common import RESULTS, ROOT, command, machine, wilson, write_result
 from benchmarks.nlu import RasaNLU, bitext_rows, heldout
-from nlu.metrics import intent_scores
+from nlu.metrics import entity_scores, intent_scores
 
 FALLBACK = "nlu_fallback"
 OUT = RESULTS / "customer_service"
@@ -89,8 +89,10 @@ def measure(model: Path, split: str) -> dict[str, Any]:
     predicted = [t for t, _ in tops]
     right = sum(p == g for p, g in zip(predicted, gold, strict=True))
     answered = sum(p == g and a for (p, a), g in zip(tops, gold, strict=True))
-    texts, held_gold, _ = heldout(split)
-    held = [classified(p)[0] for p in nlu.parse_many(texts, f"bot {split} set")]
+    texts, held_gold, held_entities = heldout(split)
+    held_parses = nlu.parse_many(texts, f"bot {split} set")
+    held = [classified(p)[0] for p in held_parses]
+    found = [[{k: e.get(k) for k in ("entity", "start", "end", "value")} for e in p["entities"]] for p in held_parses]
     per_intent = {
         intent: sum(p == g for p, g in zip(predicted, gold, strict=True) if g == intent) / count
         for intent, count in sorted(Counter(gold).items())
@@ -106,6 +108,8 @@ def measure(model: Path, split: str) -> dict[str, Any]:
         "heldout": intent_scores(held_gold, held).accuracy,
         "heldout_n": len(held_gold),
         "heldout_set": split,
+        # Entity spans on the bot set: exact start and end and type (values are mapped by synonyms).
+        "heldout_entity_f1": entity_scores(held_entities, found).strict_f1,
         "per_intent": per_intent,
         "confusions": [[g, p, n] for (g, p), n in confusions.most_common(15)],
         "model": str(model.relative_to(ROOT) if model.is_relative_to(ROOT) else model),
@@ -155,15 +159,17 @@ def markdown(report: dict[str, dict[str, Any]]) -> str:
         "dev.yml). Choices were made on dev; test is reported once. Bitext",
         "utterances that are word for word in the bot's training data are left out (counted in brackets).",
         "",
-        "| label | split | utterances | accuracy | answered right | macro-F1 | sent to fallback | bot set |",
-        "|---|---|---|---|---|---|---|---|",
+        "| label | split | utterances | accuracy | answered right | macro-F1 | sent to fallback | bot set "
+        "| bot set entities |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for key, e in report.items():
         label, split = key.split("/")
         n = e["n"]
+        entities = f"{e['heldout_entity_f1']:.1%}" if "heldout_entity_f1" in e else ""
         lines.append(
             f"| {label} | {split} | {n} ({e['left_out_as_trained']}) | {pct(e['right'], n)} | {pct(e['answered'], n)} "
-            f"| {e['macro_f1']:.1%} | {e['fallback']:.1%} | {e['heldout']:.1%} of {e['heldout_n']} |"
+            f"| {e['macro_f1']:.1%} | {e['fallback']:.1%} | {e['heldout']:.1%} of {e['heldout_n']} | {entities} |"
         )
     keys = list(report)
     intents = sorted({i for e in report.values() for i in e["per_intent"]})

@@ -9,6 +9,8 @@ def plural(noun: str) -> str:
         return noun + "es"
     if noun.endswith("s"):
         return noun
+    if noun.endswith("ife"):
+        return noun[:-2] + "ves"  # knife, knives
     if noun.endswith("y") and noun[-2:-1] not in "aeiou":
         return noun[:-1] + "ies"
     return noun + "s"

@@ -1,9 +1,11 @@
-"""Write Rasa lookup tables and regexes from the shop database: ``python -m nlu.lookups [--db PATH]``.
+"""Write Rasa lookup tables, synonyms and regexes from the shop database: ``python -m nlu.lookups``.
 
-The NLU featurises words it has seen in these tables, so brands or types added to the shop (by
-``python -m catalog import`` or in the demo taxonomy) are recognised after re-running this and
-retraining; ``make run`` does both whenever the shop's vocabulary changed (the file is rewritten
-only then). The tables come from the database the bot serves (SHOPKEEPER_DB, else the demo shop),
+The NLU trains on its examples re-told with these tables' values (``nlu/augment.py``), so brands or
+types added to the shop (by ``python -m catalog import`` or in the demo taxonomy) are recognised
+after re-running this and retraining. The synonyms map the other ways a value is written ("yoga
+mats", "linden and co", "t shirt") to the shop's own value, so slots and filters get what the
+database holds. ``make run`` does both whenever the shop's vocabulary changed (the file is
+rewritten only then). The tables come from the database the bot serves (SHOPKEEPER_DB, else the demo shop),
 not from the demo generator. The output file is committed for the demo shop, and
 ``make validate`` checks it is in sync (``--check``).
 """
@@ -14,6 +16,7 @@ import argparse
 from pathlib import Path
 
 from catalog import CATEGORY_SYNONYMS, Store, StoreError
+from language.words import plural
 
 OUTPUT = Path(__file__).resolve().parent.parent / "data" / "nlu" / "lookups.yml"
 REGEXES = {
@@ -22,15 +25,43 @@ REGEXES = {
 }
 
 
+def _written_forms(value: str, kind: str) -> set[str]:
+    """Other ways a shopper or a recogniser writes ``value``: "&" as "and", hyphens as spaces or
+    nothing, a product type in the plural."""
+    v = value.lower()
+    forms = {v.replace(" & ", " and "), v.replace(" & ", " "), v.replace("-", " "), v.replace("-", "")}
+    if kind == "product_type":
+        forms |= {plural(f) for f in {*forms, v}}
+    return forms - {v}
+
+
+def synonyms(tables: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Canonical value -> the other written forms that should map to it. A form that is itself a
+    value of some table, or that two values would claim, is left out: the mapper must not change
+    what the shopper said into something else."""
+    taken = {v.lower() for values in tables.values() for v in values}
+    claims: dict[str, set[str]] = {}
+    for kind in ("brand", "product_type", "color", "material"):
+        for value in tables[kind]:
+            for form in _written_forms(value, kind):
+                claims.setdefault(form, set()).add(value)
+    found: dict[str, list[str]] = {}
+    for form, values in sorted(claims.items()):
+        if form not in taken and len(values) == 1:
+            found.setdefault(values.pop(), []).append(form)
+    return found
+
+
 def render(db: str | Path | None = None) -> str:
     store = Store(db)
     try:
         if not store.product_count():
             raise StoreError(f"the shop database {store.path} has no products")
-        synonyms = {s for v in CATEGORY_SYNONYMS.values() for s in v}
+        categories = set(store.distinct("category"))
+        everyday = {s for c, words in CATEGORY_SYNONYMS.items() if c in categories for s in words}
         tables = {
             "brand": sorted(set(store.distinct("brand"))),
-            "category": sorted(set(store.distinct("category")) | synonyms),
+            "category": sorted(categories | everyday),
             "product_type": sorted(set(store.distinct("product_type"))),
             "color": sorted(set(store.distinct("colors"))),
             "material": sorted(set(store.distinct("material"))),
@@ -42,6 +73,10 @@ def render(db: str | Path | None = None) -> str:
         lines.append(f"- lookup: {name}")
         lines.append("  examples: |")
         lines.extend(f"    - {v}" for v in values)
+    for value, forms in sorted(synonyms(tables).items()):
+        lines.append(f"- synonym: {value}")
+        lines.append("  examples: |")
+        lines.extend(f"    - {f}" for f in forms)
     for name, patterns in REGEXES.items():
         lines.append(f"- regex: {name}")
         lines.append("  examples: |")

@@ -25,8 +25,9 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from language.encoder import DEFAULT_ENCODER, offline_environment, resolve_encoder
+from nlu.augment import with_lookup_values
 from nlu.entity_values import normalise_value, pattern_spans, price_bound
-from nlu.joint_model import Example, JointModel, Span, TrainingConfig
+from nlu.joint_model import Example, JointModel, Span, TrainingConfig, stratified_split
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,15 @@ def examples_from(training_data: TrainingData) -> list[Example]:
         )
         examples.append(Example(text, message.get(INTENT), spans))
     return examples
+
+
+def lookup_tables(training_data: TrainingData) -> dict[str, list[str]]:
+    """The training data's lookup tables (``data/nlu/lookups.yml``) by name, the shop's values."""
+    return {
+        table["name"]: [str(v) for v in table["elements"]]
+        for table in training_data.lookup_tables
+        if isinstance(table.get("elements"), list)
+    }
 
 
 @DefaultV1Recipe.register(
@@ -71,6 +81,9 @@ class TransformerIntentClassifier(GraphComponent, IntentClassifier, EntityExtrac
             # conversation's, the action server's, the gateway's), and a second thread per
             # matrix product waits for a core instead of helping (benchmarks/results/load.md).
             "serve_threads": 1,
+            # Copies of each training example that names a brand, type, colour, material or category,
+            # re-told with other values of the shop's lookup tables (nlu/augment.py); 0 = off.
+            "lookup_copies": 2,
             **{f.name: f.default for f in fields(TrainingConfig)},
         }
 
@@ -108,8 +121,12 @@ class TransformerIntentClassifier(GraphComponent, IntentClassifier, EntityExtrac
             return self._resource
         offline_environment(self.component_config["allow_network"])
         encoder = resolve_encoder(self.component_config["encoder"], self.component_config["allow_network"])
-        self.model = JointModel(encoder, self._training_config())
-        report = self.model.fit(examples)
+        config = self._training_config()
+        self.model = JointModel(encoder, config)
+        train, validation = stratified_split(examples, config.validation_fraction, config.seed)
+        tables = lookup_tables(training_data)
+        train = with_lookup_values(train, tables, self.component_config["lookup_copies"], config.seed)
+        report = self.model.fit(train, validation)
         logger.info(
             "Transformer NLU trained in %.0f s: %d epochs (best %d), validation accuracy %.3f, temperature %.2f",
             report.seconds,

@@ -89,3 +89,22 @@ def test_types_and_categories_a_source_lacks_are_inferred(tmp_path: Path) -> Non
     assert kinds["2"] == kinds["3"] == ("shoes", "footwear"), "the category the other shoes carry"
     assert kinds["4"] == ("general", "general"), "a name's word shared by no other product says nothing"
     assert kinds["5"] == ("hats", "hats"), "a source's category is kept; without a type, it stands in"
+
+
+def test_synonyms_map_other_written_forms_to_the_shop_value_and_never_change_one_value_into_another() -> None:
+    from nlu.lookups import synonyms
+
+    tables = {
+        "brand": ["Linden & Co", "Kite-Works"],
+        "product_type": ["yoga mat", "chef knife", "t-shirt", "glass", "glasses"],
+        "color": ["navy"],
+        "material": ["glass"],
+        "category": ["kitchen"],
+    }
+    found = synonyms(tables)
+    assert set(found["Linden & Co"]) == {"linden and co", "linden co"}
+    assert set(found["Kite-Works"]) >= {"kite works", "kiteworks"}
+    assert found["yoga mat"] == ["yoga mats"] and found["chef knife"] == ["chef knives"]
+    assert {"t shirt", "tshirt", "t-shirts", "t shirts"} <= set(found["t-shirt"])
+    # "glasses" is a value of its own, so "glass" never claims it; a form two values share maps to neither.
+    assert "glass" not in found and all("glasses" not in forms for forms in found.values())
