@@ -119,9 +119,9 @@ def measure(model: Path, split: str) -> dict[str, Any]:
     }
 
 
-def train_nlu(seed: int, folder: Path, settings: dict[str, Any] | None = None) -> Path:
+def train_nlu(seed: int, folder: Path, settings: dict[str, Any] | None = None, data: Path | None = None) -> Path:
     """The bot's NLU (config.yml's pipeline, this seed, ``settings`` changed in the transformer
-    component) trained on data/nlu; the model archive."""
+    component) trained on ``data`` (default data/nlu); the model archive."""
     from rasa.model_training import train_nlu as rasa_train_nlu
 
     config = yaml.safe_load((ROOT / "config.yml").read_text())
@@ -133,7 +133,7 @@ def train_nlu(seed: int, folder: Path, settings: dict[str, Any] | None = None) -
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     archive = rasa_train_nlu(
         str(path),
-        str(ROOT / "data" / "nlu"),
+        str(data or ROOT / "data" / "nlu"),
         str(folder),
         fixed_model_name=f"nlu-{seed}",
         domain=str(ROOT / "domain.yml"),
