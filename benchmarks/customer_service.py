@@ -107,7 +107,6 @@ def measure(model: Path, split: str) -> dict[str, Any]:
         "fallback": sum(not a for _, a in tops) / len(rows),
         "heldout": intent_scores(held_gold, held).accuracy,
         "heldout_n": len(held_gold),
-        "heldout_set": split,
         # Entity spans on the bot set: exact start and end and type (values are mapped by synonyms).
         "heldout_entity_f1": entity_scores(held_entities, found).strict_f1,
         "per_intent": per_intent,

