@@ -42,7 +42,7 @@ from bot.settings import BotSettings
 from bot.socket_events import SocketEvents
 from bot.speech import SpeechService
 from bot.upload_limit import UploadLimit
-from bot.voice_turns import VoiceTurns
+from bot.voice_turns import TurnPolicy, VoiceTurns
 from bot.web import add_widget_routes
 from voice.settings import VoiceSettings
 
@@ -96,7 +96,9 @@ def create_app(config: GatewayConfig | None = None) -> tuple[FastAPI, socketio.A
         cors_allowed_origins=origins.for_socketio,
         max_http_buffer_size=voice.max_audio_bytes + 1024 * 1024,
     )
-    turns = VoiceTurns(speech, max_bytes=voice.max_audio_bytes, max_seconds=voice.max_audio_s)
+    turns = VoiceTurns(
+        speech, max_bytes=voice.max_audio_bytes, max_seconds=voice.max_audio_s, policy=TurnPolicy.from_settings(voice)
+    )
     ids = SessionIds(load_secret(config.bot.session_secret))
     limits = RateLimits(
         config.bot.session_messages_per_min,

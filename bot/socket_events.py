@@ -24,7 +24,7 @@ from bot.rate_limits import RATE_LIMITED, RateLimits, client_address, rate_limit
 from bot.replies import to_socketio
 from bot.sessions import SessionIds
 from bot.speech import transcript_event
-from bot.voice_turns import TurnError, VoiceTurns
+from bot.voice_turns import TurnError, Utterance, VoiceTurns
 from voice.asr import Transcript
 
 log = logging.getLogger("shopkeeper.gateway")
@@ -66,6 +66,7 @@ class SocketEvents:
         self.clients: dict[str, str] = {}  # socket id -> the client's address (for per-client limits)
         self.commands = OfferedCommands()  # /intent{...} payloads each conversation may send
         turns.on_partial = self.partial
+        turns.on_turn_end = self.turn_ended
         for name in ("connect", "disconnect", "session_request", "user_uttered", "user_audio", "user_audio_end"):
             sio.on(name, getattr(self, name))
 
@@ -177,7 +178,25 @@ class SocketEvents:
         except TurnError as exc:
             await self.error(sid, exc.code, exc.message)
             return
-        await self.sio.emit("transcript", transcript_event(transcript, final=True), to=sid)
+        if transcript is None:
+            return  # the gateway had ended this turn already; only silence followed
+        await self._answer(sid, transcript, data, "client")
+        log.info("voice turn: %.2f s from end of audio to replies sent", time.perf_counter() - ended)
+
+    async def turn_ended(self, sid: str, utterance: Utterance) -> None:
+        """A turn the gateway ended (the shopper finished speaking) while the client streams on."""
+        if not await self._allow_message(sid):
+            return
+        try:
+            transcript = await self.turns.transcribe(utterance)
+        except TurnError as exc:
+            await self.error(sid, exc.code, exc.message)
+            return
+        await self._answer(sid, transcript, utterance.first, utterance.ended_by)
+
+    async def _answer(self, sid: str, transcript: Transcript, data: dict[str, Any], ended_by: str) -> None:
+        """The final transcript, then the bot's replies to it."""
+        await self.sio.emit("transcript", {**transcript_event(transcript, final=True), "ended_by": ended_by}, to=sid)
         if not transcript.text:
             await self.error(
                 sid, "no_speech", "No speech was heard; please try again, a little closer to the microphone."
@@ -194,4 +213,3 @@ class SocketEvents:
                 **metadata_of(data),
             },
         )
-        log.info("voice turn: %.2f s from end of audio to replies sent", time.perf_counter() - ended)

@@ -3,6 +3,9 @@
 Torch uses both cores inside that one thread, so the event loop keeps serving other sessions while a
 turn decodes. Partial transcripts (previews) never delay a final one: a running preview is stopped
 at its next encoder layer or decoded token when a final transcript needs the worker.
+
+The end-of-turn model (voice/end_of_turn.py) has its own thread: it is asked at the very moment the
+early final transcript starts, and must not queue behind it.
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from voice.asr import Recognizer, Transcript
 from voice.audio import Audio
+from voice.end_of_turn import TurnModel, model_path
 from voice.settings import VoiceSettings
 
 log = logging.getLogger("shopkeeper.gateway")
@@ -38,6 +44,9 @@ class SpeechService:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr")
         self._ready = threading.Event()
         self._previews: set[threading.Event] = set()  # stop events of previews queued or running
+        self.turn_model: TurnModel | None = None
+        self.turn_error: str | None = None
+        self._turn_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="end-of-turn")
 
     def load(self) -> None:
         try:
@@ -58,6 +67,22 @@ class SpeechService:
             log.exception("ASR model failed to load")
         finally:
             self._ready.set()
+        if self.settings.end_of_turn == "model":
+            self.load_turn_model()
+
+    def load_turn_model(self) -> None:
+        """Smart Turn, when the gateway decides turns with it; without it, turns end on the fallback silence."""
+        try:
+            model = TurnModel(model_path())
+            model.complete(np.zeros(8000, dtype=np.float32))  # onnxruntime's first run is slow
+            self.turn_model = model
+        except Exception as error:  # reported by /health; turns then end on silence alone
+            self.turn_error = f"{type(error).__name__}: {error}"
+            log.warning(
+                "end-of-turn model unavailable (%s); turns end after %.1f s of silence",
+                self.turn_error,
+                self.settings.turn_fallback_s,
+            )
 
     @property
     def model(self) -> str:
@@ -76,7 +101,17 @@ class SpeechService:
             "ready": self.ready,
             "error": self.error,
             "load_s": round(self.recognizer.load_s, 2) if self.recognizer else None,
+            "end_of_turn": self.settings.end_of_turn,
+            "end_of_turn_model": self.turn_model is not None,
+            "end_of_turn_error": self.turn_error,
         }
+
+    async def turn_complete(self, audio: Audio) -> float | None:
+        """The probability that the turn ending with ``audio`` is finished; None without the model."""
+        if self.turn_model is None:
+            return None
+        job = functools.partial(self.turn_model.complete, audio.samples)
+        return await asyncio.get_running_loop().run_in_executor(self._turn_executor, job)
 
     async def transcribe(self, audio: Audio, preview: bool = False, stop: threading.Event | None = None) -> Transcript:
         """A final transcript, or with ``preview`` a quick unbiased one that gives way to any final

@@ -4,21 +4,32 @@
 ``user_audio_end`` and returns the final transcript; problems are ``TurnError``s whose code and
 message the socket layer sends as they are (the README's error codes).
 
-Streamed PCM is watched for the end of speech (every ENDPOINT_EVERY_S of new audio, with the same
-energy detector that trims silence, fed each chunk's frame levels once: ``StreamingLevels``): once
-the speech is followed by ENDPOINT_SILENCE_S of silence, the final transcript starts (decoded on a
-worker thread) while the client is still sending that silence. If the shopper speaks again, that
-early transcript is stopped and the whole utterance is recognised at the end.
+Streamed PCM is watched for pauses (every ENDPOINT_EVERY_S of new audio, with the same energy
+detector that trims silence, fed each chunk's frame levels once: ``StreamingLevels``). At every
+pause of PAUSE_S the final transcript starts (decoded on a worker thread) while the client is still
+sending the silence; if the shopper speaks again, that early transcript is stopped.
+
+The gateway also decides when the turn is over (``TurnPolicy``), so a client that keeps streaming
+gets its answer without sending ``user_audio_end``:
+- "model": at the pause, Smart Turn (voice/end_of_turn.py) hears whether the shopper has finished;
+  when it says so, and the early transcript does not end on a word that leaves the sentence open
+  ("my order number is"), the turn ends as soon as that transcript is ready. When it says "not
+  yet", the turn ends only after ``fallback_s`` of silence.
+- "silence": the turn ends after ``silence_s`` of silence (the old way, kept for comparison).
+- "client": only ``user_audio_end`` ends it (also per utterance: ``end_of_turn: "client"``).
+Audio that keeps coming after a turn the gateway ended (seq going on) starts the next turn; a late
+``user_audio_end`` for it finds nothing new to say and is ignored.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from bot.rate_limits import RATE_LIMITED, rate_limited_message
 from voice.asr import Interrupted, Transcript
@@ -32,14 +43,44 @@ from voice.audio import (
     from_pcm16,
     speech_bounds,
 )
+from voice.settings import VoiceSettings
 
 AUDIO_FORMATS = ("pcm16", "wav", "flac", "ogg", "webm", "mp3", "m4a")
 # Partial transcripts (when a client asks): at most one pass per this much new audio.
 PARTIAL_EVERY_S = 1.0
-# Silence after the detected speech end (which already keeps 0.2 s of margin) before the final
-# transcript starts early; looked for at most once per ENDPOINT_EVERY_S of new audio.
-ENDPOINT_SILENCE_S = 0.3
+# Silence after the last voiced frame that counts as a pause: the final transcript starts early and
+# the end-of-turn model is asked; looked for at most once per ENDPOINT_EVERY_S of new audio.
+PAUSE_S = 0.2
 ENDPOINT_EVERY_S = 0.1
+# Last words that leave a sentence open: a turn whose transcript ends on one waits for the fallback
+# silence, whatever the model heard (people pause after "is" or "and" to look something up).
+OPEN_ENDINGS = frozenset(
+    "a an the and or but so because if then my your our their his her its is are was to of for with "
+    "from in on at by about like than um uh er erm hmm".split()
+)
+
+
+@dataclass(frozen=True)
+class TurnPolicy:
+    """How the gateway decides that a streamed turn is over (voice.settings, SHOPKEEPER_END_OF_TURN...)."""
+
+    mode: str = "model"  # model, silence or client
+    threshold: float = 0.5  # the model's probability above which a pause ends the turn
+    silence_s: float = 0.5  # "silence": this much quiet ends the turn
+    fallback_s: float = 1.0  # "model": this much quiet ends it even when the model said "not yet"
+
+    @classmethod
+    def from_settings(cls, settings: VoiceSettings) -> TurnPolicy:
+        return cls(settings.end_of_turn, settings.turn_threshold, settings.turn_silence_s, settings.turn_fallback_s)
+
+
+def leaves_open(text: str) -> bool:
+    """True when the transcript's last word leaves the sentence open, or it trails off ("...")."""
+    stripped = text.strip()
+    if stripped.endswith(("...", "…", ",", "-")):
+        return True
+    words = re.findall(r"[a-z']+", stripped.lower())
+    return bool(words) and words[-1] in OPEN_ENDINGS
 
 
 class Transcriber(Protocol):
@@ -53,6 +94,8 @@ class Transcriber(Protocol):
     async def transcribe(
         self, audio: Audio, preview: bool = False, stop: threading.Event | None = None
     ) -> Transcript: ...
+
+    async def turn_complete(self, audio: Audio) -> float | None: ...
 
 
 class TurnError(Exception):
@@ -70,6 +113,7 @@ class EarlyFinal:
     task: asyncio.Task[Transcript]
     samples: int  # 16 kHz samples of audio it was given
     stop: threading.Event  # set when the shopper speaks again: the transcript would be stale
+    probability: float | None = None  # what the end-of-turn model said at this pause
 
 
 @dataclass
@@ -89,6 +133,14 @@ class Utterance:
     endpoint_at: int = 0  # bytes received when the end of speech was last looked for
     early: EarlyFinal | None = None
     levels: StreamingLevels | None = None  # raw PCM's frame levels, for the end of speech
+    ends: Literal["gateway", "client"] = "gateway"  # who ends this turn
+    first: dict[str, Any] = field(default_factory=dict)  # the first chunk's fields (metadata), without audio
+    ended_by: str = "client"  # "client" (user_audio_end), or the gateway's reason: model, silence, fallback
+
+    @property
+    def heard_speech(self) -> bool:
+        """Raw PCM in which the detector found speech (containers: unknown, so True)."""
+        return self.levels is None or self.levels.speech_end()[1] is not None
 
     @property
     def bytes_per_second(self) -> int:
@@ -102,19 +154,31 @@ class Utterance:
 
 
 PartialSink = Callable[[str, Transcript], Awaitable[None]]
+TurnEndSink = Callable[[str, Utterance], Coroutine[Any, Any, None]]
 
 
 class VoiceTurns:
     """The utterance each client is speaking, keyed by client id (a socket id)."""
 
     def __init__(
-        self, speech: Transcriber, max_bytes: int, max_seconds: float, on_partial: PartialSink | None = None
+        self,
+        speech: Transcriber,
+        max_bytes: int,
+        max_seconds: float,
+        on_partial: PartialSink | None = None,
+        policy: TurnPolicy | None = None,
+        on_turn_end: TurnEndSink | None = None,
     ) -> None:
         self.speech = speech
         self.max_bytes = max_bytes
         self.max_seconds = max_seconds
         self.on_partial = on_partial  # where partial transcripts go (the socket layer emits them)
+        self.policy = policy or TurnPolicy()
+        # Where turns the gateway ended go (the socket layer transcribes them and answers); without
+        # one, only user_audio_end ends a turn.
+        self.on_turn_end = on_turn_end
         self.utterances: dict[str, Utterance] = {}
+        self.ended: dict[str, int] = {}  # client -> the seq its stream goes on with after a turn the gateway ended
         self._background: set[asyncio.Task[Any]] = set()
 
     # -- audio in ------------------------------------------------------------------------------
@@ -130,7 +194,9 @@ class VoiceTurns:
         except (TypeError, ValueError) as exc:
             raise TurnError("bad_audio_chunk", "'seq', 'sample_rate' and 'channels' must be whole numbers.") from exc
         current = self.utterances.get(client)
-        if current is None or seq == 0:
+        if current is None and seq > 0 and self.ended.get(client) == seq:
+            current = self._start(client, data, rate, channels, next_seq=seq)  # the stream goes on: a new turn
+        elif current is None or seq == 0:
             current = self._start(client, data, rate, channels)
         if seq != current.next_seq:
             self.drop(client)
@@ -172,52 +238,73 @@ class VoiceTurns:
             self._keep(asyncio.create_task(self._partial(client, current)))
         if current.size - current.endpoint_at >= ENDPOINT_EVERY_S * current.bytes_per_second:
             current.endpoint_at = current.size
-            self._watch_for_end_of_speech(current)
+            self._watch_for_end_of_speech(client, current)
         return seconds
 
-    def _start(self, client: str, data: dict[str, Any], rate: int, channels: int) -> Utterance:
+    def _start(self, client: str, data: dict[str, Any], rate: int, channels: int, next_seq: int = 0) -> Utterance:
         fmt = str(data.get("format") or "pcm16").lower()
         if fmt not in AUDIO_FORMATS:
             raise TurnError("bad_audio_format", f"Audio format {fmt!r} is not one of {', '.join(AUDIO_FORMATS)}.")
+        ends = str(data.get("end_of_turn") or "gateway").lower()
+        if ends not in ("gateway", "client"):
+            raise TurnError("bad_audio_chunk", '\'end_of_turn\' must be "gateway" or "client".')
         if fmt == "pcm16":  # the parameters raw PCM will be decoded with, checked before any of it is kept
             try:
                 check_pcm_format(rate, channels)
             except AudioError as exc:
                 raise TurnError("bad_audio_chunk", f"The audio parameters cannot be used: {exc}.") from exc
-        self.drop(client)  # a new utterance replaces one never ended
+        self._discard(client)  # a new utterance replaces one never ended
         utterance = Utterance(fmt, rate, channels, self.max_seconds, self.max_bytes, partial=bool(data.get("partial")))
+        utterance.next_seq = next_seq
+        utterance.ends = "client" if ends == "client" else "gateway"
+        utterance.first = {key: value for key, value in data.items() if key != "chunk"}
         if fmt == "pcm16":
             utterance.levels = StreamingLevels(rate, channels)
         self.utterances[client] = utterance
         return utterance
 
     def drop(self, client: str) -> None:
-        """Forget the client's utterance (it left, or started another); stop its early transcript."""
+        """Forget the client's utterance (it left, or it was refused); stop its early transcript."""
+        self.ended.pop(client, None)
+        self._discard(client)
+
+    def _discard(self, client: str) -> None:
         dropped = self.utterances.pop(client, None)
         if dropped is not None and dropped.early is not None:
             dropped.early.stop.set()
 
     # -- the end of the turn -------------------------------------------------------------------
-    async def finish(self, client: str, charge: Callable[[float], bool] | None = None) -> Transcript:
+    async def finish(self, client: str, charge: Callable[[float], bool] | None = None) -> Transcript | None:
         """The final transcript of the client's utterance (``user_audio_end``). ``charge`` is asked
-        to allow a container's seconds once they are known (raw PCM was charged as it arrived)."""
+        to allow a container's seconds once they are known (raw PCM was charged as it arrived).
+        None when the gateway already ended the turn and nothing but silence came after it."""
         current = self.utterances.pop(client, None)
+        gateway_ended = self.ended.pop(client, None) is not None
+        if gateway_ended and (current is None or not current.heard_speech):
+            if current is not None and current.early is not None:
+                current.early.stop.set()
+            return None
         if current is None or not current.chunks:
             raise TurnError("no_audio", "No audio was received for this utterance.")
+        return await self.transcribe(current, charge)
+
+    async def transcribe(self, current: Utterance, charge: Callable[[float], bool] | None = None) -> Transcript:
+        """The final transcript of an utterance that has ended (by the client or the gateway)."""
         try:
             audio = await asyncio.get_running_loop().run_in_executor(None, current.decode)
             if charge is not None and current.format != "pcm16" and not charge(audio.duration_s):
                 raise TurnError(RATE_LIMITED, rate_limited_message("seconds of audio"))
-            return await self._final(current, audio)
+            return await self._final(current, audio, trust_early=current.ended_by != "client")
         except AudioError as exc:
             raise TurnError("bad_audio", f"The audio could not be used: {exc}.") from exc
         except RuntimeError as exc:
             raise TurnError("asr_unavailable", str(exc)) from exc
 
-    async def _final(self, current: Utterance, audio: Audio) -> Transcript:
-        """The early transcript when no speech came after it, else a new one of the whole audio."""
+    async def _final(self, current: Utterance, audio: Audio, trust_early: bool = False) -> Transcript:
+        """The early transcript when no speech came after it, else a new one of the whole audio.
+        ``trust_early``: the gateway ended the turn at that pause, having watched that no speech came."""
         early = current.early
-        if early is not None and speech_bounds(audio.samples)[1] <= early.samples:
+        if early is not None and (trust_early or speech_bounds(audio.samples)[1] <= early.samples):
             try:
                 transcript = await early.task
                 return dataclasses.replace(transcript, duration_s=round(audio.duration_s, 3))  # all of it was heard
@@ -227,26 +314,67 @@ class VoiceTurns:
             early.stop.set()
         return await self.speech.transcribe(audio)
 
-    def _watch_for_end_of_speech(self, current: Utterance) -> None:
-        """Starts the final transcript once the speech so far is followed by silence; drops it
-        when the shopper speaks again. Reads only frame levels; decoding runs on a worker thread."""
+    def _watch_for_end_of_speech(self, client: str, current: Utterance) -> None:
+        """At a pause: start the final transcript (and ask the end-of-turn model); when the shopper
+        speaks again, drop it; when the policy says the turn is over, end it. Reads only frame
+        levels here; decoding and the model run on worker threads."""
         levels = current.levels
         if levels is None:
             return
-        speech_end_s, silence_s = levels.speech_end()
-        if current.early is not None:
-            # Speech past the audio the early transcript was given: the shopper spoke again.
-            if speech_end_s * SAMPLE_RATE > current.early.samples:
-                current.early.stop.set()
-                current.early = None
+        speech_end_s, quiet_s = levels.speech_end(margin_s=0.0)
+        if quiet_s is None:
+            return  # no speech yet
+        early = current.early
+        if early is not None and speech_end_s * SAMPLE_RATE > early.samples:
+            early.stop.set()  # the shopper spoke again: that transcript and verdict are stale
+            current.early = early = None
+        if early is None and quiet_s >= PAUSE_S:
+            early = self._start_early_final(client, current)
+        mode = "client" if current.ends == "client" or self.on_turn_end is None else self.policy.mode
+        if early is None or mode == "client":
             return
-        if silence_s is not None and silence_s >= ENDPOINT_SILENCE_S:
-            stop = threading.Event()
-            task = asyncio.create_task(self._early_final(current, list(current.chunks), stop))
-            task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a stale one's error is nobody's
-            self._keep(task)
-            samples = int(current.size / current.bytes_per_second * SAMPLE_RATE)
-            current.early = EarlyFinal(task, samples, stop)
+        if mode == "silence" and quiet_s >= self.policy.silence_s:
+            self._end(client, current, "silence")
+        elif mode == "model" and quiet_s >= self.policy.fallback_s:
+            self._end(client, current, "fallback")
+
+    def _start_early_final(self, client: str, current: Utterance) -> EarlyFinal:
+        stop = threading.Event()
+        chunks = list(current.chunks)
+        task = asyncio.create_task(self._early_final(current, chunks, stop))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a stale one's error is nobody's
+        self._keep(task)
+        samples = int(current.size / current.bytes_per_second * SAMPLE_RATE)
+        current.early = EarlyFinal(task, samples, stop)
+        if self.policy.mode == "model" and current.ends == "gateway" and self.on_turn_end is not None:
+            self._keep(asyncio.create_task(self._ask_model(client, current, current.early, chunks)))
+        return current.early
+
+    async def _ask_model(self, client: str, current: Utterance, early: EarlyFinal, chunks: list[bytes]) -> None:
+        """The end-of-turn model's verdict on this pause; a "finished" ends the turn once the early
+        transcript is ready, unless its last word leaves the sentence open."""
+        try:
+            audio = await asyncio.get_running_loop().run_in_executor(None, current.decode, chunks)
+            early.probability = await self.speech.turn_complete(audio)
+        except (AudioError, RuntimeError):
+            return  # the fallback silence still ends the turn
+        if early.probability is None or early.probability < self.policy.threshold:
+            return
+        try:
+            transcript = await early.task
+        except (Interrupted, RuntimeError, AudioError):
+            return  # stale (the shopper spoke again) or failed: the final pass reports problems
+        if current.early is early and self.utterances.get(client) is current and not leaves_open(transcript.text):
+            self._end(client, current, "model")
+
+    def _end(self, client: str, current: Utterance, reason: str) -> None:
+        """The gateway ends the turn: the stream's next chunk starts a new one."""
+        if self.utterances.get(client) is not current or self.on_turn_end is None:
+            return
+        del self.utterances[client]
+        current.ended_by = reason
+        self.ended[client] = current.next_seq
+        self._keep(asyncio.create_task(self.on_turn_end(client, current)))
 
     async def _early_final(self, current: Utterance, chunks: list[bytes], stop: threading.Event) -> Transcript:
         audio = await asyncio.get_running_loop().run_in_executor(None, current.decode, chunks)

@@ -21,6 +21,13 @@ DEFAULT_MODEL = "base"
 DEFAULT_WINDOW_S = 15.0
 DEFAULT_MAX_AUDIO_S = 30.0
 DEFAULT_MAX_AUDIO_BYTES = 10 * 1024 * 1024
+# Who ends a streamed spoken turn: "model" (Smart Turn hears whether the shopper has finished, a
+# fallback silence when it says no), "silence" (a fixed silence), "client" (only user_audio_end).
+END_OF_TURN_MODES = ("model", "silence", "client")
+DEFAULT_END_OF_TURN = "model"
+DEFAULT_TURN_THRESHOLD = 0.5
+DEFAULT_TURN_SILENCE_S = 0.5  # "silence": the turn ends after this much quiet
+DEFAULT_TURN_FALLBACK_S = 1.0  # "model": the turn ends after this much quiet even when the model says "not yet"
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
@@ -28,6 +35,13 @@ def _flag(value: str | None, default: bool) -> bool:
     if value is None or not value.strip():
         return default
     return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _mode(value: str | None) -> str:
+    mode = (value or DEFAULT_END_OF_TURN).strip().lower()
+    if mode not in END_OF_TURN_MODES:
+        raise ValueError(f"SHOPKEEPER_END_OF_TURN is {value!r}; use one of {', '.join(END_OF_TURN_MODES)}")
+    return mode
 
 
 @dataclass(frozen=True)
@@ -40,6 +54,10 @@ class VoiceSettings:
     max_audio_s: float = DEFAULT_MAX_AUDIO_S  # SHOPKEEPER_MAX_AUDIO_S: longest utterance accepted
     max_audio_bytes: int = DEFAULT_MAX_AUDIO_BYTES  # SHOPKEEPER_MAX_AUDIO_BYTES: largest upload accepted
     models_dir: Path = DEFAULT_MODELS_DIR  # SHOPKEEPER_MODELS: where prepared Whisper folders go
+    end_of_turn: str = DEFAULT_END_OF_TURN  # SHOPKEEPER_END_OF_TURN: model, silence or client
+    turn_threshold: float = DEFAULT_TURN_THRESHOLD  # SHOPKEEPER_TURN_THRESHOLD: model's "finished" above this
+    turn_silence_s: float = DEFAULT_TURN_SILENCE_S  # SHOPKEEPER_TURN_SILENCE_S: quiet that ends a turn ("silence")
+    turn_fallback_s: float = DEFAULT_TURN_FALLBACK_S  # SHOPKEEPER_TURN_FALLBACK_S: quiet that ends it anyway ("model")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> VoiceSettings:
@@ -53,4 +71,8 @@ class VoiceSettings:
             max_audio_s=float(env.get("SHOPKEEPER_MAX_AUDIO_S") or DEFAULT_MAX_AUDIO_S),
             max_audio_bytes=int(env.get("SHOPKEEPER_MAX_AUDIO_BYTES") or DEFAULT_MAX_AUDIO_BYTES),
             models_dir=Path(env.get("SHOPKEEPER_MODELS") or DEFAULT_MODELS_DIR),
+            end_of_turn=_mode(env.get("SHOPKEEPER_END_OF_TURN")),
+            turn_threshold=float(env.get("SHOPKEEPER_TURN_THRESHOLD") or DEFAULT_TURN_THRESHOLD),
+            turn_silence_s=float(env.get("SHOPKEEPER_TURN_SILENCE_S") or DEFAULT_TURN_SILENCE_S),
+            turn_fallback_s=float(env.get("SHOPKEEPER_TURN_FALLBACK_S") or DEFAULT_TURN_FALLBACK_S),
         )

@@ -13,7 +13,7 @@ import threading
 import numpy as np
 import pytest
 
-from bot.voice_turns import ENDPOINT_SILENCE_S, TurnError, VoiceTurns
+from bot.voice_turns import PAUSE_S, TurnError, TurnPolicy, Utterance, VoiceTurns, leaves_open
 from voice.asr import Interrupted, Transcript
 from voice.audio import SAMPLE_RATE, Audio
 
@@ -26,12 +26,19 @@ def anyio_backend() -> str:
 
 
 class RecordingTranscriber:
-    """Answers every request with the audio's length in words, after ``delay_s``; remembers requests."""
+    """Answers every request with the audio's length in words (or ``text``), after ``delay_s``;
+    remembers requests. Its end-of-turn verdict is ``finished`` for any audio."""
 
-    def __init__(self, delay_s: float = 0.0) -> None:
+    def __init__(self, delay_s: float = 0.0, finished: float | None = None, text: str | None = None) -> None:
         self.ready, self.busy, self.delay_s = True, 0, delay_s
         self.requests: list[tuple[float, bool]] = []  # (seconds of audio, preview)
         self.stops: list[threading.Event] = []
+        self.finished, self.text = finished, text
+        self.asked: list[float] = []  # seconds of audio the end-of-turn model was given
+
+    async def turn_complete(self, audio: Audio) -> float | None:
+        self.asked.append(round(audio.duration_s, 2))
+        return self.finished
 
     async def transcribe(self, audio: Audio, preview: bool = False, stop: threading.Event | None = None) -> Transcript:
         self.requests.append((round(audio.duration_s, 2), preview))
@@ -40,7 +47,7 @@ class RecordingTranscriber:
         if stop is not None and stop.is_set():
             raise Interrupted("stopped")
         return Transcript(
-            text=f"{audio.duration_s:.1f} seconds",
+            text=self.text or f"{audio.duration_s:.1f} seconds",
             confidence=1.0,
             language="en",
             duration_s=audio.duration_s,
@@ -74,7 +81,7 @@ async def test_silence_after_speech_starts_the_final_transcript_before_the_audio
     await asyncio.sleep(0.1)  # the early final decodes on a worker thread first
     assert speech.requests and not speech.requests[0][1], "an early final transcript was started"
     early_seconds = speech.requests[0][0]
-    assert 1.0 + ENDPOINT_SILENCE_S <= early_seconds < 1.8
+    assert 1.0 + PAUSE_S <= early_seconds < 1.8
     transcript = await turns.finish("a")
     assert len(speech.requests) == 1, "the early transcript was used, not a second one"
     assert transcript.duration_s == pytest.approx(1.8, abs=0.01), "it reports the whole utterance"
@@ -190,3 +197,126 @@ def test_end_of_speech_reads_each_chunk_once() -> None:
     stereo = StreamingLevels(48000, 2)
     stereo.feed(b"\0\0" * 48000 * 2)  # one second of stereo silence
     assert len(stereo.levels) == 50 and stereo.speech_end()[1] is None
+
+
+class EndedTurns:
+    """The socket layer's part: transcribes each turn the gateway ends, as SocketEvents.turn_ended does."""
+
+    def __init__(self, turns: VoiceTurns) -> None:
+        self.turns = turns
+        self.ended: list[tuple[str, str, float, str]] = []  # (client, reason, audio seconds sent by then, text)
+        self.sent_s = 0.0
+        turns.on_turn_end = self.sink
+
+    async def sink(self, client: str, utterance: Utterance) -> None:
+        sent = self.sent_s
+        transcript = await self.turns.transcribe(utterance)
+        self.ended.append((client, utterance.ended_by, sent, transcript.text))
+
+
+async def stream_on(turns: VoiceTurns, ended: EndedTurns, client: str, audio: bytes, first_seq: int = 0) -> int:
+    """Like ``stream``, counting the seconds sent, with seq going on from ``first_seq``; returns the next seq."""
+    size = int(0.1 * SAMPLE_RATE) * 2
+    seq = first_seq
+    for start in range(0, len(audio), size):
+        turns.receive(client, {"chunk": audio[start : start + size], "seq": seq, "metadata": {"n": seq}})
+        ended.sent_s += 0.1
+        seq += 1
+        await asyncio.sleep(0.005)  # the model and the early transcript run between chunks
+    return seq
+
+
+def gateway(
+    mode: str, finished: float | None = 0.9, text: str | None = None
+) -> tuple[VoiceTurns, RecordingTranscriber, EndedTurns]:
+    speech = RecordingTranscriber(finished=finished, text=text)
+    policy = TurnPolicy(mode=mode, threshold=0.5, silence_s=0.5, fallback_s=1.0)
+    turns = VoiceTurns(speech, max_bytes=2_000_000, max_seconds=30.0, policy=policy)
+    return turns, speech, EndedTurns(turns)
+
+
+async def test_the_model_ends_a_finished_turn_at_the_first_pause_without_user_audio_end() -> None:
+    turns, speech, ended = gateway("model", finished=0.9)
+    await stream_on(turns, ended, "a", pcm(1.0, True) + pcm(0.8, False))
+    assert len(ended.ended) == 1
+    client, reason, sent_s, _ = ended.ended[0]
+    assert (client, reason) == ("a", "model")
+    assert sent_s < 1.0 + 0.5, "it ended within a few chunks of the pause, before a fixed 0.5 s silence"
+    assert speech.asked and 1.0 + PAUSE_S <= speech.asked[0] < 1.5
+    assert len([r for r in speech.requests if not r[1]]) == 1, "the early transcript was the final one"
+    assert await turns.finish("a") is None, "a late user_audio_end after only silence says nothing more"
+
+
+async def test_a_turn_the_model_hears_unfinished_waits_for_the_fallback_silence() -> None:
+    turns, _, ended = gateway("model", finished=0.1)
+    await stream_on(turns, ended, "a", pcm(1.0, True) + pcm(0.8, False))
+    assert ended.ended == [], "an inner pause of 0.8 s does not end the turn"
+    await stream_on(turns, ended, "a", pcm(0.5, False), first_seq=18)
+    assert [reason for _, reason, _, _ in ended.ended] == ["fallback"]
+    assert 1.0 + 1.0 <= ended.ended[0][2] <= 1.0 + 1.2
+
+
+async def test_a_transcript_that_leaves_the_sentence_open_waits_for_the_fallback() -> None:
+    turns, _, ended = gateway("model", finished=0.9, text="My order number is")
+    await stream_on(turns, ended, "a", pcm(1.0, True) + pcm(0.8, False))
+    assert ended.ended == []
+    await stream_on(turns, ended, "a", pcm(0.4, False), first_seq=18)
+    assert [reason for _, reason, _, _ in ended.ended] == ["fallback"]
+
+
+async def test_speech_after_an_inner_pause_continues_the_same_turn() -> None:
+    turns, speech, ended = gateway("model", finished=0.1)
+    seq = await stream_on(turns, ended, "a", pcm(1.0, True) + pcm(0.7, False) + pcm(1.0, True))
+    assert ended.ended == [] and speech.stops[0].is_set(), "the pause's early transcript was stopped"
+    await stream_on(turns, ended, "a", pcm(1.2, False), first_seq=seq)
+    assert len(ended.ended) == 1 and ended.ended[0][3] == "2.9 seconds", "one turn holding both parts"
+
+
+async def test_the_stream_going_on_after_an_ended_turn_is_the_next_turn() -> None:
+    turns, _, ended = gateway("model", finished=0.9)
+    seq = await stream_on(turns, ended, "a", pcm(1.0, True) + pcm(0.6, False))
+    assert len(ended.ended) == 1
+    rest_of_pause_s = (seq - turns.ended["a"]) * 0.1  # chunks sent after the turn ended
+    # The rest of the pause, then speech the client ends itself before any pause.
+    seq = await stream_on(turns, ended, "a", pcm(0.8, True) + pcm(0.1, False), first_seq=seq)
+    assert "a" in turns.utterances and turns.utterances["a"].next_seq == seq, "the chunks went on, in order"
+    transcript = await turns.finish("a")
+    assert transcript is not None and transcript.duration_s == pytest.approx(rest_of_pause_s + 0.9, abs=0.01)
+    assert len(ended.ended) == 1
+
+
+async def test_fixed_silence_mode_ends_after_its_silence_and_client_mode_never() -> None:
+    turns, speech, ended = gateway("silence", finished=0.9)
+    await stream_on(turns, ended, "a", pcm(1.0, True) + pcm(0.8, False))
+    assert [reason for _, reason, _, _ in ended.ended] == ["silence"]
+    assert 1.0 + 0.5 <= ended.ended[0][2] <= 1.0 + 0.6
+    assert speech.asked == [], "the model is not asked in silence mode"
+    turns, _, ended = gateway("client", finished=0.9)
+    await stream_on(turns, ended, "a", pcm(1.0, True) + pcm(2.0, False))
+    assert ended.ended == []
+    assert (await turns.finish("a")) is not None
+
+
+async def test_a_client_can_keep_the_end_of_its_turns_to_itself() -> None:
+    turns, _, ended = gateway("model", finished=0.9)
+    turns.receive("a", {"chunk": pcm(0.1, True), "seq": 0, "end_of_turn": "client"})
+    await stream_on(turns, ended, "a", pcm(1.0, True) + pcm(2.0, False), first_seq=1)
+    assert ended.ended == []
+    with pytest.raises(TurnError):
+        turns.receive("b", {"chunk": pcm(0.1, True), "seq": 0, "end_of_turn": "whenever"})
+
+
+async def test_without_the_model_turns_end_on_the_fallback_silence() -> None:
+    turns, _, ended = gateway("model", finished=None)  # the model failed to load
+    await stream_on(turns, ended, "a", pcm(1.0, True) + pcm(1.3, False))
+    assert [reason for _, reason, _, _ in ended.ended] == ["fallback"]
+
+
+def test_open_endings() -> None:
+    assert leaves_open("My order number is")
+    assert leaves_open("I'd like the blue one and")
+    assert leaves_open("Show me, um...")
+    assert leaves_open("I want to return, uh")
+    assert not leaves_open("Where is my order?")
+    assert not leaves_open("Show me running shoes under $100.")
+    assert not leaves_open("")
