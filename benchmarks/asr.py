@@ -19,6 +19,7 @@ pocketsphinx's default English model. Results: benchmarks/results/asr.md.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -103,28 +104,39 @@ def _read_mono(path: Path) -> np.ndarray:
     return resample(data.mean(axis=1), rate)
 
 
-def noisy_items(clean: list[Item], snr_db: float, seed: int = 7) -> list[Item]:
-    """Each utterance convolved with a room impulse response, plus a noise clip at ``snr_db``."""
-    from scipy.signal import fftconvolve
-
-    rng = np.random.default_rng(seed + int(snr_db))
+@functools.cache
+def augment_clips() -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The room impulse responses and noise clips of ../shared/data/speech/augment, 16 kHz mono."""
     rirs = [_read_mono(p) for p in sorted((SHARED / "augment" / "rirs").glob("*.wav"))]
     noises = [_read_mono(p) for p in sorted((SHARED / "augment" / "noise").glob("*.wav"))]
-    out = []
-    for item in clean:
-        rir = rirs[rng.integers(len(rirs))]
-        rir = rir / (np.sqrt(np.sum(rir**2)) + 1e-9)
-        wet = fftconvolve(item.samples, rir)[: len(item.samples)].astype(np.float32)
-        noise = noises[rng.integers(len(noises))]
-        noise = np.resize(noise, len(wet))  # loop short clips
-        speech_power = np.mean(wet**2) + 1e-12
-        noise_power = np.mean(noise**2) + 1e-12
-        mixed = wet + noise * np.sqrt(speech_power / (noise_power * 10 ** (snr_db / 10)))
-        peak = np.max(np.abs(mixed)) or 1.0
-        out.append(
-            Item(item.name, item.text, (mixed / max(1.0, peak)).astype(np.float32), f"real + room + noise {snr_db} dB")
-        )
-    return out
+    return rirs, noises
+
+
+def reverb_and_noise(samples: np.ndarray, rng: np.random.Generator, snr_db: float) -> np.ndarray:
+    """``samples`` convolved with a room impulse response, plus a noise clip (looped) at ``snr_db``
+    below the speech's power over the whole clip."""
+    from scipy.signal import fftconvolve
+
+    rirs, noises = augment_clips()
+    rir = rirs[rng.integers(len(rirs))]
+    rir = rir / (np.sqrt(np.sum(rir**2)) + 1e-9)
+    wet = fftconvolve(samples, rir)[: len(samples)].astype(np.float32)
+    noise = noises[rng.integers(len(noises))]
+    noise = np.resize(noise, len(wet))  # loop short clips
+    speech_power = np.mean(wet**2) + 1e-12
+    noise_power = np.mean(noise**2) + 1e-12
+    mixed = wet + noise * np.sqrt(speech_power / (noise_power * 10 ** (snr_db / 10)))
+    peak = np.max(np.abs(mixed)) or 1.0
+    return (mixed / max(1.0, peak)).astype(np.float32)
+
+
+def noisy_items(clean: list[Item], snr_db: float, seed: int = 7) -> list[Item]:
+    """Each utterance convolved with a room impulse response, plus a noise clip at ``snr_db``."""
+    rng = np.random.default_rng(seed + int(snr_db))
+    return [
+        Item(item.name, item.text, reverb_and_noise(item.samples, rng, snr_db), f"real + room + noise {snr_db} dB")
+        for item in clean
+    ]
 
 
 def tts_items(part: str) -> dict[str, list[Item]]:

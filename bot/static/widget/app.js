@@ -59,7 +59,9 @@ class ChatWidget {
       onLevel: (level) => this.showLevel(level),
       onStart: () => this.voiceStarted(),
       onEnd: (reason, chunks) => this.voiceEnded(reason, chunks),
-      onChunk: (chunk, seq) => this.connection.sendAudio(chunk, seq),
+      // Hands-free, the gateway hears when the shopper has finished (it answers sooner than our
+      // silence detector); pressing and releasing the button is the shopper's own end of turn.
+      onChunk: (chunk, seq) => this.connection.sendAudio(chunk, seq, this.handsFree ? "gateway" : "client"),
     });
     // Opening on load does not take the focus from the shop's page.
     this.setOpen(this.options.open || this.options.fullPage || store("shopkeeper.open", false), false);
@@ -370,7 +372,8 @@ class ChatWidget {
       this.voiceStatus.textContent = "Nothing was recorded; try again.";
       return;
     }
-    this.connection.endAudio();
+    // "gateway": the gateway ended the turn itself; it needs no user_audio_end.
+    if (reason !== "gateway") this.connection.endAudio();
     // In hands-free mode the detector waited for the silence; the speech ended that long ago.
     const endedAt = performance.now() - (reason === "silence" ? 700 : 0);
     this.metrics.voiceTurns.push({ speechEndAt: endedAt, transcriptAt: null, replyAt: null });
@@ -381,6 +384,9 @@ class ChatWidget {
   }
 
   onTranscript(detail) {
+    // The gateway heard the end of the turn during the pause our own detector is still timing.
+    const endedByGateway = detail.final !== false && detail.ended_by && detail.ended_by !== "client";
+    if (endedByGateway && this.handsFree && this.mic.speaking && this.mic.quietMs > 0) this.mic.finish("gateway");
     const turn = this.metrics.voiceTurns.at(-1);
     if (turn && detail.final !== false && turn.transcriptAt === null) turn.transcriptAt = performance.now();
     const bubble = this.pendingVoice;

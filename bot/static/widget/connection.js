@@ -60,8 +60,10 @@ export class Connection extends EventTarget {
   }
 
   /** One chunk of 16 kHz mono PCM16 audio for the utterance being spoken (partial transcripts wanted). */
-  sendAudio(chunk, seq) {
-    this.socket.emit("user_audio", { chunk, seq, format: "pcm16", sample_rate: 16000, channels: 1, partial: true });
+  sendAudio(chunk, seq, endOfTurn = "client") {
+    // customData on every chunk: a turn the gateway ends gets no user_audio_end to carry it.
+    const payload = { chunk, seq, format: "pcm16", sample_rate: 16000, channels: 1, partial: true, end_of_turn: endOfTurn, customData: RICH };
+    this.socket.emit("user_audio", payload);
   }
 
   endAudio() {
