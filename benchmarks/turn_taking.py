@@ -83,9 +83,10 @@ class Outcome:
     cut_off: bool  # the gateway ended a turn before the last word
     answered: bool  # a turn holding the last word was ended and answered
     ended_by: str
-    heard_silence_s: float | None  # silence after the last word in the turn the gateway ended
     transcript_s: float | None  # last word -> final transcript event
     first_reply_s: float | None  # last word -> first bot reply
+    decode_s: float | None  # the recogniser's time for the final transcript
+    probability: float | None  # what the end-of-turn model said at the last pause
     transcript: str
 
 
@@ -184,8 +185,13 @@ def stream_turn(url: str, item: Turn, mode: str) -> Outcome:
                 answered_at = _answered(client, item, seen)
         events = seen
     finals = [(at, data) for name, data, at in events if name == "transcript" and data.get("final")]
-    covering = next(((at, d) for at, d in finals if d.get("duration_s", 0) >= item.last_word_s - 0.05), None)
-    cut_off = any(d.get("duration_s", 0) < item.last_word_s - 0.05 for _, d in finals)
+    heard, covering, cut_off = 0.0, None, False  # turns follow each other in the stream: their audio adds up
+    for at, data in finals:
+        heard += float(data.get("duration_s", 0))
+        if heard >= item.last_word_s - 0.05:
+            covering = (at, data)
+            break
+        cut_off = True  # a turn ended before the last word
     first_reply = None
     if covering is not None:
         first_reply = next((at for name, _, at in events if name == "bot_uttered" and at >= covering[0]), None)
@@ -197,9 +203,10 @@ def stream_turn(url: str, item: Turn, mode: str) -> Outcome:
         cut_off,
         covering is not None and first_reply is not None,
         covering[1].get("ended_by", "?") if covering else "none",
-        round(covering[1]["duration_s"] - item.last_word_s, 3) if covering else None,
         round(covering[0] - last_word_at, 3) if covering else None,
         round(first_reply - last_word_at, 3) if first_reply else None,
+        covering[1].get("decode_s") if covering else None,
+        covering[1].get("end_of_turn_p") if covering else None,
         covering[1].get("text", "") if covering else "",
     )
 
@@ -208,10 +215,11 @@ def _answered(client: Any, item: Turn, seen: list[tuple[str, Any, float]]) -> fl
     """When the turn holding the last word got its turn_end (or error), from the events so far."""
     while not client.events.empty():
         seen.append(client.events.get_nowait())
-    covered = False
+    heard, covered = 0.0, False
     for name, data, at in seen:
-        if name == "transcript" and data.get("final") and data.get("duration_s", 0) >= item.last_word_s - 0.05:
-            covered = True
+        if name == "transcript" and data.get("final"):
+            heard += float(data.get("duration_s", 0))
+            covered = heard >= item.last_word_s - 0.05
         elif covered and name in ("turn_end", "error"):
             return float(at)
     return None
@@ -278,9 +286,10 @@ def report(part: str, results: dict[str, list[Outcome]], env: dict[str, str], mi
         f"speech. Settings of `model`: {env or 'defaults'}. Inner pauses {PAUSE_RANGE_S[0]}-{PAUSE_RANGE_S[1]} s; "
         f"every second turn in a room with noise at {NOISE_SNR_DB:.0f} dB SNR.",
         "",
-        "| end of turn | turns | first reply p50 s | p95 s | transcript p50 s | silence heard p50 s "
-        f"| inner-pause turns cut off | finished turns cut off | reply later than {SLOW_S} s or none |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| end of turn | turns | first reply p50 s | p95 s | transcript p50 s | of which decoding p50 s "
+        f"| transcript to reply p50 s | inner-pause turns cut off | finished turns cut off "
+        f"| reply later than {SLOW_S} s or none |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for mode, rows in results.items():
         s = summary(rows)
@@ -288,7 +297,7 @@ def report(part: str, results: dict[str, list[Outcome]], env: dict[str, str], mi
         cut = f"{s['paused_cut_off']}/{s['paused']} ({100 * low:.0f}-{100 * high:.0f} %)" if s["paused"] else "-"
         lines.append(
             f"| {mode} | {s['turns']} | {s['first_reply_p50']:.2f} | {s['first_reply_p95']:.2f} | "
-            f"{s['transcript_p50']:.2f} | {s['heard_silence_p50']:.2f} | {cut} | "
+            f"{s['transcript_p50']:.2f} | {s['decode_p50']:.2f} | {s['bot_p50']:.2f} | {cut} | "
             f"{s['finished_cut_off']}/{s['finished']} | {s['slow']}/{s['turns']} |"
         )
     lines += ["", "By kind and noise (first reply p50 / p95 s, cut off):", ""]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -45,8 +46,10 @@ from bot.upload_limit import UploadLimit
 from bot.voice_turns import TurnPolicy, VoiceTurns
 from bot.web import add_widget_routes
 from voice.settings import VoiceSettings
+from voice.tts import Speaker, SpeechOutputError
 
 ROOMS_CHANNEL = "shopkeeper-socketio"
+log = logging.getLogger("shopkeeper.gateway")
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,17 @@ def shared_rooms(redis_url: str) -> socketio.AsyncManager | None:
         return None
     backends.check_redis("SHOPKEEPER_GATEWAY_REDIS_URL", redis_url)
     return socketio.AsyncRedisManager(redis_url, channel=ROOMS_CHANNEL)
+
+
+def reply_voice(voice: VoiceSettings) -> tuple[Speaker | None, str]:
+    """The server's voice for spoken replies, or None and why not (clients that ask are told)."""
+    if voice.tts_voice.lower() == "off":
+        return None, "SHOPKEEPER_TTS_VOICE is off"
+    try:
+        return Speaker(voice.tts_voice), ""
+    except (SpeechOutputError, OSError, subprocess.SubprocessError) as error:
+        log.warning("spoken replies are off: %s", error)
+        return None, str(error)
 
 
 def create_app(config: GatewayConfig | None = None) -> tuple[FastAPI, socketio.AsyncServer, Any]:
@@ -107,7 +121,18 @@ def create_app(config: GatewayConfig | None = None) -> tuple[FastAPI, socketio.A
         config.bot.client_audio_s_per_min,
     )
     inbox = AgentInbox(sio, rasa, config.db, config.bot.agent_token)
-    SocketEvents(sio, rasa, turns, asr_model=speech.model, ids=ids, limits=limits, held_by_agent=inbox.held_by_agent)
+    speaker, speaker_error = reply_voice(voice)
+    SocketEvents(
+        sio,
+        rasa,
+        turns,
+        asr_model=speech.model,
+        ids=ids,
+        limits=limits,
+        held_by_agent=inbox.held_by_agent,
+        speaker=speaker,
+        speaker_error=speaker_error,
+    )
     add_api_routes(app, speech, rasa, max_bytes=voice.max_audio_bytes, limits=limits)
     if origins.allowed:  # no CORS headers at all unless a shop lists other sites
         app.add_middleware(

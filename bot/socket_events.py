@@ -1,13 +1,15 @@
 """The gateway's socket.io events: Rasa's socketio protocol (so rasa-webchat works unchanged) plus voice.
 
 ``session_request`` → ``session_confirm``; ``user_uttered`` → ``bot_uttered`` replies; ``user_audio`` /
-``user_audio_end`` → ``transcript`` then the replies; ``turn_end`` once a turn's replies are out;
+``user_audio_end`` → ``transcript`` then the replies; ``bot_audio`` (each reply spoken, sentence by
+sentence) for sockets that asked with ``speak: true``; ``turn_end`` once a turn's replies are out;
 ``error`` with a code for anything that cannot be used (the conversation goes on). The README
 ("Socket.io events") documents every event and payload.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import re
@@ -26,6 +28,7 @@ from bot.sessions import SessionIds
 from bot.speech import transcript_event
 from bot.voice_turns import TurnError, Utterance, VoiceTurns
 from voice.asr import Transcript
+from voice.tts import Speaker, SpeechOutputError, sentences
 
 log = logging.getLogger("shopkeeper.gateway")
 MAX_MESSAGE_CHARS = 2000
@@ -58,6 +61,8 @@ class SocketEvents:
         ids: SessionIds,
         limits: RateLimits,
         held_by_agent: Callable[[str], str | None] = lambda session: None,
+        speaker: Speaker | None = None,
+        speaker_error: str = "spoken replies are off",
     ) -> None:
         self.sio, self.rasa, self.turns, self.asr_model, self.ids = sio, rasa, turns, asr_model, ids
         self.limits = limits
@@ -65,6 +70,8 @@ class SocketEvents:
         self.sessions: dict[str, str] = {}  # socket id -> conversation (session) id
         self.clients: dict[str, str] = {}  # socket id -> the client's address (for per-client limits)
         self.commands = OfferedCommands()  # /intent{...} payloads each conversation may send
+        self.speaker, self.speaker_error = speaker, speaker_error  # the server's voice (voice/tts.py)
+        self.listeners: set[str] = set()  # sockets that asked for spoken replies
         turns.on_partial = self.partial
         turns.on_turn_end = self.turn_ended
         for name in ("connect", "disconnect", "session_request", "user_uttered", "user_audio", "user_audio_end"):
@@ -97,8 +104,28 @@ class SocketEvents:
         for message in messages:
             for payload in to_socketio(message):
                 await self.sio.emit("bot_uttered", payload, room=session_id)
+        if sid in self.listeners:
+            await self.speak(sid, [str(m["text"]) for m in messages if isinstance(m.get("text"), str)])
         # Not part of Rasa's protocol (clients that don't know it ignore it): every reply is out.
         await self.sio.emit("turn_end", {"replies": len(messages)}, to=sid)
+
+    async def speak(self, sid: str, texts: list[str]) -> None:
+        """The replies' text as ``bot_audio`` events, one WAV per sentence, the first out as soon as it is made."""
+        if self.speaker is None:
+            return
+        loop = asyncio.get_running_loop()
+        pieces = [piece for text in texts for piece in sentences(text)]
+        for seq, piece in enumerate(pieces):
+            try:
+                audio = await loop.run_in_executor(None, self.speaker.speak, piece)
+            except SpeechOutputError as exc:
+                log.warning("spoken reply failed: %s", exc)
+                await self.error(sid, "tts_unavailable", "The reply could not be spoken; it is in the text above.")
+                return
+            last = seq == len(pieces) - 1
+            await self.sio.emit(
+                "bot_audio", {"seq": seq, "text": piece, "format": "wav", "audio": audio, "last": last}, to=sid
+            )
 
     def _keys(self, sid: str) -> tuple[str, str]:
         return self.sessions.get(sid, sid), self.clients.get(sid, "unknown")
@@ -127,6 +154,7 @@ class SocketEvents:
     async def disconnect(self, sid: str) -> None:
         self.sessions.pop(sid, None)
         self.clients.pop(sid, None)
+        self.listeners.discard(sid)
         self.turns.drop(sid)
 
     async def session_request(self, sid: str, data: Any = None) -> None:
@@ -136,6 +164,11 @@ class SocketEvents:
         # Only an id this gateway signed continues a conversation; a guessed or made-up one starts a new one.
         session_id = self.ids.continue_or_issue(data.get("session_id"))
         self.sessions[sid] = session_id
+        if data.get("speak") is True:
+            if self.speaker is None:
+                await self.error(sid, "tts_unavailable", f"Spoken replies are not available: {self.speaker_error}.")
+            else:
+                self.listeners.add(sid)
         entered = self.sio.enter_room(sid, session_id)
         if inspect.isawaitable(entered):  # a coroutine from python-socketio 5.10 on
             await entered
@@ -192,11 +225,17 @@ class SocketEvents:
         except TurnError as exc:
             await self.error(sid, exc.code, exc.message)
             return
-        await self._answer(sid, transcript, utterance.first, utterance.ended_by)
+        verdict = utterance.early.probability if utterance.early is not None else None
+        await self._answer(sid, transcript, utterance.first, utterance.ended_by, verdict)
 
-    async def _answer(self, sid: str, transcript: Transcript, data: dict[str, Any], ended_by: str) -> None:
-        """The final transcript, then the bot's replies to it."""
-        await self.sio.emit("transcript", {**transcript_event(transcript, final=True), "ended_by": ended_by}, to=sid)
+    async def _answer(
+        self, sid: str, transcript: Transcript, data: dict[str, Any], ended_by: str, verdict: float | None = None
+    ) -> None:
+        """The final transcript (who ended the turn, what the end-of-turn model said), then the replies."""
+        event = {**transcript_event(transcript, final=True), "ended_by": ended_by}
+        if verdict is not None:
+            event["end_of_turn_p"] = round(verdict, 3)
+        await self.sio.emit("transcript", event, to=sid)
         if not transcript.text:
             await self.error(
                 sid, "no_speech", "No speech was heard; please try again, a little closer to the microphone."

@@ -3,21 +3,25 @@
     python -m voice.client --url http://localhost:8000 --file utterance.wav [--file next.wav ...]
     python -m voice.client --text "red running shoes under 100" --file follow_up.wav
     python -m voice.client --mic
+    python -m voice.client --text "where is my order" --speak     # replies spoken by the server's voice
 
 Each ``--file``/``--text``/``--mic`` is one turn, in the order given, all in one conversation.
 Audio is decoded locally to 16 kHz PCM16 and streamed in real-time sized chunks (``--fast``
 sends them at once). Prints the transcript and the bot's replies; exits 1 on any error event
-or when the gateway does not answer.
+or when the gateway does not answer. ``--speak`` asks the gateway for spoken replies (``bot_audio``,
+one WAV per sentence) and plays them; ``--save-speech DIR`` keeps them as files.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import queue
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,6 +39,8 @@ class TurnResult:
     errors: list[dict[str, Any]] = field(default_factory=list)
     first_reply_s: float | None = None  # from the end of the user's audio/text to the first reply
     transcript_s: float | None = None
+    speech: list[dict[str, Any]] = field(default_factory=list)  # bot_audio: {seq, text, format, audio, last}
+    first_speech_s: float | None = None  # from the end of the user's turn to the first spoken sentence
 
 
 def pcm16_chunks(samples: np.ndarray, chunk_s: float = CHUNK_S) -> Iterator[bytes]:
@@ -47,17 +53,17 @@ def pcm16_chunks(samples: np.ndarray, chunk_s: float = CHUNK_S) -> Iterator[byte
 class VoiceClient:
     """One conversation with the gateway over socket.io (Rasa's protocol plus voice events)."""
 
-    def __init__(self, url: str, session_id: str | None = None, timeout: float = 60.0) -> None:
+    def __init__(self, url: str, session_id: str | None = None, timeout: float = 60.0, speak: bool = False) -> None:
         import socketio
 
         self.url = url
         self.timeout = timeout
         self.sio = socketio.Client(reconnection=False)
         self.events: queue.Queue[tuple[str, Any, float]] = queue.Queue()
-        for name in ("session_confirm", "bot_uttered", "transcript", "error", "turn_end"):
+        for name in ("session_confirm", "bot_uttered", "bot_audio", "transcript", "error", "turn_end"):
             self.sio.on(name, self._recorder(name))
         self.sio.connect(url, transports=["websocket"], wait_timeout=10)
-        self.sio.emit("session_request", {"session_id": session_id})
+        self.sio.emit("session_request", {"session_id": session_id, "speak": speak})
         name, value, _ = self._next({"session_confirm"})
         self.session_id = str(value)
 
@@ -88,8 +94,12 @@ class VoiceClient:
         """Events of one turn, up to ``turn_end`` or an error."""
         result = TurnResult()
         while True:
-            name, data, at = self._next({"bot_uttered", "transcript", "error", "turn_end"})
-            if name == "transcript" and data.get("final") is False:
+            name, data, at = self._next({"bot_uttered", "bot_audio", "transcript", "error", "turn_end"})
+            if name == "bot_audio":
+                result.speech.append(data)
+                if result.first_speech_s is None:
+                    result.first_speech_s = at - sent_at
+            elif name == "transcript" and data.get("final") is False:
                 result.partials.append(data)
             elif name == "transcript":
                 result.transcript = data
@@ -109,11 +119,31 @@ class VoiceClient:
         self.sio.emit("user_uttered", {"message": text, "session_id": self.session_id, "metadata": metadata or {}})
         return self.collect(sent)
 
-    def say_audio(self, samples: np.ndarray, realtime: bool = True, partials: bool = False) -> TurnResult:
+    def say_audio(
+        self, samples: np.ndarray, realtime: bool = True, partials: bool = False, end_of_turn: str = "client"
+    ) -> TurnResult:
         """Stream 16 kHz mono samples as PCM16 chunks, then end the utterance; ``partials`` asks for
-        transcripts while the audio arrives."""
+        transcripts while the audio arrives. ``end_of_turn="gateway"`` lets the gateway end the turn
+        when it hears the shopper finish (the samples then hold the open microphone's silence too);
+        the closing ``user_audio_end`` is then ignored unless the gateway had not ended it."""
+        self.stream_audio(samples, realtime=realtime, partials=partials, end_of_turn=end_of_turn)
+        return self.say_encoded_end()
+
+    def stream_audio(
+        self,
+        samples: np.ndarray,
+        first_seq: int = 0,
+        realtime: bool = True,
+        partials: bool = False,
+        end_of_turn: str = "gateway",
+    ) -> int:
+        """Send samples as an open microphone does, ``seq`` going on from ``first_seq``, without
+        ending the turn; returns the next ``seq``. Chunk k leaves once its 100 ms were "recorded"."""
         started = time.perf_counter()
-        for seq, chunk in enumerate(pcm16_chunks(samples)):
+        seq = first_seq
+        for index, chunk in enumerate(pcm16_chunks(samples)):
+            if realtime:
+                time.sleep(max(0.0, started + (index + 1) * CHUNK_S - time.perf_counter()))
             self.sio.emit(
                 "user_audio",
                 {
@@ -123,11 +153,11 @@ class VoiceClient:
                     "format": "pcm16",
                     "sample_rate": SAMPLE_RATE,
                     "partial": partials,
+                    "end_of_turn": end_of_turn,
                 },
             )
-            if realtime:  # pace like a microphone would
-                time.sleep(max(0.0, started + (seq + 1) * CHUNK_S - time.perf_counter()))
-        return self.say_encoded_end()
+            seq += 1
+        return seq
 
     def say_encoded(self, data: bytes, fmt: str, chunk_bytes: int = 16000) -> TurnResult:
         """Send an encoded recording (webm, ogg, wav...) in pieces, as a browser's MediaRecorder does."""
@@ -178,6 +208,24 @@ def record_microphone(max_s: float = 15.0, silence_s: float = 1.0) -> np.ndarray
     return np.concatenate(blocks)
 
 
+def play(result: TurnResult, save_to: Path | None, turn: int) -> None:
+    """Play the spoken replies (sounddevice), or keep them as WAV files in ``save_to``."""
+    for piece in result.speech:
+        if save_to is not None:
+            save_to.mkdir(parents=True, exist_ok=True)
+            (save_to / f"turn{turn}-{piece['seq']:02d}.wav").write_bytes(piece["audio"])
+            continue
+        try:
+            import sounddevice
+            import soundfile
+
+            samples, rate = soundfile.read(io.BytesIO(piece["audio"]), dtype="float32")
+            sounddevice.play(samples, rate, blocking=True)
+        except (OSError, RuntimeError) as error:  # no PortAudio or no output device
+            print(f"error: cannot play the spoken reply ({error}); use --save-speech DIR", file=sys.stderr)
+            return
+
+
 def _print(result: TurnResult) -> None:
     if result.transcript is not None:
         print(
@@ -221,18 +269,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fast", action="store_true", help="send audio at once, not in real time")
     parser.add_argument("--session", default=None, help="continue this conversation id")
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--speak", action="store_true", help="ask for spoken replies and play them")
+    parser.add_argument("--save-speech", type=Path, help="with --speak: keep the spoken replies as WAV files here")
     args = parser.parse_args(argv)
     turns = getattr(args, "turns", None) or []
     if not turns:
         parser.error("give at least one --file, --text or --mic")
     try:
-        client = VoiceClient(args.url, args.session, timeout=args.timeout)
+        client = VoiceClient(args.url, args.session, timeout=args.timeout, speak=args.speak or bool(args.save_speech))
     except Exception as error:  # noqa: BLE001 - connection errors come in many types
         print(f"error: cannot connect to {args.url}: {error}", file=sys.stderr)
         return 1
     failed = False
     with client:
-        for kind, value in turns:
+        for number, (kind, value) in enumerate(turns, start=1):
             try:
                 if kind == "text":
                     print(f"you: {value}")
@@ -246,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
                 failed = True
                 continue
             _print(result)
+            if args.speak or args.save_speech:
+                play(result, args.save_speech, number)
             failed |= bool(result.errors)
     return 1 if failed else 0
 

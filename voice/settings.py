@@ -58,6 +58,7 @@ class VoiceSettings:
     turn_threshold: float = DEFAULT_TURN_THRESHOLD  # SHOPKEEPER_TURN_THRESHOLD: model's "finished" above this
     turn_silence_s: float = DEFAULT_TURN_SILENCE_S  # SHOPKEEPER_TURN_SILENCE_S: quiet that ends a turn ("silence")
     turn_fallback_s: float = DEFAULT_TURN_FALLBACK_S  # SHOPKEEPER_TURN_FALLBACK_S: quiet that ends it anyway ("model")
+    tts_voice: str = "slt"  # SHOPKEEPER_TTS_VOICE: flite voice of spoken replies for clients that ask ("off": none)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> VoiceSettings:
@@ -75,4 +76,5 @@ class VoiceSettings:
             turn_threshold=float(env.get("SHOPKEEPER_TURN_THRESHOLD") or DEFAULT_TURN_THRESHOLD),
             turn_silence_s=float(env.get("SHOPKEEPER_TURN_SILENCE_S") or DEFAULT_TURN_SILENCE_S),
             turn_fallback_s=float(env.get("SHOPKEEPER_TURN_FALLBACK_S") or DEFAULT_TURN_FALLBACK_S),
+            tts_voice=(env.get("SHOPKEEPER_TTS_VOICE") or "slt").strip(),
         )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +21,8 @@ import pytest
 from bot.launcher import DEFAULT_MODEL, Services
 from bot.replies import to_socketio
 from tests.audio_helpers import encode_with_av
-from voice.audio import SAMPLE_RATE, load_file
+from voice.asr import Recognizer
+from voice.audio import SAMPLE_RATE, decode, load_file
 from voice.client import VoiceClient
 from voice.wer import wer
 
@@ -176,6 +179,87 @@ def test_a_pause_inside_an_utterance_does_not_cut_it_short(services: Services, s
         result = client.say_audio(samples, realtime=True)
     assert not result.errors and result.transcript, result.errors
     assert wer(f"{first} {second}", result.transcript["text"]) <= 0.3, result.transcript["text"]
+
+
+def open_microphone(speech: np.ndarray, silence_s: float) -> np.ndarray:
+    return np.concatenate([speech, np.zeros(int(silence_s * SAMPLE_RATE), np.float32)])
+
+
+@needs_model
+def test_the_gateway_ends_finished_turns_of_an_open_microphone(services: Services, speak: Callable[..., Path]) -> None:
+    """Hands-free: the client streams on and never ends a turn; the gateway hears each one end,
+    answers it, and takes the chunks that follow as the next turn."""
+    first = load_file(speak("where is my order")).samples
+    second = load_file(speak("show me running shoes")).samples
+    with VoiceClient(services.gateway_url, timeout=120) as client:
+        seq = client.stream_audio(open_microphone(first, 2.0))
+        one = client.collect(0.0)  # arrived while the microphone was still open
+        seq = client.stream_audio(open_microphone(second, 2.0), first_seq=seq)
+        two = client.collect(0.0)
+        client.sio.emit("user_audio_end", {"session_id": client.session_id})  # late: nothing more to say
+        after = client.say_text("thanks")
+    for result, words, reply in (
+        (one, "where is my order", "order number"),
+        (two, "show me running shoes", "Running Shoes"),
+    ):
+        assert not result.errors and result.transcript, result.errors
+        assert result.transcript["ended_by"] in {"model", "fallback"}, result.transcript
+        assert wer(words, result.transcript["text"]) <= 0.25, result.transcript["text"]
+        assert reply.lower() in texts(result).lower(), texts(result)
+    # Each ended turn holds its speech and no more than the fallback silence after it.
+    assert one.transcript["duration_s"] <= len(first) / SAMPLE_RATE + 1.3
+    assert not after.errors and after.replies, "the late user_audio_end left no error or stray turn behind"
+
+
+@needs_model
+def test_a_pause_after_an_open_word_does_not_end_the_turn(services: Services, speak: Callable[..., Path]) -> None:
+    start, rest = load_file(speak("show me the")).samples, load_file(speak("blue rain jackets")).samples
+    pause = np.zeros(int(0.8 * SAMPLE_RATE), np.float32)
+    with VoiceClient(services.gateway_url, timeout=120) as client:
+        client.stream_audio(open_microphone(np.concatenate([start, pause, rest]), 2.0))
+        result = client.collect(0.0)
+    assert not result.errors and result.transcript, result.errors
+    assert wer("show me the blue rain jackets", result.transcript["text"]) <= 0.35, result.transcript
+    assert "jacket" in texts(result).lower(), texts(result)
+
+
+@needs_model
+def test_spoken_replies_for_clients_that_ask(services: Services, recognizer: Recognizer, tmp_path: Path) -> None:
+    """bot_audio: each sentence of the replies as WAV, heard back by the recogniser as that sentence;
+    the voice client's --speak keeps them (--save-speech); a client that does not ask gets none."""
+    with VoiceClient(services.gateway_url, timeout=120, speak=True) as client:
+        spoken = client.say_text("where is my order")
+    with VoiceClient(services.gateway_url, timeout=120) as client:
+        silent = client.say_text("where is my order")
+    assert not spoken.errors and spoken.speech and silent.speech == []
+    assert [piece["seq"] for piece in spoken.speech] == list(range(len(spoken.speech)))
+    assert spoken.speech[-1]["last"] and not any(piece["last"] for piece in spoken.speech[:-1])
+    assert spoken.first_speech_s is not None and spoken.first_reply_s is not None
+    first = spoken.speech[0]
+    assert first["text"] and first["text"].split()[0].lower() in texts(spoken).lower()
+    audio = decode(first["audio"])
+    assert audio.duration_s > 0.5
+    assert wer(first["text"], recognizer.transcribe(audio.samples).text) <= 0.35, first["text"]
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "voice.client",
+            "--url",
+            services.gateway_url,
+            "--text",
+            "hello",
+            "--speak",
+            "--save-speech",
+            str(tmp_path / "speech"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    saved = sorted((tmp_path / "speech").glob("turn1-*.wav"))
+    assert saved and all(load_file(path).duration_s > 0.3 for path in saved)
 
 
 @needs_model
