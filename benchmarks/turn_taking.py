@@ -88,6 +88,7 @@ class Outcome:
     decode_s: float | None  # the recogniser's time for the final transcript
     probability: float | None  # what the end-of-turn model said at the last pause
     transcript: str
+    turns: list[tuple[float, str, float | None, str]]  # every turn ended: (audio s, ended_by, model's p, text)
 
 
 # -- speech ------------------------------------------------------------------------------------
@@ -208,6 +209,10 @@ def stream_turn(url: str, item: Turn, mode: str) -> Outcome:
         covering[1].get("decode_s") if covering else None,
         covering[1].get("end_of_turn_p") if covering else None,
         covering[1].get("text", "") if covering else "",
+        [
+            (d.get("duration_s", 0), d.get("ended_by", "?"), d.get("end_of_turn_p"), d.get("text", ""))
+            for _, d in finals
+        ],
     )
 
 
@@ -254,16 +259,16 @@ def pct(values: list[float], q: float) -> float:
 def summary(rows: list[Outcome]) -> dict[str, Any]:
     finished = [r for r in rows if r.kind == "finished"]
     paused = [r for r in rows if r.kind == "paused"]
-    replies = [r.first_reply_s for r in rows if r.first_reply_s is not None and not r.cut_off]
+    # Latency over the turns answered whole (a cut-off turn's "reply" answers half a sentence).
+    whole = [r for r in rows if r.first_reply_s is not None and r.transcript_s is not None and not r.cut_off]
     cut = sum(r.cut_off for r in paused)
     return {
         "turns": len(rows),
-        "first_reply_p50": pct(replies, 50),
-        "first_reply_p95": pct(replies, 95),
-        "transcript_p50": pct([r.transcript_s for r in rows if r.transcript_s is not None and not r.cut_off], 50),
-        "heard_silence_p50": pct(
-            [r.heard_silence_s for r in rows if r.heard_silence_s is not None and not r.cut_off], 50
-        ),
+        "first_reply_p50": pct([r.first_reply_s for r in whole if r.first_reply_s is not None], 50),
+        "first_reply_p95": pct([r.first_reply_s for r in whole if r.first_reply_s is not None], 95),
+        "transcript_p50": pct([r.transcript_s for r in whole if r.transcript_s is not None], 50),
+        "decode_p50": pct([r.decode_s for r in whole if r.decode_s is not None], 50),
+        "bot_p50": pct([(r.first_reply_s or 0) - (r.transcript_s or 0) for r in whole], 50),
         "paused": len(paused),
         "paused_cut_off": cut,
         "paused_cut_off_ci": wilson(cut, len(paused)),
@@ -345,10 +350,10 @@ def main() -> int:
     results = {mode: run_mode(mode, turns, env if mode == "model" else {}) for mode in args.modes.split(",")}
     minutes = (time.perf_counter() - started) / 60
     out = args.out or RESULTS / f"turn_taking_{args.part}.md"
+    dump = {mode: [asdict(r) for r in rows] for mode, rows in results.items()}
+    write_result(out.with_suffix(".json"), json.dumps(dump, indent=1))  # the rows first: a report bug loses nothing
     text = report(args.part, results, env, minutes)
     write_result(out, text)
-    dump = {mode: [asdict(r) for r in rows] for mode, rows in results.items()}
-    out.with_suffix(".json").write_text(json.dumps(dump, indent=1) + "\n", encoding="utf-8")
     print(text)
     return 0
 

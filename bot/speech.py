@@ -4,8 +4,9 @@ Torch uses both cores inside that one thread, so the event loop keeps serving ot
 turn decodes. Partial transcripts (previews) never delay a final one: a running preview is stopped
 at its next encoder layer or decoded token when a final transcript needs the worker.
 
-The end-of-turn model (voice/end_of_turn.py) has its own thread: it is asked at the very moment the
-early final transcript starts, and must not queue behind it.
+The end-of-turn model (voice/end_of_turn.py) runs on the same worker, just before the early final
+transcript of the pause: run beside it on a 2-core machine it slowed the transcript by more than
+its own 40 ms (benchmarks/results/turn_taking_dev.md).
 """
 
 from __future__ import annotations
@@ -46,7 +47,6 @@ class SpeechService:
         self._previews: set[threading.Event] = set()  # stop events of previews queued or running
         self.turn_model: TurnModel | None = None
         self.turn_error: str | None = None
-        self._turn_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="end-of-turn")
 
     def load(self) -> None:
         try:
@@ -73,7 +73,7 @@ class SpeechService:
     def load_turn_model(self) -> None:
         """Smart Turn, when the gateway decides turns with it; without it, turns end on the fallback silence."""
         try:
-            model = TurnModel(model_path())
+            model = TurnModel(model_path(), threads=2)  # alone on the worker: both cores
             model.complete(np.zeros(8000, dtype=np.float32))  # onnxruntime's first run is slow
             self.turn_model = model
         except Exception as error:  # reported by /health; turns then end on silence alone
@@ -111,7 +111,7 @@ class SpeechService:
         if self.turn_model is None:
             return None
         job = functools.partial(self.turn_model.complete, audio.samples)
-        return await asyncio.get_running_loop().run_in_executor(self._turn_executor, job)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, job)
 
     async def transcribe(self, audio: Audio, preview: bool = False, stop: threading.Event | None = None) -> Transcript:
         """A final transcript, or with ``preview`` a quick unbiased one that gives way to any final

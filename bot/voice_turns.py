@@ -52,6 +52,9 @@ PARTIAL_EVERY_S = 1.0
 # the end-of-turn model is asked; looked for at most once per ENDPOINT_EVERY_S of new audio.
 PAUSE_S = 0.2
 ENDPOINT_EVERY_S = 0.1
+# Voiced stretches shorter than this are not speech for the end of a turn: in a noisy room a knock
+# or a clatter after the last word would otherwise restart the pause (dev: noisy turns waited longer).
+MIN_SPEECH_RUN_S = 0.1
 # Last words that leave a sentence open: a turn whose transcript ends on one waits for the fallback
 # silence, whatever the model heard (people pause after "is" or "and" to look something up).
 OPEN_ENDINGS = frozenset(
@@ -110,7 +113,7 @@ class TurnError(Exception):
 class EarlyFinal:
     """A final transcript started while the client still streams the silence after the speech."""
 
-    task: asyncio.Task[Transcript]
+    task: asyncio.Future[Transcript]
     samples: int  # 16 kHz samples of audio it was given
     stop: threading.Event  # set when the shopper speaks again: the transcript would be stale
     probability: float | None = None  # what the end-of-turn model said at this pause
@@ -321,7 +324,7 @@ class VoiceTurns:
         levels = current.levels
         if levels is None:
             return
-        speech_end_s, quiet_s = levels.speech_end(margin_s=0.0)
+        speech_end_s, quiet_s = levels.speech_end(margin_s=0.0, min_run_s=MIN_SPEECH_RUN_S)
         if quiet_s is None:
             return  # no speech yet
         early = current.early
@@ -341,29 +344,26 @@ class VoiceTurns:
     def _start_early_final(self, client: str, current: Utterance) -> EarlyFinal:
         stop = threading.Event()
         chunks = list(current.chunks)
-        task = asyncio.create_task(self._early_final(current, chunks, stop))
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a stale one's error is nobody's
-        self._keep(task)
         samples = int(current.size / current.bytes_per_second * SAMPLE_RATE)
-        current.early = EarlyFinal(task, samples, stop)
-        if self.policy.mode == "model" and current.ends == "gateway" and self.on_turn_end is not None:
-            self._keep(asyncio.create_task(self._ask_model(client, current, current.early, chunks)))
-        return current.early
+        ask = self.policy.mode == "model" and current.ends == "gateway" and self.on_turn_end is not None
+        early = EarlyFinal(asyncio.Future(), samples, stop)  # the task is set just below
+        early.task = asyncio.create_task(self._early_final(current, chunks, stop, early if ask else None))
+        early.task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a stale one's error is nobody's
+        self._keep(early.task)
+        current.early = early
+        if ask:
+            self._keep(asyncio.create_task(self._end_if_finished(client, current, early)))
+        return early
 
-    async def _ask_model(self, client: str, current: Utterance, early: EarlyFinal, chunks: list[bytes]) -> None:
-        """The end-of-turn model's verdict on this pause; a "finished" ends the turn once the early
-        transcript is ready, unless its last word leaves the sentence open."""
-        try:
-            audio = await asyncio.get_running_loop().run_in_executor(None, current.decode, chunks)
-            early.probability = await self.speech.turn_complete(audio)
-        except (AudioError, RuntimeError):
-            return  # the fallback silence still ends the turn
-        if early.probability is None or early.probability < self.policy.threshold:
-            return
+    async def _end_if_finished(self, client: str, current: Utterance, early: EarlyFinal) -> None:
+        """Once the pause's transcript is ready: end the turn if the model heard a finished one and
+        the transcript's last word does not leave the sentence open."""
         try:
             transcript = await early.task
         except (Interrupted, RuntimeError, AudioError):
             return  # stale (the shopper spoke again) or failed: the final pass reports problems
+        if early.probability is None or early.probability < self.policy.threshold:
+            return  # "not yet" (or no model): the fallback silence ends the turn
         if current.early is early and self.utterances.get(client) is current and not leaves_open(transcript.text):
             self._end(client, current, "model")
 
@@ -376,8 +376,17 @@ class VoiceTurns:
         self.ended[client] = current.next_seq
         self._keep(asyncio.create_task(self.on_turn_end(client, current)))
 
-    async def _early_final(self, current: Utterance, chunks: list[bytes], stop: threading.Event) -> Transcript:
+    async def _early_final(
+        self, current: Utterance, chunks: list[bytes], stop: threading.Event, ask: EarlyFinal | None = None
+    ) -> Transcript:
+        """The pause's transcript; with ``ask``, the end-of-turn model's verdict first (into
+        ``ask.probability``), on the same worker so the two never slow each other down."""
         audio = await asyncio.get_running_loop().run_in_executor(None, current.decode, chunks)
+        if ask is not None and not stop.is_set():
+            try:
+                ask.probability = await self.speech.turn_complete(audio)
+            except RuntimeError:  # the model failed on this audio: the fallback silence decides
+                ask.probability = None
         return await self.speech.transcribe(audio, stop=stop)
 
     async def _partial(self, client: str, utterance: Utterance) -> None:

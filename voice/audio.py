@@ -161,15 +161,22 @@ def speech_bounds(samples: np.ndarray, frame_s: float = 0.02, margin_s: float = 
     return start * frame, end * frame
 
 
-def voiced_frames(rms: np.ndarray, margin: int) -> tuple[int, int]:
+def voiced_frames(rms: np.ndarray, margin: int, min_run: int = 1) -> tuple[int, int]:
     """(first, end) frame indices of the voiced part of frames with these RMS levels, ``margin`` frames
-    wider on each side; (0, 0) when none is voiced."""
+    wider on each side; (0, 0) when none is voiced. With ``min_run``, the voiced part ends with the
+    last run of at least that many voiced frames (a click or a clatter in a pause is not speech)."""
     count = len(rms)
     floor = np.percentile(rms, 10)
     peak = np.percentile(rms, 99)
     # Halfway (in dB) between the noise floor and the loud frames, never below -50 dBFS.
     threshold = max(np.sqrt(floor * peak), 10 ** (-50 / 20), floor * 2)
-    voiced = np.flatnonzero(rms > threshold)
+    loud = rms > threshold
+    voiced = np.flatnonzero(loud)
+    if min_run > 1 and len(voiced):
+        # Keep frames whose run of consecutive loud frames is long enough.
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], loud.astype(np.int8), [0]])))
+        runs = [(a, b) for a, b in zip(edges[::2], edges[1::2], strict=True) if b - a >= min_run]
+        voiced = np.concatenate([np.arange(a, b) for a, b in runs]) if runs else np.array([], dtype=np.int64)
     if len(voiced) == 0:
         return 0, 0
     return int(max(0, voiced[0] - margin)), int(min(count, voiced[-1] + 1 + margin))
@@ -196,12 +203,14 @@ class StreamingLevels:
         frames = samples.reshape(-1, self.frame_bytes // 2)  # a frame's channels stay together
         self.levels.extend(np.sqrt(np.mean(frames**2, axis=1) + 1e-12).tolist())
 
-    def speech_end(self, margin_s: float = 0.2) -> tuple[float, float | None]:
+    def speech_end(self, margin_s: float = 0.2, min_run_s: float = 0.0) -> tuple[float, float | None]:
         """(where the voiced part ends, with its margin; seconds of silence after it, or None before
-        any speech), in seconds from the start."""
+        any speech), in seconds from the start. ``min_run_s``: voiced stretches shorter than this
+        (a knock, a click) do not count as speech."""
         if len(self.levels) < 3:
             return 0.0, None
-        start, end = voiced_frames(np.asarray(self.levels), int(margin_s / self.frame_s))
+        min_run = max(1, round(min_run_s / self.frame_s))
+        start, end = voiced_frames(np.asarray(self.levels), int(margin_s / self.frame_s), min_run)
         silence = (len(self.levels) - end) * self.frame_s if end > start else None
         return end * self.frame_s, silence
 

@@ -16,6 +16,7 @@
     position: data.position,
     open: data.open === "true",
     fullPage: data.fullPage === "true",
+    voice: data.voice,
   };
   Object.keys(options).forEach(function (key) { if (options[key] === undefined) delete options[key]; });
   var extra = window.ShopkeeperOptions || {};

@@ -167,6 +167,61 @@ def test_push_to_talk_sends_what_was_said_between_two_presses(
         context.close()
 
 
+def test_speaking_over_a_spoken_reply_stops_it_and_is_heard_from_the_first_word(
+    playwright: Any, services: Services, tmp_path: Path, speak: Callable[..., Path]
+) -> None:
+    """Barge-in with the gateway's voice: the fake microphone first hears only a faint copy of a
+    voice (what echo cancellation leaves of the bot's reply), which must not interrupt, then the
+    shopper, who must: the reply stops and the shopper's words are transcribed from the first."""
+    from playwright.sync_api import expect
+
+    sentence = "where is my order"
+    echo_s = 4.0
+    echo = load_file(speak("here are some running shoes you might like, the first one is light", "kal16")).samples
+    echo = np.resize(echo, int(echo_s * SAMPLE_RATE))
+    echo *= 0.02 / float(np.sqrt(np.mean(echo**2)))  # louder than the quiet detector's threshold
+    wav = tmp_path / "fake-mic.wav"
+    shopper = load_file(speak(sentence)).samples
+    sf.write(wav, np.concatenate([echo, shopper, np.zeros(3 * SAMPLE_RATE, np.float32)]), SAMPLE_RATE, subtype="PCM_16")
+    context = launch(
+        playwright,
+        tmp_path,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav}%noloop",
+        "--autoplay-policy=no-user-gesture-required",
+    )
+    try:
+        page = context.new_page()
+        page.add_init_script(
+            "window.ShopkeeperOptions = {voice: 'server'}; localStorage.setItem('shopkeeper.speak', 'true');"
+        )
+        open_widget(page, services, "/")
+        say(page, "show me running shoes")
+        page.wait_for_function("window.Shopkeeper.metrics.spokenReplies >= 2", timeout=60000)
+        page.get_by_role("button", name="Hands-free").click()  # the fake microphone starts its file now
+        opened = page.evaluate("performance.now()")
+        expect(page.get_by_role("button", name="Hands-free")).to_have_attribute("aria-pressed", "true")
+        page.wait_for_function("window.Shopkeeper.metrics.bargeIns.length >= 1", timeout=30000)
+        barge = page.evaluate("window.Shopkeeper.metrics.bargeIns[0]")
+        assert barge["onsetAt"] - opened >= (echo_s - 0.5) * 1000, (
+            "the faint echo interrupted the reply",
+            barge,
+            opened,
+        )
+        assert page.evaluate("window.Shopkeeper.metrics.bargeIns.length") == 1
+        heard = page.locator(".sk-user:not(.sk-pending) .sk-user-text").last
+        page.wait_for_function(
+            "() => document.querySelector('#shopkeeper-widget').shadowRoot"
+            ".querySelectorAll('.sk-user:not(.sk-pending) .sk-user-text').length >= 2",
+            timeout=30000,
+        )
+        assert wer(sentence, heard.inner_text()) <= 0.25, heard.inner_text()
+        record("barge_in_onset_to_stop_ms", round(barge["stoppedAt"] - barge["onsetAt"]))
+    finally:
+        context.close()
+
+
 def test_microphone_without_permission_gets_a_clear_message(browser: Any, services: Services) -> None:
     page = browser.new_page()  # no fake device and no permission: the browser refuses the microphone
     open_widget(page, services)

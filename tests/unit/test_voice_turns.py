@@ -320,3 +320,11 @@ def test_open_endings() -> None:
     assert not leaves_open("Where is my order?")
     assert not leaves_open("Show me running shoes under $100.")
     assert not leaves_open("")
+
+
+async def test_a_click_in_the_pause_does_not_restart_it() -> None:
+    turns, _, ended = gateway("silence")
+    click = pcm(0.04, True)
+    await stream_on(turns, ended, "a", pcm(1.0, True) + pcm(0.26, False) + click + pcm(0.8, False))
+    assert [reason for _, reason, _, _ in ended.ended] == ["silence"]
+    assert ended.ended[0][2] <= 1.0 + 0.6, "the turn ended 0.5 s after the speech, not after the click"

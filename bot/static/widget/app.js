@@ -18,6 +18,7 @@ const DEFAULTS = {
   open: false,
   position: "right",
   fullPage: false,
+  voice: "browser", // spoken replies: "browser" (speechSynthesis) or "server" (the gateway's bot_audio)
 };
 
 function store(key, fallback) {
@@ -48,16 +49,18 @@ class ChatWidget {
     this.unread = 0;
     this.waiting = 0;
     this.pendingVoice = null;
-    this.metrics = { readyAt: null, voiceTurns: [], partials: 0 };
+    this.metrics = { readyAt: null, voiceTurns: [], partials: 0, bargeIns: [], spokenReplies: 0 };
+    this.playing = []; // server voice: sources scheduled or playing
+    this.output = null; // server voice: the AudioContext that plays it
     this.speakReplies = store("shopkeeper.speak", false);
     this.handsFree = false;
     this.build();
-    this.connection = new Connection(this.options.gateway, "shopkeeper.session");
+    this.connection = new Connection(this.options.gateway, "shopkeeper.session", this.options.voice === "server");
     this.restoreLog();
     this.listen();
     this.mic = new Microphone(new URL("capture-worklet.js", this.base).href, {
       onLevel: (level) => this.showLevel(level),
-      onStart: () => this.voiceStarted(),
+      onStart: (onsetAt) => this.voiceStarted(onsetAt),
       onEnd: (reason, chunks) => this.voiceEnded(reason, chunks),
       // Hands-free, the gateway hears when the shopper has finished (it answers sooner than our
       // silence detector); pressing and releasing the button is the shopper's own end of turn.
@@ -174,6 +177,7 @@ class ChatWidget {
       this.frame.dataset.ready = "true";
     });
     c.addEventListener("bot_uttered", (e) => this.onBot(e.detail));
+    c.addEventListener("bot_audio", (e) => this.playServerVoice(e.detail));
     c.addEventListener("transcript", (e) => this.onTranscript(e.detail));
     c.addEventListener("turn_end", () => this.setWaiting(-1));
     c.addEventListener("error", (e) => this.onError(e.detail));
@@ -352,7 +356,12 @@ class ChatWidget {
     if (!this.handsFree) this.showLevel(0);
   }
 
-  voiceStarted() {
+  voiceStarted(onsetAt) {
+    // Barge-in: the shopper speaks over a reply; the reply stops, the shopper is heard.
+    if (this.talking()) {
+      this.stopSpeaking();
+      this.metrics.bargeIns.push({ onsetAt, stoppedAt: performance.now() });
+    }
     this.micButton.setAttribute("aria-pressed", "true");
     this.frame.classList.add("sk-recording");
     this.voiceStatus.textContent = "Hearing you…";
@@ -374,8 +383,8 @@ class ChatWidget {
     }
     // "gateway": the gateway ended the turn itself; it needs no user_audio_end.
     if (reason !== "gateway") this.connection.endAudio();
-    // In hands-free mode the detector waited for the silence; the speech ended that long ago.
-    const endedAt = performance.now() - (reason === "silence" ? 700 : 0);
+    // In hands-free mode the detector (or the gateway) waited for some silence; the speech ended that long ago.
+    const endedAt = performance.now() - (reason === "silence" || reason === "gateway" ? this.mic.quietMs : 0);
     this.metrics.voiceTurns.push({ speechEndAt: endedAt, transcriptAt: null, replyAt: null });
     // Keep a partial transcript's words on screen until the final one replaces them.
     if (this.pendingVoice?.querySelector(".sk-user-text")?.textContent === "…") this.setText(this.pendingVoice, "Transcribing…");
@@ -418,12 +427,67 @@ class ChatWidget {
     this.speakReplies = !this.speakReplies;
     save("shopkeeper.speak", this.speakReplies);
     this.speakToggle.setAttribute("aria-pressed", String(this.speakReplies));
-    if (!this.speakReplies && window.speechSynthesis) window.speechSynthesis.cancel();
+    if (!this.speakReplies) this.stopSpeaking();
   }
 
   say(text) {
-    if (!window.speechSynthesis) return;
-    window.speechSynthesis.speak(new SpeechSynthesisUtterance(plainText(text)));
+    if (this.options.voice === "server" || !window.speechSynthesis) return; // the server's voice comes as bot_audio
+    const utterance = new SpeechSynthesisUtterance(plainText(text));
+    const settle = () => this.updateGuard();
+    utterance.onstart = settle;
+    utterance.onend = settle;
+    utterance.onerror = settle;
+    window.speechSynthesis.speak(utterance);
+    this.updateGuard();
+  }
+
+  /** One sentence of the gateway's voice, played after those before it. */
+  async playServerVoice(detail) {
+    if (!this.speakReplies || !(detail.audio instanceof ArrayBuffer)) return;
+    try {
+      this.output = this.output || new AudioContext();
+      const buffer = await this.output.decodeAudioData(detail.audio.slice(0));
+      const source = this.output.createBufferSource();
+      source.buffer = buffer;
+      source.connect(this.output.destination);
+      const last = this.playing.at(-1);
+      const startAt = Math.max(this.output.currentTime, last ? last.endsAt : 0);
+      source.start(startAt);
+      const entry = { source, endsAt: startAt + buffer.duration };
+      this.playing.push(entry);
+      this.metrics.spokenReplies += 1;
+      source.onended = () => {
+        this.playing = this.playing.filter((p) => p !== entry);
+        this.updateGuard();
+      };
+      this.updateGuard();
+    } catch {
+      // An unplayable sentence is skipped; the reply is on the screen.
+    }
+  }
+
+  talking() {
+    const browser = window.speechSynthesis && (window.speechSynthesis.speaking || window.speechSynthesis.pending);
+    return Boolean(browser) || this.playing.length > 0;
+  }
+
+  stopSpeaking() {
+    if (window.speechSynthesis) window.speechSynthesis.cancel();
+    for (const { source } of this.playing) {
+      try {
+        source.onended = null;
+        source.stop();
+      } catch {
+        // already stopped
+      }
+    }
+    this.playing = [];
+    this.updateGuard();
+  }
+
+  /** While a reply is spoken, the microphone needs louder, longer speech to start an utterance. */
+  updateGuard() {
+    this.mic.guard = this.talking();
   }
 }
 

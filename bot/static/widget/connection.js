@@ -23,14 +23,15 @@ function writeKey(key, value) {
 }
 
 export class Connection extends EventTarget {
-  constructor(gatewayUrl, storageKey) {
+  constructor(gatewayUrl, storageKey, speak = false) {
     super();
     this.storageKey = storageKey;
+    this.speak = speak; // ask the gateway for spoken replies (bot_audio)
     this.sessionId = readKey(storageKey);
     this.socket = io(gatewayUrl, { transports: ["websocket", "polling"], reconnectionDelayMax: 5000 });
     this.socket.on("connect", () => {
       this.emitEvent("status", { connected: true });
-      this.socket.emit("session_request", { session_id: this.sessionId });
+      this.socket.emit("session_request", { session_id: this.sessionId, speak: this.speak });
     });
     this.socket.on("disconnect", () => this.emitEvent("status", { connected: false }));
     this.socket.on("connect_error", () => this.emitEvent("status", { connected: false }));
@@ -42,7 +43,7 @@ export class Connection extends EventTarget {
       }
       this.emitEvent("session", { sessionId: this.sessionId });
     });
-    for (const name of ["bot_uttered", "transcript", "turn_end", "error"]) {
+    for (const name of ["bot_uttered", "bot_audio", "transcript", "turn_end", "error"]) {
       this.socket.on(name, (data) => this.emitEvent(name, data || {}));
     }
   }

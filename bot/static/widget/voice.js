@@ -6,6 +6,9 @@ const TARGET_RATE = 16000;
 const CHUNK_SAMPLES = 1600; // 100 ms per socket.io message
 const PRE_ROLL_BLOCKS = 15; // 300 ms kept before speech starts, so the first syllable is not cut
 const START_BLOCKS = 3; // 60 ms above the threshold starts an utterance
+// While the bot is speaking, what echo cancellation leaves of its voice must not start an utterance
+// (and cut the reply off): the threshold doubles and speech must last 100 ms.
+const GUARDED_START_BLOCKS = 5;
 const END_SILENCE_MS = 700; // this much quiet ends it
 const MAX_UTTERANCE_MS = 25000; // under the gateway's 30 s limit
 
@@ -44,13 +47,14 @@ export function toPcm16(samples, rate) {
 
 export class Microphone {
   /**
-   * handlers: onLevel(0..1), onStart(), onEnd(reason), onChunk(ArrayBuffer, seq)
+   * handlers: onLevel(0..1), onStart(onsetAt), onEnd(reason), onChunk(ArrayBuffer, seq)
    * mode: "push" (the caller ends the utterance) or "hands-free" (the detector does)
    */
   constructor(workletUrl, handlers) {
     this.workletUrl = workletUrl;
     this.handlers = handlers;
     this.mode = "push";
+    this.guard = false; // the bot is speaking: see GUARDED_START_BLOCKS
     this.context = null;
     this.stream = null;
     this.reset();
@@ -62,6 +66,7 @@ export class Microphone {
     this.preRoll = [];
     this.seq = 0;
     this.loudBlocks = 0;
+    this.loudSince = 0;
     this.quietMs = 0;
     this.spokenMs = 0;
     this.noiseFloor = 0.003;
@@ -116,7 +121,7 @@ export class Microphone {
   begin() {
     this.reset();
     this.speaking = true;
-    this.handlers.onStart();
+    this.handlers.onStart(performance.now());
   }
 
   finish(reason = "released") {
@@ -139,7 +144,7 @@ export class Microphone {
   }
 
   detect(rms, pcm, blockMs) {
-    const threshold = Math.max(this.noiseFloor * 3.5, 0.012);
+    const threshold = this.guard ? Math.max(this.noiseFloor * 7, 0.024) : Math.max(this.noiseFloor * 3.5, 0.012);
     const loud = rms > threshold;
     if (!this.speaking) {
       // The floor follows the room while nobody speaks: quickly down, slowly up.
@@ -147,11 +152,12 @@ export class Microphone {
       this.preRoll.push(pcm);
       if (this.preRoll.length > PRE_ROLL_BLOCKS) this.preRoll.shift();
       this.loudBlocks = loud ? this.loudBlocks + 1 : 0;
-      if (this.loudBlocks >= START_BLOCKS) {
+      if (this.loudBlocks === 1) this.loudSince = performance.now() - blockMs;
+      if (this.loudBlocks >= (this.guard ? GUARDED_START_BLOCKS : START_BLOCKS)) {
         this.speaking = true;
         this.quietMs = 0;
         this.spokenMs = 0;
-        this.handlers.onStart();
+        this.handlers.onStart(this.loudSince);
         for (const early of this.preRoll) this.keep(early, 0);
         this.preRoll = [];
       }
