@@ -147,6 +147,7 @@ def tts_items(part: str) -> dict[str, list[Item]]:
         if part == "tune":
             group = "TTS tuning part (kal16, festival kal)"
         else:
+            # Held out until 2026-12-07; choices were made looking at it since: the development part.
             group = "TTS held-out, natural voices" if utt.voice.natural else "TTS held-out, robotic espeak-ng"
         groups.setdefault(group, []).append(Item(utt.path.name, utt.text, load_file(utt.path).samples, group))
     return groups

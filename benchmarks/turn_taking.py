@@ -3,7 +3,7 @@ how often it answers before the shopper has finished.
 
     python -m benchmarks.turn_taking --part dev            # where settings are chosen
     python -m benchmarks.turn_taking --part test           # reported once, settings frozen
-    python -m benchmarks.turn_taking --part real           # real read speech (finished turns only)
+    python -m benchmarks.turn_taking --part real           # real read speech, whole and paused mid-sentence
 
 Each spoken turn is streamed in real time into ``bot.gateway`` (with Rasa and the action server) the
 way a hands-free microphone streams: the speech, then the silence of a microphone left open, and no
@@ -149,14 +149,25 @@ def synthetic_turns(part: str) -> list[Turn]:
 
 
 def real_turns() -> list[Turn]:
+    """Real read sentences: whole (finished), and with a pause put in at the quietest 20 ms between
+    40 % and 70 % of the speech (paused): there a person's voice really is in mid-sentence."""
     turns: list[Turn] = []
     for folder in REAL:
         for path in sorted((shared_data("speech", "real") / folder).rglob("*.wav")):
             samples = load_file(path).samples
             start, end = speech_bounds(samples, margin_s=0.0)
-            if end - start >= SAMPLE_RATE:
-                noisy = len(turns) % 2 == 1
-                turns.append(turn(f"real/{folder}/{path.stem}", "", "finished", samples[start:end], noisy, len(turns)))
+            if end - start < SAMPLE_RATE:
+                continue
+            speech = samples[start:end]
+            rng = np.random.default_rng(len(turns))
+            low, high = int(0.4 * len(speech)) // FRAME, int(0.7 * len(speech)) // FRAME
+            energy = [float(np.mean(speech[i * FRAME : (i + 1) * FRAME] ** 2)) for i in range(low, high)]
+            cut = (low + int(np.argmin(energy))) * FRAME
+            pause = np.zeros(int(rng.uniform(*PAUSE_RANGE_S) * SAMPLE_RATE), np.float32)
+            paused = np.concatenate([speech[:cut], pause, speech[cut:]])
+            for kind, audio in (("finished", speech), ("paused", paused)):
+                noisy = len(turns) % 4 in (1, 2)  # each kind half clean, half noisy
+                turns.append(turn(f"real/{folder}/{path.stem}/{kind}", "", kind, audio, noisy, len(turns)))
     return turns
 
 
