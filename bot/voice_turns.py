@@ -221,6 +221,8 @@ class VoiceTurns:
             )
         if current.format == "pcm16" and current.size > self.max_seconds * current.bytes_per_second:
             self.drop(client)  # raw PCM's length is known while it streams: stop holding it at once
+            if current.ends == "gateway" and self.on_turn_end is not None:  # an open microphone streams on
+                self.ended[client] = current.next_seq
             raise TurnError(
                 "audio_too_long",
                 f"The utterance is over {self.max_seconds:.0f} s; it was dropped, please say it again.",

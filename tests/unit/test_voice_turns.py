@@ -328,3 +328,15 @@ async def test_a_click_in_the_pause_does_not_restart_it() -> None:
     await stream_on(turns, ended, "a", pcm(1.0, True) + pcm(0.26, False) + click + pcm(0.8, False))
     assert [reason for _, reason, _, _ in ended.ended] == ["silence"]
     assert ended.ended[0][2] <= 1.0 + 0.6, "the turn ended 0.5 s after the speech, not after the click"
+
+
+async def test_an_open_microphone_goes_on_after_a_turn_too_long_to_keep() -> None:
+    speech = RecordingTranscriber(finished=0.9)
+    turns = VoiceTurns(speech, max_bytes=10_000_000, max_seconds=2.0, policy=TurnPolicy(mode="model"))
+    ended = EndedTurns(turns)
+    with pytest.raises(TurnError) as caught:
+        await stream_on(turns, ended, "a", pcm(2.5, True))  # a noisy room: no pause for too long
+    assert caught.value.code == "audio_too_long"
+    seq = turns.ended["a"]
+    await stream_on(turns, ended, "a", pcm(0.5, False) + pcm(1.0, True) + pcm(0.6, False), first_seq=seq)
+    assert [reason for _, reason, _, _ in ended.ended] == ["model"], "the next turn was heard and ended"
