@@ -7,8 +7,11 @@ const CHUNK_SAMPLES = 1600; // 100 ms per socket.io message
 const PRE_ROLL_BLOCKS = 15; // 300 ms kept before speech starts, so the first syllable is not cut
 const START_BLOCKS = 3; // 60 ms above the threshold starts an utterance
 // While the bot is speaking, what echo cancellation leaves of its voice must not start an utterance
-// (and cut the reply off): the threshold doubles and speech must last 100 ms.
+// (and cut the reply off): speech must last 100 ms and be twice as loud as the loudest the
+// microphone heard in the second before (the echo), after at least half a second of listening.
 const GUARDED_START_BLOCKS = 5;
+const ECHO_HISTORY_BLOCKS = 50; // 1 s of 20 ms blocks
+const ECHO_WARMUP_BLOCKS = 25;
 const END_SILENCE_MS = 700; // this much quiet ends it
 const MAX_UTTERANCE_MS = 25000; // under the gateway's 30 s limit
 
@@ -67,6 +70,7 @@ export class Microphone {
     this.seq = 0;
     this.loudBlocks = 0;
     this.loudSince = 0;
+    this.recent = []; // block levels of the last second, for the echo estimate
     this.quietMs = 0;
     this.spokenMs = 0;
     this.noiseFloor = 0.003;
@@ -144,7 +148,15 @@ export class Microphone {
   }
 
   detect(rms, pcm, blockMs) {
-    const threshold = this.guard ? Math.max(this.noiseFloor * 7, 0.024) : Math.max(this.noiseFloor * 3.5, 0.012);
+    this.recent.push(rms);
+    if (this.recent.length > ECHO_HISTORY_BLOCKS) this.recent.shift();
+    // The echo estimate leaves out the run being judged (its first blocks are the shopper's).
+    const before = this.recent.slice(0, -(GUARDED_START_BLOCKS + 1));
+    const echo = before.length ? Math.max(...before) : Infinity;
+    const warm = before.length >= ECHO_WARMUP_BLOCKS;
+    const threshold = this.guard
+      ? (warm ? Math.max(this.noiseFloor * 7, 0.024, echo * 2) : Infinity)
+      : Math.max(this.noiseFloor * 3.5, 0.012);
     const loud = rms > threshold;
     if (!this.speaking) {
       // The floor follows the room while nobody speaks: quickly down, slowly up.
