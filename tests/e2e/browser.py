@@ -6,7 +6,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import soundfile as sf
+
 from bot.launcher import Services
+from voice.audio import SAMPLE_RATE
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps dialling Google's hosts, which this
@@ -29,6 +33,20 @@ def launch(playwright: Any, tmp_path: Path, *extra: str) -> Any:
         headless=True,
         args=[*CHROMIUM_ARGS, *extra],
         viewport={"width": 1280, "height": 800},
+    )
+
+
+def launch_with_microphone(playwright: Any, tmp_path: Path, samples: np.ndarray, *extra: str) -> Any:
+    """Chromium whose (fake) microphone plays ``samples`` (16 kHz) once, from when a page opens it."""
+    wav = tmp_path / "fake-mic.wav"
+    sf.write(wav, samples, SAMPLE_RATE, subtype="PCM_16")
+    return launch(
+        playwright,
+        tmp_path,
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav}%noloop",
+        *extra,
     )
 
 

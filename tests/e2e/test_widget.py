@@ -13,10 +13,17 @@ from typing import Any
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 from bot.launcher import DEFAULT_MODEL, Services
-from tests.e2e.browser import CHROMIUM, bot_count, launch, open_widget, say, wait_ready, wait_turn
+from tests.e2e.browser import (
+    CHROMIUM,
+    bot_count,
+    launch_with_microphone,
+    open_widget,
+    say,
+    wait_ready,
+    wait_turn,
+)
 from voice.audio import SAMPLE_RATE, load_file
 from voice.wer import wer
 
@@ -90,16 +97,8 @@ def test_voice_turn_from_the_fake_microphone(
     sentence = "I would like a black hoodie please"
     speech = load_file(speak(sentence)).samples
     silence = np.zeros(SAMPLE_RATE, np.float32)
-    wav = tmp_path / "fake-mic.wav"
     # A second of room before and three after, as a shopper would leave.
-    sf.write(wav, np.concatenate([silence, speech, silence, silence, silence]), SAMPLE_RATE, subtype="PCM_16")
-    context = launch(
-        playwright,
-        tmp_path,
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={wav}%noloop",
-    )
+    context = launch_with_microphone(playwright, tmp_path, np.concatenate([silence, speech, silence, silence, silence]))
     try:
         from playwright.sync_api import expect
 
@@ -135,20 +134,8 @@ def test_push_to_talk_sends_what_was_said_between_two_presses(
 
     sentence = "where is my order"
     speech = load_file(speak(sentence)).samples
-    wav = tmp_path / "fake-mic.wav"
-    sf.write(
-        wav,
-        np.concatenate([np.zeros(SAMPLE_RATE // 4, np.float32), speech, np.zeros(2 * SAMPLE_RATE, np.float32)]),
-        SAMPLE_RATE,
-        subtype="PCM_16",
-    )
-    context = launch(
-        playwright,
-        tmp_path,
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={wav}%noloop",
-    )
+    quiet, after = np.zeros(SAMPLE_RATE // 4, np.float32), np.zeros(2 * SAMPLE_RATE, np.float32)
+    context = launch_with_microphone(playwright, tmp_path, np.concatenate([quiet, speech, after]))
     try:
         page = context.new_page()
         open_widget(page, services, "/")
@@ -182,15 +169,11 @@ def test_speaking_over_a_spoken_reply_stops_it_and_is_heard_from_the_first_word(
     # About 26 dB under the shopper (rms 0.2): what echo cancellation typically leaves. Its loud
     # syllables pass the detector's usual threshold, not the one it keeps while the bot speaks.
     echo *= 0.01 / float(np.sqrt(np.mean(echo**2)))
-    wav = tmp_path / "fake-mic.wav"
     shopper = load_file(speak(sentence)).samples
-    sf.write(wav, np.concatenate([echo, shopper, np.zeros(3 * SAMPLE_RATE, np.float32)]), SAMPLE_RATE, subtype="PCM_16")
-    context = launch(
+    context = launch_with_microphone(
         playwright,
         tmp_path,
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={wav}%noloop",
+        np.concatenate([echo, shopper, np.zeros(3 * SAMPLE_RATE, np.float32)]),
         "--autoplay-policy=no-user-gesture-required",
     )
     try:
