@@ -361,8 +361,12 @@ def main() -> int:
     results = {mode: run_mode(mode, turns, env if mode == "model" else {}) for mode in args.modes.split(",")}
     minutes = (time.perf_counter() - started) / 60
     out = args.out or RESULTS / f"turn_taking_{args.part}.md"
-    dump = {mode: [asdict(r) for r in rows] for mode, rows in results.items()}
-    write_result(out.with_suffix(".json"), json.dumps(dump, indent=1))  # the rows first: a report bug loses nothing
+    # The rows first (one per line), so a report bug loses nothing.
+    dump = ",\n".join(
+        f"{json.dumps(mode)}: [\n" + ",\n".join(json.dumps(asdict(r)) for r in rows) + "\n]"
+        for mode, rows in results.items()
+    )
+    write_result(out.with_suffix(".json"), "{\n" + dump + "\n}")
     text = report(args.part, results, env, minutes)
     write_result(out, text)
     print(text)
