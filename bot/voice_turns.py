@@ -182,6 +182,7 @@ class VoiceTurns:
         self.on_turn_end = on_turn_end
         self.utterances: dict[str, Utterance] = {}
         self.ended: dict[str, int] = {}  # client -> the seq its stream goes on with after a turn the gateway ended
+        self.answered: set[str] = set()  # clients whose last turn the gateway ended (and answered) itself
         self._background: set[asyncio.Task[Any]] = set()
 
     # -- audio in ------------------------------------------------------------------------------
@@ -271,6 +272,7 @@ class VoiceTurns:
     def drop(self, client: str) -> None:
         """Forget the client's utterance (it left, or it was refused); stop its early transcript."""
         self.ended.pop(client, None)
+        self.answered.discard(client)
         self._discard(client)
 
     def _discard(self, client: str) -> None:
@@ -284,7 +286,9 @@ class VoiceTurns:
         to allow a container's seconds once they are known (raw PCM was charged as it arrived).
         None when the gateway already ended the turn and nothing but silence came after it."""
         current = self.utterances.pop(client, None)
-        gateway_ended = self.ended.pop(client, None) is not None
+        self.ended.pop(client, None)
+        gateway_ended = client in self.answered
+        self.answered.discard(client)
         if gateway_ended and (current is None or not current.heard_speech):
             if current is not None and current.early is not None:
                 current.early.stop.set()
@@ -376,6 +380,7 @@ class VoiceTurns:
         del self.utterances[client]
         current.ended_by = reason
         self.ended[client] = current.next_seq
+        self.answered.add(client)
         self._keep(asyncio.create_task(self.on_turn_end(client, current)))
 
     async def _early_final(

@@ -340,3 +340,14 @@ async def test_an_open_microphone_goes_on_after_a_turn_too_long_to_keep() -> Non
     seq = turns.ended["a"]
     await stream_on(turns, ended, "a", pcm(0.5, False) + pcm(1.0, True) + pcm(0.6, False), first_seq=seq)
     assert [reason for _, reason, _, _ in ended.ended] == ["model"], "the next turn was heard and ended"
+
+
+async def test_user_audio_end_after_an_overlong_silent_stream_still_gets_an_answer() -> None:
+    """Only a turn the gateway answered itself makes a later user_audio_end silent."""
+    speech = RecordingTranscriber(finished=0.9)
+    turns = VoiceTurns(speech, max_bytes=10_000_000, max_seconds=2.0, policy=TurnPolicy(mode="model"))
+    ended = EndedTurns(turns)
+    with pytest.raises(TurnError):
+        await stream_on(turns, ended, "a", pcm(2.5, False))
+    await stream_on(turns, ended, "a", pcm(0.5, False), first_seq=turns.ended["a"])
+    assert await turns.finish("a") is not None, "the client's end is answered (here: silence)"
