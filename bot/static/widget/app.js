@@ -51,6 +51,7 @@ class ChatWidget {
     this.pendingVoice = null;
     this.metrics = { readyAt: null, voiceTurns: [], partials: 0, bargeIns: [], spokenReplies: 0 };
     this.playing = []; // server voice: sources scheduled or playing
+    this.interrupted = false; // the shopper spoke over the reply being played
     this.output = null; // server voice: the AudioContext that plays it
     this.speakReplies = store("shopkeeper.speak", false);
     this.handsFree = false;
@@ -360,6 +361,7 @@ class ChatWidget {
     // Barge-in: the shopper speaks over a reply; the reply stops, the shopper is heard.
     if (this.talking()) {
       this.stopSpeaking();
+      this.interrupted = true; // the rest of that reply's sentences are not played
       this.metrics.bargeIns.push({ onsetAt, stoppedAt: performance.now() });
     }
     this.micButton.setAttribute("aria-pressed", "true");
@@ -443,7 +445,8 @@ class ChatWidget {
 
   /** One sentence of the gateway's voice, played after those before it. */
   async playServerVoice(detail) {
-    if (!this.speakReplies || !(detail.audio instanceof ArrayBuffer)) return;
+    if (detail.seq === 0) this.interrupted = false; // a new reply
+    if (!this.speakReplies || this.interrupted || !(detail.audio instanceof ArrayBuffer)) return;
     try {
       this.output = this.output || new AudioContext();
       const buffer = await this.output.decodeAudioData(detail.audio.slice(0));
