@@ -113,10 +113,10 @@ class TurnError(Exception):
 class EarlyFinal:
     """A final transcript started while the client still streams the silence after the speech."""
 
-    task: asyncio.Future[Transcript]
     samples: int  # 16 kHz samples of audio it was given
     stop: threading.Event  # set when the shopper speaks again: the transcript would be stale
     probability: float | None = None  # what the end-of-turn model said at this pause
+    task: asyncio.Task[Transcript] = field(init=False)  # set once the object exists (the task writes probability)
 
 
 @dataclass
@@ -300,20 +300,28 @@ class VoiceTurns:
     async def transcribe(self, current: Utterance, charge: Callable[[float], bool] | None = None) -> Transcript:
         """The final transcript of an utterance that has ended (by the client or the gateway)."""
         try:
+            early = current.early
+            if current.ended_by != "client" and early is not None:
+                # The gateway ended the turn at that pause, watching that no speech came after it:
+                # its transcript stands, and raw PCM's length is known without decoding it again.
+                try:
+                    transcript = await early.task
+                    return dataclasses.replace(transcript, duration_s=round(current.size / current.bytes_per_second, 3))
+                except Interrupted:
+                    pass
             audio = await asyncio.get_running_loop().run_in_executor(None, current.decode)
             if charge is not None and current.format != "pcm16" and not charge(audio.duration_s):
                 raise TurnError(RATE_LIMITED, rate_limited_message("seconds of audio"))
-            return await self._final(current, audio, trust_early=current.ended_by != "client")
+            return await self._final(current, audio)
         except AudioError as exc:
             raise TurnError("bad_audio", f"The audio could not be used: {exc}.") from exc
         except RuntimeError as exc:
             raise TurnError("asr_unavailable", str(exc)) from exc
 
-    async def _final(self, current: Utterance, audio: Audio, trust_early: bool = False) -> Transcript:
-        """The early transcript when no speech came after it, else a new one of the whole audio.
-        ``trust_early``: the gateway ended the turn at that pause, having watched that no speech came."""
+    async def _final(self, current: Utterance, audio: Audio) -> Transcript:
+        """The early transcript when no speech came after it, else a new one of the whole audio."""
         early = current.early
-        if early is not None and (trust_early or speech_bounds(audio.samples)[1] <= early.samples):
+        if early is not None and speech_bounds(audio.samples)[1] <= early.samples:
             try:
                 transcript = await early.task
                 return dataclasses.replace(transcript, duration_s=round(audio.duration_s, 3))  # all of it was heard
@@ -352,7 +360,7 @@ class VoiceTurns:
         chunks = list(current.chunks)
         samples = int(current.size / current.bytes_per_second * SAMPLE_RATE)
         ask = self.policy.mode == "model" and current.ends == "gateway" and self.on_turn_end is not None
-        early = EarlyFinal(asyncio.Future(), samples, stop)  # the task is set just below
+        early = EarlyFinal(samples, stop)
         early.task = asyncio.create_task(self._early_final(current, chunks, stop, early if ask else None))
         early.task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a stale one's error is nobody's
         self._keep(early.task)

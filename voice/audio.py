@@ -170,16 +170,12 @@ def voiced_frames(rms: np.ndarray, margin: int, min_run: int = 1) -> tuple[int, 
     peak = np.percentile(rms, 99)
     # Halfway (in dB) between the noise floor and the loud frames, never below -50 dBFS.
     threshold = max(np.sqrt(floor * peak), 10 ** (-50 / 20), floor * 2)
-    loud = rms > threshold
-    voiced = np.flatnonzero(loud)
-    if min_run > 1 and len(voiced):
-        # Keep frames whose run of consecutive loud frames is long enough.
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], loud.astype(np.int8), [0]])))
-        runs = [(a, b) for a, b in zip(edges[::2], edges[1::2], strict=True) if b - a >= min_run]
-        voiced = np.concatenate([np.arange(a, b) for a, b in runs]) if runs else np.array([], dtype=np.int64)
-    if len(voiced) == 0:
+    loud = np.concatenate([[0], (rms > threshold).astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(loud))  # where each run of loud frames starts and ends
+    runs = [(a, b) for a, b in zip(edges[::2], edges[1::2], strict=True) if b - a >= min_run]
+    if not runs:
         return 0, 0
-    return int(max(0, voiced[0] - margin)), int(min(count, voiced[-1] + 1 + margin))
+    return int(max(0, runs[0][0] - margin)), int(min(count, runs[-1][1] + margin))
 
 
 class StreamingLevels:
