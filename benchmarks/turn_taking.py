@@ -32,6 +32,7 @@ import argparse
 import hashlib
 import json
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -89,6 +90,7 @@ class Outcome:
     probability: float | None  # what the end-of-turn model said at the last pause
     transcript: str
     turns: list[tuple[float, str, float | None, str]]  # every turn ended: (audio s, ended_by, model's p, text)
+    first_audio_s: float | None = None  # last word -> first spoken sentence (with --speak)
 
 
 # -- speech ------------------------------------------------------------------------------------
@@ -172,11 +174,11 @@ def real_turns() -> list[Turn]:
 
 
 # -- through the gateway -----------------------------------------------------------------------
-def stream_turn(url: str, item: Turn, mode: str) -> Outcome:
+def stream_turn(url: str, item: Turn, mode: str, speak: bool = False) -> Outcome:
     """Stream one turn in real time on a new conversation; read what the gateway did with it."""
     from voice.client import VoiceClient, pcm16_chunks
 
-    with VoiceClient(url, timeout=30) as client:
+    with VoiceClient(url, timeout=30, speak=speak) as client:
         chunks = list(pcm16_chunks(item.samples, CHUNK_S))
         started = time.perf_counter()
         last_word_at = started + item.last_word_s
@@ -204,9 +206,10 @@ def stream_turn(url: str, item: Turn, mode: str) -> Outcome:
             covering = (at, data)
             break
         cut_off = True  # a turn ended before the last word
-    first_reply = None
+    first_reply = first_audio = None
     if covering is not None:
         first_reply = next((at for name, _, at in events if name == "bot_uttered" and at >= covering[0]), None)
+        first_audio = next((at for name, _, at in events if name == "bot_audio" and at >= covering[0]), None)
     return Outcome(
         item.name,
         item.kind,
@@ -224,6 +227,7 @@ def stream_turn(url: str, item: Turn, mode: str) -> Outcome:
             (d.get("duration_s", 0), d.get("ended_by", "?"), d.get("end_of_turn_p"), d.get("text", ""))
             for _, d in finals
         ],
+        round(first_audio - last_word_at, 3) if first_audio else None,
     )
 
 
@@ -241,7 +245,7 @@ def _answered(client: Any, item: Turn, seen: list[tuple[str, Any, float]]) -> fl
     return None
 
 
-def run_mode(mode: str, turns: list[Turn], env: dict[str, str]) -> list[Outcome]:
+def run_mode(mode: str, turns: list[Turn], env: dict[str, str], speak: bool = False) -> list[Outcome]:
     from bot.launcher import Services, free_port
     from voice.client import VoiceClient
 
@@ -255,7 +259,8 @@ def run_mode(mode: str, turns: list[Turn], env: dict[str, str]) -> list[Outcome]
             with VoiceClient(svc.gateway_url, timeout=300) as client:  # waits for the recogniser; not counted
                 client.say_audio(turns[0].samples[: int((turns[0].last_word_s + 0.3) * SAMPLE_RATE)], realtime=False)
             return [
-                stream_turn(svc.gateway_url, item, mode) for item in tqdm(turns, desc=f"turns, {mode}", unit="turn")
+                stream_turn(svc.gateway_url, item, mode, speak)
+                for item in tqdm(turns, desc=f"turns, {mode}", unit="turn")
             ]
     finally:
         os.environ.clear()
@@ -280,6 +285,8 @@ def summary(rows: list[Outcome]) -> dict[str, Any]:
         "transcript_p50": pct([r.transcript_s for r in whole if r.transcript_s is not None], 50),
         "decode_p50": pct([r.decode_s for r in whole if r.decode_s is not None], 50),
         "bot_p50": pct([(r.first_reply_s or 0) - (r.transcript_s or 0) for r in whole], 50),
+        "first_audio_p50": pct([r.first_audio_s for r in whole if r.first_audio_s is not None], 50),
+        "first_audio_p95": pct([r.first_audio_s for r in whole if r.first_audio_s is not None], 95),
         "paused": len(paused),
         "paused_cut_off": cut,
         "paused_cut_off_ci": wilson(cut, len(paused)),
@@ -294,7 +301,7 @@ def report(part: str, results: dict[str, list[Outcome]], env: dict[str, str], mi
     lines = [
         f"# Turn-taking through the gateway ({part})",
         "",
-        f"Command: `{command('benchmarks.turn_taking', '--part', part)}`  ",
+        f"Command: `{command('benchmarks.turn_taking', *sys.argv[1:])}`  ",
         f"Machine: {machine()}. Took {minutes:.0f} min. Date: {time.strftime('%Y-%m-%d')}",
         "",
         "Each turn streamed in real time to the real gateway (Rasa, action server, Whisper base) as a "
@@ -316,6 +323,15 @@ def report(part: str, results: dict[str, list[Outcome]], env: dict[str, str], mi
             f"{s['transcript_p50']:.2f} | {s['decode_p50']:.2f} | {s['bot_p50']:.2f} | {cut} | "
             f"{s['finished_cut_off']}/{s['finished']} | {s['slow']}/{s['turns']} |"
         )
+    spoken = {mode: summary(rows) for mode, rows in results.items() if any(r.first_audio_s for r in rows)}
+    if spoken:
+        lines += ["", "Spoken replies (`--speak`: the server's voice, flite), from the last voiced sample:", ""]
+        lines += ["| end of turn | first text reply p50 / p95 s | first audio p50 / p95 s |", "|---|---|---|"]
+        lines += [
+            f"| {mode} | {s['first_reply_p50']:.2f} / {s['first_reply_p95']:.2f} | "
+            f"{s['first_audio_p50']:.2f} / {s['first_audio_p95']:.2f} |"
+            for mode, s in spoken.items()
+        ]
     lines += ["", "By kind and noise (first reply p50 / p95 s, cut off):", ""]
     lines += [
         "| end of turn | kind | noisy | turns | first reply p50 | p95 | cut off | ended by |",
@@ -347,6 +363,7 @@ def main() -> int:
     parser.add_argument("--threshold", type=float, help="SHOPKEEPER_TURN_THRESHOLD for the model gateway")
     parser.add_argument("--fallback", type=float, help="SHOPKEEPER_TURN_FALLBACK_S for the model gateway")
     parser.add_argument("--limit", type=int, help="only the first N turns (a quick look)")
+    parser.add_argument("--speak", action="store_true", help="ask for spoken replies and time the first audio")
     parser.add_argument("--out", type=Path, help="result file (default results/turn_taking_<part>.md)")
     args = parser.parse_args()
     env = {}
@@ -358,7 +375,9 @@ def main() -> int:
     if args.limit:
         turns = turns[: args.limit]
     started = time.perf_counter()
-    results = {mode: run_mode(mode, turns, env if mode == "model" else {}) for mode in args.modes.split(",")}
+    results = {
+        mode: run_mode(mode, turns, env if mode == "model" else {}, args.speak) for mode in args.modes.split(",")
+    }
     minutes = (time.perf_counter() - started) / 60
     out = args.out or RESULTS / f"turn_taking_{args.part}.md"
     # The rows first (one per line), so a report bug loses nothing.

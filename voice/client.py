@@ -4,12 +4,19 @@
     python -m voice.client --text "red running shoes under 100" --file follow_up.wav
     python -m voice.client --mic
     python -m voice.client --text "where is my order" --speak     # replies spoken by the server's voice
+    python -m voice.client --listen --speak                          # hands-free: talk, interrupt the bot
 
 Each ``--file``/``--text``/``--mic`` is one turn, in the order given, all in one conversation.
 Audio is decoded locally to 16 kHz PCM16 and streamed in real-time sized chunks (``--fast``
 sends them at once). Prints the transcript and the bot's replies; exits 1 on any error event
 or when the gateway does not answer. ``--speak`` asks the gateway for spoken replies (``bot_audio``,
 one WAV per sentence) and plays them; ``--save-speech DIR`` keeps them as files.
+
+``--listen`` keeps the microphone open until Ctrl-C: the gateway decides when each turn ends, and
+speaking over a spoken reply stops it (``voice/hands_free.py``). ``--listen-file FILE`` plays a
+recording in as that microphone; ``--play-to FILE`` plays the replies into a WAV file instead of
+the sound card, and ``--echo-gain G`` sends what is played back into the microphone at gain G, as
+a loudspeaker would.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from voice.audio import SAMPLE_RATE, AudioError, load_file
+from voice.hands_free import FileMicrophone, Frames, HandsFree, Microphone, Output, ReplyPlayer, SoundCard, WavOutput
 
 CHUNK_S = 0.1
 
@@ -144,20 +152,28 @@ class VoiceClient:
         for index, chunk in enumerate(pcm16_chunks(samples)):
             if realtime:
                 time.sleep(max(0.0, started + (index + 1) * CHUNK_S - time.perf_counter()))
-            self.sio.emit(
-                "user_audio",
-                {
-                    "chunk": chunk,
-                    "session_id": self.session_id,
-                    "seq": seq,
-                    "format": "pcm16",
-                    "sample_rate": SAMPLE_RATE,
-                    "partial": partials,
-                    "end_of_turn": end_of_turn,
-                },
-            )
+            self.send_pcm(chunk, seq, partials=partials, end_of_turn=end_of_turn)
             seq += 1
         return seq
+
+    def send_pcm(
+        self, chunk: bytes | np.ndarray, seq: int, partials: bool = False, end_of_turn: str = "gateway"
+    ) -> None:
+        """One chunk of a PCM stream (PCM16 bytes, or float samples to convert)."""
+        if isinstance(chunk, np.ndarray):
+            chunk = (np.clip(chunk, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+        self.sio.emit(
+            "user_audio",
+            {
+                "chunk": chunk,
+                "session_id": self.session_id,
+                "seq": seq,
+                "format": "pcm16",
+                "sample_rate": SAMPLE_RATE,
+                "partial": partials,
+                "end_of_turn": end_of_turn,
+            },
+        )
 
     def say_encoded(self, data: bytes, fmt: str, chunk_bytes: int = 16000) -> TurnResult:
         """Send an encoded recording (webm, ogg, wav...) in pieces, as a browser's MediaRecorder does."""
@@ -226,6 +242,42 @@ def play(result: TurnResult, save_to: Path | None, turn: int) -> None:
             return
 
 
+def _show(name: str, data: dict[str, Any]) -> None:
+    """A gateway event of a hands-free conversation, as it comes."""
+    if name == "transcript":
+        print(f"you (heard): {data.get('text', '')}  [ended by {data.get('ended_by', 'you')}]", flush=True)
+    elif name == "bot_uttered":
+        _print(TurnResult(replies=[data]))
+    elif name == "error":
+        print(f"error: {data.get('message')}", file=sys.stderr, flush=True)
+
+
+def listen(client: VoiceClient, args: argparse.Namespace) -> int:
+    """The hands-free conversation of ``--listen`` / ``--listen-file``."""
+    microphone: Frames
+    if args.listen_file:
+        microphone = FileMicrophone(load_file(args.listen_file).samples, echo_gain=args.echo_gain)
+    else:
+        microphone = Microphone()
+        print("Listening: speak when you like, and over the bot to interrupt it. Ctrl-C ends.", file=sys.stderr)
+    player = None
+    if args.speak:
+        output: Output = WavOutput(args.play_to) if args.play_to else SoundCard()
+        if isinstance(output, WavOutput) and isinstance(microphone, FileMicrophone):
+            output.listeners.append(microphone.hear)
+        player = ReplyPlayer(output)
+    try:
+        result = HandsFree(client, player, _show).run(microphone)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if player is not None:
+            player.close()
+    for barge_in in result.barge_ins:
+        print(f"(you interrupted the bot: it stopped {barge_in.stopped_at - barge_in.onset_at:.2f} s after you began)")
+    return 1 if result.errors else 0
+
+
 def _print(result: TurnResult) -> None:
     if result.transcript is not None:
         print(
@@ -271,15 +323,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--speak", action="store_true", help="ask for spoken replies and play them")
     parser.add_argument("--save-speech", type=Path, help="with --speak: keep the spoken replies as WAV files here")
+    parser.add_argument("--listen", action="store_true", help="hands-free: an open microphone until Ctrl-C")
+    parser.add_argument("--listen-file", type=Path, help="hands-free, with this recording as the microphone")
+    parser.add_argument("--play-to", type=Path, help="hands-free with --speak: play the replies into this WAV file")
+    parser.add_argument("--echo-gain", type=float, default=0.0, help="with --listen-file and --play-to: echo level")
     args = parser.parse_args(argv)
     turns = getattr(args, "turns", None) or []
-    if not turns:
-        parser.error("give at least one --file, --text or --mic")
+    hands_free = args.listen or args.listen_file is not None
+    if hands_free == bool(turns):
+        parser.error("give --file, --text or --mic turns, or --listen / --listen-file (not both)")
+    if not 0.0 <= args.echo_gain <= 1.0:
+        parser.error("--echo-gain is between 0 and 1")
     try:
         client = VoiceClient(args.url, args.session, timeout=args.timeout, speak=args.speak or bool(args.save_speech))
     except Exception as error:  # noqa: BLE001 - connection errors come in many types
         print(f"error: cannot connect to {args.url}: {error}", file=sys.stderr)
         return 1
+    if hands_free:
+        with client:
+            try:
+                return listen(client, args)
+            except (AudioError, OSError) as error:
+                print(f"error: {error}", file=sys.stderr)
+                return 1
     failed = False
     with client:
         for number, (kind, value) in enumerate(turns, start=1):

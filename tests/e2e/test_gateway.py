@@ -269,6 +269,45 @@ def test_spoken_replies_for_clients_that_ask(services: Services, recognizer: Rec
 
 
 @needs_model
+def test_hands_free_voice_client_stops_a_spoken_reply_when_the_shopper_speaks_over_it(
+    services: Services, speak: Callable[..., Path], tmp_path: Path
+) -> None:
+    """The voice client with an open microphone and a loudspeaker whose echo comes back at -10 dB:
+    the shopper asks, then speaks over the spoken reply. The reply stops within 200 ms of their first
+    syllable, the new turn is heard from its first word, and the next reply's own echo stops nothing."""
+    from voice.hands_free import FileMicrophone, HandsFree, ReplyPlayer, WavOutput
+
+    texts_said = ("where is my order", "show me headphones")
+    first, second = (voiced(load_file(speak(text, "rms")).samples) for text in texts_said)
+    gap = np.zeros(int(2.2 * SAMPLE_RATE), np.float32)  # the reply is being spoken by then
+    samples = np.concatenate([first, gap, second, np.zeros(6 * SAMPLE_RATE, np.float32)])
+    onset_s = (len(first) + len(gap)) / SAMPLE_RATE
+    microphone = FileMicrophone(samples, echo_gain=0.3)
+    output = WavOutput(tmp_path / "played.wav")
+    output.listeners.append(microphone.hear)
+    player = ReplyPlayer(output)
+    with VoiceClient(services.gateway_url, timeout=120, speak=True) as client:
+        result = HandsFree(client, player).run(microphone)
+    player.close()
+    assert not result.errors, result.errors
+    heard = [t["text"] for t in result.transcripts]
+    assert len(heard) == 2, heard
+    assert all(wer(said, text) <= 0.25 for said, text in zip(texts_said, heard, strict=True)), heard
+    replies = [r.get("text", "") for r in result.replies]
+    assert any("order number" in r.lower() for r in replies) and any("headphones" in r.lower() for r in replies)
+    assert len(result.barge_ins) == 1, result.barge_ins  # the shopper's, not an echo
+    assert microphone.started is not None
+    stop_s = result.barge_ins[0].stopped_at - (microphone.started + onset_s)
+    assert 0.0 < stop_s <= 0.2, stop_s
+    interrupted = [p for p in player.log if p.interrupted]
+    assert len(interrupted) == 1 and interrupted[0].started_at < microphone.started + onset_s
+    assert player.log[-1].text and not player.log[-1].interrupted, "the second reply was played to its end"
+    artifacts = Path(__file__).resolve().parents[1] / "artifacts" / "voice_client"
+    artifacts.mkdir(parents=True, exist_ok=True)  # the measured stop, for the closing note
+    (artifacts / "barge_in.txt").write_text(f"stopped {stop_s * 1000:.0f} ms after the first syllable\n")
+
+
+@needs_model
 def test_only_a_session_id_the_gateway_signed_continues_a_conversation(services: Services) -> None:
     with VoiceClient(services.gateway_url, timeout=120) as first:
         issued = first.session_id
