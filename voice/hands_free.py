@@ -27,9 +27,12 @@ FRAME_S = 0.02  # the detector's step: a stop must come well within 200 ms of th
 FRAME = int(SAMPLE_RATE * FRAME_S)
 CHUNK_FRAMES = 5  # 100 ms per socket.io message, as the widget sends
 PRE_ROLL_FRAMES = 15  # 300 ms held while the bot speaks, sent when the shopper barges in
-ONSET_FRAMES = 5  # 100 ms of speech over the reply interrupts it
-ECHO_HISTORY_FRAMES = 50  # the loudest level of the last second is the echo to beat
-ECHO_WARMUP_FRAMES = 15  # the first 300 ms of a reply teach the detector its echo
+ONSET_FRAMES = 4  # 80 ms of speech over the reply interrupts it
+ECHO_MARGIN = 2.0  # the shopper must be this much louder than the echo expected
+ECHO_WINDOW_S = 0.2  # a played block is heard back for this long (the loudspeaker's delay, the room)
+COUPLING_FRAMES = 150  # the echo's gain is estimated over the last 3 s of the bot's speech
+ECHO_WARMUP_FRAMES = 15  # the first 300 ms of the bot's speech teach the detector its echo
+AUDIBLE = 0.01  # a played level below this (a pause between words) teaches nothing about the echo
 
 
 class Output(Protocol):
@@ -114,12 +117,22 @@ class ReplyPlayer:
         self.generation = 0
         self.busy = False
         self.log: list[Played] = []
+        self.written: deque[tuple[float, float]] = deque(maxlen=50)  # (when, RMS) of the blocks played
         self.thread = threading.Thread(target=self._run, name="reply-player", daemon=True)
         self.thread.start()
 
     @property
     def playing(self) -> bool:
         return self.busy or not self.pending.empty()
+
+    def loudness(self, window_s: float = ECHO_WINDOW_S) -> float | None:
+        """The loudest level played in the last ``window_s`` (its echo may still be heard); None when
+        nothing is playing or was played that recently."""
+        since = time.perf_counter() - window_s
+        recent = [level for at, level in list(self.written) if at >= since]
+        if not self.playing and not recent:
+            return None
+        return max(recent, default=0.0)
 
     def add(self, text: str, samples: np.ndarray) -> None:
         self.pending.put((self.generation, text, samples))
@@ -131,6 +144,7 @@ class ReplyPlayer:
                 self.pending.get_nowait()
             except queue.Empty:
                 break
+        self.busy = False  # the thread stops the sentence within a block
         self.output.cut()
 
     def _run(self) -> None:
@@ -146,7 +160,9 @@ class ReplyPlayer:
                 if generation != self.generation:
                     played.interrupted = True
                     break
-                self.output.write(samples[start : start + FRAME])
+                block = samples[start : start + FRAME]
+                self.output.write(block)
+                self.written.append((time.perf_counter(), float(np.sqrt(np.mean(block.astype(np.float64) ** 2)))))
             played.ended_at = time.perf_counter()
             self.busy = not self.pending.empty()
 
@@ -158,30 +174,42 @@ class ReplyPlayer:
 
 
 class BargeInDetector:
-    """Is the shopper speaking over the bot? 100 ms louder than the room's noise (×7), an absolute
-    floor, and twice the loudest level of the second before (the echo of the bot's own voice). The
-    first 300 ms of each reply only teach it the echo: before that, its level is not known."""
+    """Is the shopper speaking over the bot? Its own voice comes back through the microphone too, so
+    a frame counts as the shopper's when it is louder than the room's noise (×7), an absolute floor,
+    and ``margin`` times the echo expected from what the loudspeaker just played. The echo's gain (loudspeaker
+    to microphone) is learned from the frames that were not the shopper's: the 90th percentile of
+    microphone/played levels over the last 3 s of the bot's speech. Nothing interrupts until 300 ms
+    of the bot's speech have taught it that gain."""
 
-    def __init__(self) -> None:
-        self.levels: deque[float] = deque(maxlen=ECHO_HISTORY_FRAMES + ONSET_FRAMES + 1)
+    def __init__(self, margin: float = ECHO_MARGIN, onset_frames: int = ONSET_FRAMES) -> None:
+        self.margin = margin
+        self.onset_frames = onset_frames
         self.noise_floor = 0.01
         self.loud_run = 0
-        self.guarded_frames = 0  # frames heard while the bot spoke, since it started
+        self.ratios: deque[float] = deque(maxlen=COUPLING_FRAMES)
+        self.learned = 0  # frames that taught the echo gain, over the whole conversation
 
-    def feed(self, level: float, bot_speaking: bool) -> bool:
-        """Take one frame's RMS level; True once the shopper has spoken 100 ms over the bot."""
-        self.levels.append(level)
-        self.guarded_frames = self.guarded_frames + 1 if bot_speaking else 0
-        if not bot_speaking or self.guarded_frames <= ECHO_WARMUP_FRAMES:
+    def coupling(self) -> float:
+        return float(np.percentile(list(self.ratios), 90)) if self.ratios else 1.0
+
+    def feed(self, level: float, played: float | None) -> bool:
+        """Take one microphone frame's RMS level and the loudest level played in the last 200 ms
+        (None when the bot is silent); True once the shopper has spoken 80 ms over the bot."""
+        if played is None:
             # The floor follows the room between replies: quickly down, slowly up.
             rate = 0.5 if level < self.noise_floor else 0.005
             self.noise_floor += (level - self.noise_floor) * rate
             self.loud_run = 0
             return False
-        before = list(self.levels)[: -(ONSET_FRAMES + 1)]  # the run being judged is not its own echo
-        threshold = max(self.noise_floor * 7, 0.024, max(before) * 2)
-        self.loud_run = self.loud_run + 1 if level > threshold else 0
-        return self.loud_run >= ONSET_FRAMES
+        threshold = max(self.noise_floor * 7, 0.024, self.margin * self.coupling() * played)
+        if self.learned >= ECHO_WARMUP_FRAMES and level > threshold:
+            self.loud_run += 1
+            return self.loud_run >= self.onset_frames
+        self.loud_run = 0
+        if played > AUDIBLE:
+            self.ratios.append(level / played)
+            self.learned += 1
+        return False
 
 
 @dataclass
@@ -196,6 +224,7 @@ class Conversation:
     replies: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     barge_ins: list[BargeIn] = field(default_factory=list)
+    turns_ended: int = 0  # turn_end events: every reply of a turn is out
     sentences_heard: int = 0  # bot_audio sentences received
     sentences_dropped: int = 0  # of a reply the shopper interrupted
 
@@ -281,8 +310,9 @@ class HandsFree:
         seq = 0
         try:
             for frame, recorded_at in microphone:
-                bot_speaking = self.player is not None and self.player.playing
-                onset = detector.feed(float(np.sqrt(np.mean(frame.astype(np.float64) ** 2))), bot_speaking)
+                played = self.player.loudness() if self.player is not None else None
+                bot_speaking = played is not None and not self.interrupted  # not the echo's tail after a barge-in
+                onset = detector.feed(float(np.sqrt(np.mean(frame.astype(np.float64) ** 2))), played)
                 if bot_speaking and not onset:
                     if pending:  # what came before the reply goes out now
                         seq = self._send(pending, seq)
@@ -301,7 +331,12 @@ class HandsFree:
                     seq = self._send(pending, seq)
             if pending:
                 seq = self._send(pending, seq)
-            while time.perf_counter() - self.last_event < linger_s or (self.player and self.player.playing):
+            deadline = time.perf_counter() + float(getattr(self.client, "timeout", 60.0))
+            while time.perf_counter() < deadline and (
+                time.perf_counter() - self.last_event < linger_s
+                or self.result.turns_ended < len(self.result.transcripts)  # a turn not answered yet
+                or (self.player is not None and self.player.playing)
+            ):
                 time.sleep(0.05)
         finally:
             self.done.set()
@@ -326,6 +361,8 @@ class HandsFree:
                 self.result.replies.append(data)
             elif name == "error":
                 self.result.errors.append(data)
+            elif name == "turn_end":
+                self.result.turns_ended += 1
             elif name == "bot_audio":
                 self._play(data)
                 continue
