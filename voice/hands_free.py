@@ -334,7 +334,7 @@ class HandsFree:
             deadline = time.perf_counter() + float(getattr(self.client, "timeout", 60.0))
             while time.perf_counter() < deadline and (
                 time.perf_counter() - self.last_event < linger_s
-                or self.result.turns_ended < len(self.result.transcripts)  # a turn not answered yet
+                or self.result.turns_ended + len(self.result.errors) < len(self.result.transcripts)  # not answered yet
                 or (self.player is not None and self.player.playing)
             ):
                 time.sleep(0.05)
