@@ -265,12 +265,12 @@ def recommendations(report: dict[str, Any]) -> None:
     report["recs"] = evaluate(RETAIL_LOG, lambda texts: encoder.encode(texts, progress=True))
 
 
-def recommendation_lines(r: dict[str, Any], command: str) -> list[str]:
+def recommendation_lines(r: dict[str, Any], ran: str) -> list[str]:
     pop = r["systems"]["popularity (baseline)"]
     lines = [
         "## Recommendations: time split of the Online Retail log",
         "",
-        f"Command: `{command}`  ",
+        ran,
         f"{r['purchases']:,} purchase lines ({r['items']:,} items); trained on {r['train']:,} lines up to "
         f"{r['cut']}, tested on the later purchases of the {r['test_users']:,} customers who bought in both "
         "periods. Shrinkage and blend weights were tuned on a split inside the training period "
@@ -301,7 +301,12 @@ def recommendation_lines(r: dict[str, Any], command: str) -> list[str]:
 
 # -- report -----------------------------------------------------------------------------------
 def markdown(report: dict[str, Any]) -> str:
-    lines = ["# Catalogue benchmark", "", f"Machine: {report['machine']}  ", f"Date: {report['date']}", ""]
+    lines = ["# Catalogue benchmark", ""]
+
+    def ran(part: str) -> str:
+        where = report.get("runs", {}).get(part, f"{report['machine']}, {report['date']}")
+        return f"Command: `{report['commands'].get(part, '?')}` on {where}  "
+
     q = report.get("quality")
     if q:
         rows = q["systems"]
@@ -309,7 +314,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [
             "## Search quality: judged queries on the Retail Demo Store catalogue",
             "",
-            f"Command: `{report['commands'].get('quality', '?')}`  ",
+            ran("quality"),
             f"{q['products']} products imported in {q['import_seconds']:.1f} s, embedded in "
             f"{q['embed_seconds']:.1f} s. {first['n']} queries ({first['n_clean']} needs, the rest misspelled or "
             "spoken variants), judged from the products' own text (benchmarks/data/search_judgments.yml).",
@@ -333,13 +338,13 @@ def markdown(report: dict[str, Any]) -> str:
             lines += [f"| {w['query']} | {w['ndcg']:.2f} | {'; '.join(w['top'])} |" for w in q["weak_variants"]]
             lines.append("")
     if report.get("recs"):
-        lines += recommendation_lines(report["recs"], report["commands"].get("recs", "?"))
+        lines += recommendation_lines(report["recs"], ran("recs"))
     s = report.get("scale")
     if s:
         lines += [
             "## Search speed and memory by catalogue size",
             "",
-            f"Command: `{report['commands'].get('scale', '?')}`  ",
+            ran("scale"),
             f"{len(SCALE_QUERIES)} shopper queries x 3, one at a time, parse + hybrid search, 2 cores.",
             "",
             "| products | vector index | p50 ms | p95 ms | database build s | index build s | "
@@ -383,15 +388,19 @@ def main() -> None:
     report.setdefault("commands", {})
     ran = command("benchmarks.catalog", *sys.argv[1:])
     parts = set(args.parts.split(","))
+    runs = report.setdefault("runs", {})  # each part's machine and date: parts are re-run one at a time
     if "quality" in parts:
         quality(report)
         report["commands"]["quality"] = ran
+        runs["quality"] = f"{report['machine']}, {report['date']}"
     if "recs" in parts:
         recommendations(report)
         report["commands"]["recs"] = ran
+        runs["recs"] = f"{report['machine']}, {report['date']}"
     if "scale" in parts:
         scale(report, [int(size) for size in args.sizes.split(",")])
         report["commands"]["scale"] = ran
+        runs["scale"] = f"{report['machine']}, {report['date']}"
     write_result(output, json.dumps(report, indent=1))
     write_result(RESULTS / "catalog.md", markdown(report))
 

@@ -1,4 +1,4 @@
-"""Dense product vectors for semantic search: all-MiniLM-L6-v2 sentence embeddings, offline.
+"""Dense product vectors for semantic search: all-MiniLM-L6-v2 sentence embeddings in ONNX Runtime, offline.
 
 Every product is embedded once (name, type, brand, colours, start of the description) and the
 unit-length vectors are saved next to the database (``shop.db.vectors.npz``). A query is embedded
@@ -10,6 +10,7 @@ on the fly and compared by cosine similarity: exactly (one matrix product) up to
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,9 +20,9 @@ import numpy as np
 from tqdm import tqdm
 
 from catalog.models import Product
+from catalog.search.encoder_export import ensure_exported
 from catalog.settings import CatalogSettings
 from catalog.store import Store, product_from_row
-from language.encoder import default_encoder_dir, offline_environment
 
 ANN_THRESHOLD = 20_000
 # Vectors of small catalogues are also kept here by fingerprint, so a rebuilt or copied database
@@ -44,72 +45,70 @@ def product_text(product: Product) -> str:
 
 
 class TextEncoder:
-    """Sentence embeddings from the bundled all-MiniLM-L6-v2 (no model hub)."""
+    """Sentence embeddings from all-MiniLM-L6-v2 in ONNX Runtime (``encoder_export.py`` makes the
+    file once, offline): tokens, the network, mean pooling over the real tokens, unit length."""
 
-    def __init__(self, model_dir: str | os.PathLike[str] | None = None, threads: int = 2) -> None:
-        offline_environment(allow_network=False)
-        import torch
-        from sentence_transformers import SentenceTransformer
+    def __init__(self, cache_dir: Path | None = None, threads: int = 2) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
 
-        torch.set_num_threads(threads)
-        self.model = SentenceTransformer(str(model_dir or default_encoder_dir()), device="cpu")
-        self.dimension = int(self.model.get_embedding_dimension() or 384)
-        self._query_model: Any = None  # the int8 copy of the encoder, made on first use
+        folder = ensure_exported(cache_dir or CatalogSettings.from_env().cache_dir)
+        self.max_tokens = int(json.loads((folder / "export.json").read_text())["max_tokens"])
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(self.max_tokens)
+
+        def session(name: str, count: int) -> Any:
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = count
+            # Idle pool threads must not spin: BM25 and the other session need the cores.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            return onnxruntime.InferenceSession(str(folder / name), options, providers=["CPUExecutionProvider"])
+
+        # A search embeds one short query with the int8 copy while BM25 runs in SQLite on the other
+        # core: one thread each. Products are embedded in full precision with every thread, in a
+        # session made when a catalogue is embedded.
+        self._query_session = session("model-int8.onnx", 1)
+        self._bulk_session: Any = None
+        self._bulk = lambda: session("model.onnx", threads)
+        self.dimension = int(self._query_session.get_outputs()[0].shape[-1] or 384)
 
     def words(self) -> set[str]:
         """Whole English words the encoder's tokenizer knows: real words, never "corrected"."""
-        return {w for w in self.model.tokenizer.get_vocab() if w.isalpha() and len(w) > 1}
+        return {w for w in self.tokenizer.get_vocab() if w.isalpha() and len(w) > 1}
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
-        vectors = self.model.encode(
-            list(texts),
-            batch_size=batch_size,
-            show_progress_bar=progress,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-        )
-        return np.asarray(vectors, dtype=np.float32)
+    def _embed(self, session: Any, texts: Sequence[str]) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(list(texts))
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), np.int64)
+        mask = np.zeros_like(ids)
+        for row, encoding in enumerate(encodings):
+            ids[row, : len(encoding.ids)] = encoding.ids
+            mask[row, : len(encoding.ids)] = 1
+        hidden = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        summed = (hidden * mask[:, :, None]).sum(axis=1)
+        vectors = summed / mask.sum(axis=1, keepdims=True)  # mean pooling, as the sentence model does
+        norms = np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return (vectors / norms).astype(np.float32)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        """Unit vectors of many texts, in their order. Texts of similar length share a batch, so
+        little of each batch is padding."""
+        if not texts:
+            return np.zeros((0, self.dimension), np.float32)
+        if self._bulk_session is None:
+            self._bulk_session = self._bulk()
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        out = np.zeros((len(texts), self.dimension), np.float32)
+        starts = range(0, len(texts), batch_size)
+        for begin in tqdm(starts, desc="embedding", unit="batch", disable=not progress):
+            rows = order[begin : begin + batch_size]
+            out[rows] = self._embed(self._bulk_session, [texts[i] for i in rows])
+        return out
 
     def encode_query(self, text: str) -> np.ndarray:
-        """One shopper query, on the fast path: int8 linear layers and no batching machinery.
-
-        A search embeds one short query per turn; this halves the time ``encode`` takes for it
-        (benchmarks/results/catalog.md) while products stay embedded in full precision.
-        """
-        import torch
-
-        if self._query_model is None:
-            self._query_model = _quantized_copy(self.model[0].auto_model)
-        tokenizer = self.model[0].tokenizer
-        batch = tokenizer([text], return_tensors="pt", truncation=True, max_length=self.model.max_seq_length)
-        # Search runs BM25 in SQLite on the other core meanwhile: one core each (15 ms here) beats
-        # both fighting over two (12.7 ms alone, 20-25 ms beside SQLite; 2 cores, 100k products).
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            with torch.inference_mode():
-                hidden = self._query_model(**batch).last_hidden_state[0]
-        finally:
-            torch.set_num_threads(threads)
-        vector = hidden.mean(dim=0).numpy()  # mean pooling, as the sentence model does (one text: no padding)
-        return (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
-
-
-def _quantized_copy(model: object) -> object:
-    """The encoder with int8 dynamic quantisation of its linear layers, per channel (CPU inference only)."""
-    import copy
-    import warnings
-
-    import torch
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated in favour of torchao
-        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-        # One scale per output row, not per matrix: cosine to the full model 0.97+ instead of 0.89+.
-        quantized = quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear: per_channel_dynamic_qconfig})
-    quantized.eval()
-    return quantized
+        """One shopper query: the int8 copy on one thread (the other is BM25's)."""
+        return self._embed(self._query_session, [text])[0]
 
 
 def table_fingerprint(store: Store) -> str:
