@@ -17,8 +17,7 @@ import numpy as np
 import yaml
 
 from benchmarks.common import DEMO_DB, RESULTS, ROOT, command, machine, write_result
-from catalog.search.vectors import TextEncoder, product_text
-from catalog.store import Store
+from catalog import Store, TextEncoder, product_text
 
 COLD_RUNS = 5
 PRODUCTS = 800  # of the demo shop, embedded by each encoder
