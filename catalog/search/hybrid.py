@@ -16,7 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from catalog.search.lexical import BM25_WEIGHTS, LexicalSearch, SearchHit, SearchResponse, fts_expression
+from catalog.search.lexical import (
+    BM25_WEIGHTS,
+    LexicalSearch,
+    SearchHit,
+    SearchResponse,
+    fts_expression,
+    type_expression,
+)
 from catalog.search.query import CATEGORY_SYNONYMS, COLOR_SYNONYMS, STOP_WORDS, SearchQuery, Vocabulary, parse_query
 from catalog.search.vectors import ProductVectors, TextEncoder
 from catalog.store import Store
@@ -118,11 +125,8 @@ class HybridSearch(LexicalSearch):
         text = self._informative(q.text)
         # The type and brand filters also go into the MATCH, so SQLite joins and filters only the
         # products FTS already knows fit ("waterproof" alone matches 2,400 of 100,000 products).
-        narrowing = [
-            f'{column} : "{value.replace(chr(34), " ")}"'
-            for column, value in (("product_type", q.product_type), ("brand", q.brand))
-            if value
-        ]
+        narrowing = [f'brand : "{q.brand.replace(chr(34), " ")}"'] if q.brand else []
+        narrowing += [type_expression(q.product_type)] if q.product_type else []
         for mode in ("all", "any"):
             expression = fts_expression(text, mode)
             if not expression:
@@ -171,6 +175,13 @@ class HybridSearch(LexicalSearch):
         if not re.search(r"\w", q.text):
             return super()._run(q)  # filters only: nothing to rank by meaning
         clauses, args = self._where(q)
+        if q.product_type and not self._holds_every_word(q, clauses, args):
+            # The other words name something no product of that type is ("a wall clock for my
+            # kitchen": kitchen is a type of this shop, but here only a detail). When products
+            # outside the type hold them, the type word goes back into the words to rank by.
+            loose = q.merged(product_type=None, text=f"{q.text} {q.product_type}")
+            if self._holds_every_word(q.merged(product_type=None), *self._where(loose)):
+                return self._run(loose)
         # The query is embedded on a second thread while SQLite ranks by BM25: both release the GIL.
         embedding = _EMBEDDER.submit(self.encoder.encode_query, q.text) if self.mode != "lexical" else None
         lexical = self._lexical(q, clauses, args) if self.mode != "vector" else []

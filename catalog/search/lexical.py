@@ -47,6 +47,11 @@ class ProductSearch(Protocol):
     def parse(self, text: str, base: SearchQuery | None = None) -> SearchQuery: ...
 
 
+def type_expression(product_type: str) -> str:
+    """FTS5 match for products of ``product_type``: the phrase in their type or their name."""
+    return '{product_type name} : "' + product_type.replace('"', " ") + '"'
+
+
 def fts_expression(text: str, mode: str) -> str:
     """An FTS5 query from plain words; quoting each token makes user text inert."""
     tokens = re.findall(r"[\w]+", text.lower())
@@ -97,11 +102,16 @@ class LexicalSearch:
     def _where(self, q: SearchQuery) -> tuple[list[str], list[object]]:
         clauses: list[str] = []
         args: list[object] = []
-        for column in ("category", "product_type", "brand"):
+        for column in ("category", "brand"):
             value = getattr(q, column)
             if value:
                 clauses.append(f"p.{column} = ? COLLATE NOCASE")
                 args.append(value)
+        if q.product_type:
+            # A shop's own types are messy (crossbody bags filed as handbags, plate sets beside tool
+            # sets): a product is of the type when its type or its name says so.
+            clauses.append("p.rowid IN (SELECT rowid FROM product_fts WHERE product_fts MATCH ?)")
+            args.append(type_expression(q.product_type))
         if q.material:
             clauses.append("p.material LIKE ?")
             args.append(f"%{q.material}%")
