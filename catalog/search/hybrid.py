@@ -24,7 +24,15 @@ from catalog.search.lexical import (
     fts_expression,
     type_expression,
 )
-from catalog.search.query import CATEGORY_SYNONYMS, COLOR_SYNONYMS, STOP_WORDS, SearchQuery, Vocabulary, parse_query
+from catalog.search.query import (
+    CATEGORY_SYNONYMS,
+    COLOR_SYNONYMS,
+    NEGATION_WORDS,
+    STOP_WORDS,
+    SearchQuery,
+    Vocabulary,
+    parse_query,
+)
 from catalog.search.vectors import ProductVectors, TextEncoder
 from catalog.store import Store
 from language.fuzzy import VocabularyCorrector
@@ -89,7 +97,8 @@ class HybridSearch(LexicalSearch):
     @property
     def corrector(self) -> VocabularyCorrector:
         if self._corrector is None:
-            self._corrector = shop_corrector(self.store, self.vocabulary, self.encoder.words())
+            words = self.encoder.words() | set(NEGATION_WORDS)  # "don't" is not a misheard "donut"
+            self._corrector = shop_corrector(self.store, self.vocabulary, words)
         return self._corrector
 
     def parse(self, text: str, base: SearchQuery | None = None) -> SearchQuery:

@@ -127,6 +127,9 @@ class LexicalSearch:
             args.append(q.price_max)
         if q.in_stock:
             clauses.append("p.stock > 0")
+        for word in q.excluded:
+            clauses.append("p.rowid NOT IN (SELECT rowid FROM product_fts WHERE product_fts MATCH ?)")
+            args.append('{name tags description} : "' + word.replace('"', " ") + '"')
         return clauses, args
 
     def _order(self, q: SearchQuery, has_text: bool) -> str:

@@ -100,6 +100,9 @@ class SearchQuery:
     offset: int = 0
     # Words corrected towards the catalogue's vocabulary, as (heard, meant), so the bot can say so.
     corrections: list[tuple[str, str]] = field(default_factory=list)
+    # Words the shopper ruled out ("without a cable", "not leather", "that don't dangle"): a product
+    # whose name, tags or description uses one is not shown.
+    excluded: list[str] = field(default_factory=list)
 
     def filters(self) -> dict[str, object]:
         """The filters that are set, by name (for saying what is applied or relaxed)."""
@@ -195,10 +198,28 @@ def _parse_price(text: str, q: SearchQuery) -> str:
     return text
 
 
+# "don't" may arrive as "dont" or "don t" (clean_text, a recogniser); the verb after it is not the thing.
+NEGATION_WORDS = ("without", "not", "non", "no", "never", "don't", "dont", "doesn't", "doesnt", "isn't", "isnt")
+NOT_THINGS = {"wait", "thanks", "thank", "problem", "worries", "idea", "matter", "longer", "more", "one", "sure"}
+NEGATION = re.compile(
+    r"\b(?:without|not|non|no|never|(?:don|doesn|isn|aren)\s?'?\s?t)[\s-]+"
+    r"(?:(?:a|an|the|any|made|of|in|too|want|like|need|have|has|with)\s+)*([a-z][a-z-]{2,})"
+)
+
+
+def _parse_negations(text: str, q: SearchQuery) -> str:
+    """Move the words after "without", "not", "no", "don't"... into ``q.excluded``; the rest stays."""
+    for m in reversed(list(NEGATION.finditer(text))):
+        if m.group(1) not in STOP_WORDS and m.group(1) not in NOT_THINGS and m.group(1) not in q.excluded:
+            q.excluded.append(m.group(1))
+        text = f"{text[: m.start()]} {text[m.end() :]}"
+    return text
+
+
 def parse_query(raw: str, vocab: Vocabulary, base: SearchQuery | None = None) -> SearchQuery:
     """Parse ``raw`` into a query; filters found in the text override those in ``base``."""
-    q = replace(base, corrections=[]) if base else SearchQuery()
-    text = normalise_numbers(clean_text(raw)).lower()
+    q = replace(base, corrections=[], excluded=list(base.excluded)) if base else SearchQuery()
+    text = _parse_negations(normalise_numbers(clean_text(raw)).lower(), q)  # before "leather" becomes a filter
     text = _parse_price(text, q)
     for pattern, sort in SORT_WORDS:
         m = re.search(pattern, text)

@@ -235,3 +235,58 @@ def test_real_catalogue_imports_and_searches_through_the_cli(tmp_path: Path, enc
         query = searcher.parse(typed)
         assert (typed, meant) in query.corrections
         assert any(meant in p.name.lower() for p in searcher.search(query).products[:3]), typed
+
+
+MESSY_FEED = """id,name,price,category,product_type,description
+B1,Blush Crossbody Bag,79,accessories,handbag,A small leather bag worn across the body.
+B2,Canvas Crossbody Bag,39,accessories,bag,A light canvas bag worn across the body.
+B3,Weekender Duffel Bag,129,accessories,bag,A roomy leather bag for short trips.
+B4,Rugged Trail Backpack,89,accessories,backpack,A nylon backpack for long hikes.
+K1,Ceramic Plate Set,39,housewares,kitchen,Four stoneware dinner plates.
+K2,Copper Pour-Over Kettle,49,housewares,kitchen,A kettle with a long spout.
+T1,Mechanic Socket Set,129,tools,set,Sockets and a ratchet in a case.
+T2,Drill Bit Set,29,tools,set,Twenty bits for wood and metal.
+C1,Marble Wall Clock,129,homedecor,clock,A quiet wall clock in white marble.
+C2,Brass Mantel Clock,89,homedecor,clock,A mantel clock with a brass case.
+E1,Pearl Stud Earrings,49,jewelry,earrings,Small studs that sit close to the ear.
+E2,Crystal Drop Earrings,59,jewelry,earrings,Long earrings that dangle and catch the light.
+"""
+
+
+@pytest.fixture(scope="module")
+def messy(encoder: TextEncoder, tmp_path_factory: pytest.TempPathFactory) -> HybridSearch:
+    """A shop whose own types are as messy as real feeds: crossbody bags filed as handbags and as
+    bags, plate sets as kitchen, tool sets as "set"."""
+    folder = tmp_path_factory.mktemp("messy")
+    (folder / "feed.csv").write_text(MESSY_FEED)
+    db, _, _ = import_catalogue(folder / "feed.csv", folder / "shop.db", progress=False)
+    return HybridSearch(Store(db), encoder)
+
+
+def test_a_type_is_what_a_products_type_or_name_says(messy: HybridSearch) -> None:
+    def top(text: str) -> list[str]:
+        return [p.id for p in messy.search(messy.parse(text).merged(limit=5)).products]
+
+    # "bag" is one shop type, but a bag filed as a handbag is a bag too.
+    assert set(top("crossbody bag")[:2]) == {"B1", "B2"}
+    # "set" is the tools' type here; a plate set is still a set, and the one asked for.
+    assert top("ceramic plate set")[0] == "K1"
+    # "kitchen" is a type of this shop, but here it only says where the clock goes.
+    assert top("a wall clock for my kitchen")[0] == "C1"
+    # A type the words agree with stays a filter.
+    assert set(top("tool set")) <= {"T1", "T2"} and top("tool set")
+
+
+def test_words_the_shopper_rules_out_are_not_shown(messy: HybridSearch) -> None:
+    parsed = messy.parse("earrings that don't dangle")
+    assert parsed.excluded == ["dangle"] and parsed.product_type == "earrings"
+    assert [p.id for p in messy.search(parsed.merged(limit=5)).products] == ["E1"]
+    not_leather = messy.parse("i don't want leather, show me bags")
+    assert not_leather.excluded == ["leather"] and not_leather.material is None
+    shown = {p.id for p in messy.search(not_leather.merged(limit=5)).products}
+    assert "B2" in shown and not shown & {"B1", "B3"}
+    assert messy.parse("headphones without a cable").excluded == ["cable"]
+    assert messy.parse("no wait, show me the red one").excluded == []
+    # A follow-up keeps what was ruled out.
+    cheaper = messy.parse("cheaper", base=not_leather)
+    assert cheaper.excluded == ["leather"]
