@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,23 @@ class TextEncoder:
         return self._embed(self._query_session, [text])[0]
 
 
+def _finished_batches(folder: Path, fingerprint: str) -> tuple[list[str], list[np.ndarray]]:
+    """The batches an interrupted build kept in ``folder``, when they belong to this product table."""
+    ids: list[str] = []
+    chunks: list[np.ndarray] = []
+    try:
+        if (folder / "fingerprint").read_text() != fingerprint:
+            raise ValueError("another catalogue")
+        for path in sorted(folder.glob("[0-9]*[0-9].npz")):
+            data = np.load(path)
+            ids += [str(i) for i in data["ids"]]
+            chunks.append(data["matrix"])
+    except (OSError, ValueError, KeyError):
+        shutil.rmtree(folder, ignore_errors=True)  # nothing to go on from: start again
+        return [], []
+    return ids, chunks
+
+
 def table_fingerprint(store: Store) -> str:
     """Changes whenever a product is added, removed or renamed."""
     digest = hashlib.sha256()
@@ -137,19 +155,33 @@ class ProductVectors:
 
     # -- building and persistence ----------------------------------------------------------
     @classmethod
-    def build(cls, store: Store, encoder: TextEncoder, progress: bool = True, batch: int = 2048) -> ProductVectors:
+    def build(
+        cls, store: Store, encoder: TextEncoder, progress: bool = True, batch: int = 2048, resume: Path | None = None
+    ) -> ProductVectors:
+        """Embed every product, ``batch`` at a time. With ``resume`` (a folder), each finished batch is
+        kept there, so an interrupted import goes on where it stopped instead of starting again; the
+        folder is removed once all is done."""
         total = store.product_count()
-        ids: list[str] = []
-        chunks: list[np.ndarray] = []
-        cursor = store.conn.execute("SELECT * FROM products ORDER BY id")
-        with tqdm(total=total, desc="embedding products", unit="item", disable=not progress) as bar:
+        fingerprint = table_fingerprint(store)
+        ids, chunks = _finished_batches(resume, fingerprint) if resume else ([], [])
+        if resume:
+            resume.mkdir(parents=True, exist_ok=True)
+            (resume / "fingerprint").write_text(fingerprint)
+        # Products in id order: the batches already kept are the first ones.
+        cursor = store.conn.execute("SELECT * FROM products ORDER BY id LIMIT -1 OFFSET ?", (len(ids),))
+        with tqdm(total=total, initial=len(ids), desc="embedding products", unit="item", disable=not progress) as bar:
             while rows := cursor.fetchmany(batch):
                 products = [product_from_row(r) for r in rows]
+                matrix = encoder.encode([product_text(p) for p in products])
+                if resume:
+                    temporary = resume / f"{len(chunks):06d}.tmp.npz"
+                    np.savez(temporary, ids=np.array([p.id for p in products]), matrix=matrix)
+                    os.replace(temporary, resume / f"{len(chunks):06d}.npz")  # a batch is kept whole or not at all
                 ids += [p.id for p in products]
-                chunks.append(encoder.encode([product_text(p) for p in products]))
+                chunks.append(matrix)
                 bar.update(len(rows))
         matrix = np.concatenate(chunks) if chunks else np.zeros((0, encoder.dimension), np.float32)
-        vectors = cls(ids, matrix, table_fingerprint(store))
+        vectors = cls(ids, matrix, fingerprint)
         vectors.build_index(progress)
         return vectors
 
@@ -224,11 +256,13 @@ class ProductVectors:
         if cached.exists():
             vectors = cls.load_file(cached)
         else:
-            vectors = cls.build(store, encoder, progress)
+            unfinished = db.with_name(db.name + ".vectors.partial")
+            vectors = cls.build(store, encoder, progress, resume=unfinished)
             if len(vectors.ids) <= ANN_THRESHOLD:
                 cache_dir.mkdir(parents=True, exist_ok=True)
                 vectors.save_file(cached)
         vectors.save(db)
+        shutil.rmtree(db.with_name(db.name + ".vectors.partial"), ignore_errors=True)
         return vectors
 
     # -- search ----------------------------------------------------------------------------

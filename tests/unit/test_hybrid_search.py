@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from catalog.importer import CatalogueFormatError, import_catalogue
@@ -290,3 +291,42 @@ def test_words_the_shopper_rules_out_are_not_shown(messy: HybridSearch) -> None:
     # A follow-up keeps what was ruled out.
     cheaper = messy.parse("cheaper", base=not_leather)
     assert cheaper.excluded == ["leather"]
+
+
+class _Interrupted(Exception):
+    pass
+
+
+class _StopsAfter:
+    """The real encoder, with the import interrupted (as by Ctrl-C) after ``calls`` batches."""
+
+    def __init__(self, encoder: TextEncoder, calls: int) -> None:
+        self.encoder, self.calls, self.texts = encoder, calls, 0
+        self.dimension = encoder.dimension
+
+    def encode(self, texts: list[str]) -> object:
+        if self.calls == 0:
+            raise _Interrupted
+        self.calls -= 1
+        self.texts += len(texts)
+        return self.encoder.encode(texts)
+
+
+def test_an_interrupted_embedding_goes_on_where_it_stopped(
+    messy: HybridSearch, encoder: TextEncoder, tmp_path: Path
+) -> None:
+    store = messy.store
+    unfinished = tmp_path / "shop.db.vectors.partial"
+    with pytest.raises(_Interrupted):
+        ProductVectors.build(store, _StopsAfter(encoder, 2), progress=False, batch=4, resume=unfinished)  # type: ignore[arg-type]
+    assert len(list(unfinished.glob("*.npz"))) == 2  # two batches of four kept
+    again = _StopsAfter(encoder, 100)
+    resumed = ProductVectors.build(store, again, progress=False, batch=4, resume=unfinished)  # type: ignore[arg-type]
+    assert again.texts == store.product_count() - 8, "only the products not yet embedded"
+    fresh = ProductVectors.build(store, encoder, progress=False, batch=4)
+    assert resumed.ids == fresh.ids and np.allclose(resumed.matrix, fresh.matrix, atol=1e-5)
+    # Kept batches of another catalogue are not used.
+    (unfinished / "fingerprint").write_text("another shop")
+    other = _StopsAfter(encoder, 100)
+    ProductVectors.build(store, other, progress=False, batch=4, resume=unfinished)  # type: ignore[arg-type]
+    assert other.texts == store.product_count()
