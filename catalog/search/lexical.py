@@ -55,7 +55,8 @@ def type_expression(product_type: str) -> str:
 def fts_expression(text: str, mode: str) -> str:
     """An FTS5 query from plain words; quoting each token makes user text inert."""
     tokens = re.findall(r"[\w]+", text.lower())
-    quoted = [f'"{t}"*' if len(t) >= 3 else f'"{t}"' for t in tokens]
+    # Prefixes from four letters: "art" must not find "artisanal" (plurals are the stemmer's job).
+    quoted = [f'"{t}"*' if len(t) >= 4 else f'"{t}"' for t in tokens]
     return (" OR " if mode == "any" else " ").join(quoted)
 
 
