@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from benchmarks.asr import augment_clips
 from benchmarks.common import CACHE, RESULTS, command, machine, wilson, write_result
-from voice.audio import SAMPLE_RATE, decode, load_file, speech_bounds
+from voice.audio import SAMPLE_RATE, decode, frame_levels, load_file, rms, speech_bounds
 from voice.hands_free import ECHO_MARGIN, ECHO_WINDOW_S, FRAME, FRAME_S, ONSET_FRAMES, BargeInDetector
 from voice.speech_set import Voice, synthesize
 from voice.tts import Speaker
@@ -68,15 +68,6 @@ class Trial:
     false_stop: bool  # stopped before the shopper began (by the echo or the noise)
 
 
-def level(samples: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2) + 1e-12))
-
-
-def frame_levels(samples: np.ndarray) -> np.ndarray:
-    frames = samples[: len(samples) // FRAME * FRAME].reshape(-1, FRAME)
-    return np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
-
-
 def echo_of(reply: np.ndarray, rir: np.ndarray, gain_db: float | None) -> np.ndarray:
     if gain_db is None:
         return np.zeros_like(reply)
@@ -90,11 +81,11 @@ def echo_of(reply: np.ndarray, rir: np.ndarray, gain_db: float | None) -> np.nda
 def first_stop(microphone: np.ndarray, reply: np.ndarray, room: np.ndarray, detector: BargeInDetector) -> int | None:
     """The frame whose end stops the reply, running the client's detector frame by frame; it heard
     the ``room`` before (as it hears the shopper's turn before each reply)."""
-    for heard in frame_levels(room):
+    for heard in frame_levels(room, FRAME):
         detector.feed(float(heard), None)
-    played = frame_levels(reply)
+    played = frame_levels(reply, FRAME)
     window = round(ECHO_WINDOW_S / FRAME_S)
-    for index, heard in enumerate(frame_levels(microphone)):
+    for index, heard in enumerate(frame_levels(microphone, FRAME)):
         if detector.feed(float(heard), float(played[max(0, index - window + 1) : index + 1].max())):
             return index
     return None
@@ -129,12 +120,12 @@ def run(part: str, settings: dict[str, float], seed: int = 11) -> tuple[list[Tri
     jobs = [(g, r, s) for g in ECHO_GAINS_DB for r in replies for s in shoppers for _ in range(ONSETS_PER_PAIR)]
     for gain_db, reply, shopper in tqdm(jobs, desc=f"barge-in trials ({part})", unit="trial"):
         onset = int(rng.uniform(0.5, len(reply) / SAMPLE_RATE - 0.5) * SAMPLE_RATE)
-        shopper = shopper * (level(reply) / level(shopper)) * 10 ** (rng.uniform(-6, 0) / 20)  # up to 6 dB quieter
+        shopper = shopper * (rms(reply) / rms(shopper)) * 10 ** (rng.uniform(-6, 0) / 20)  # up to 6 dB quieter
         microphone = echo_of(reply, rirs[rng.integers(len(rirs))], gain_db)
         end = min(len(microphone), onset + len(shopper))
         microphone[onset:end] += shopper[: end - onset]
         noise = np.resize(noises[rng.integers(len(noises))], len(microphone))
-        noise = noise * (level(shopper) / level(noise)) * 10 ** (-NOISE_BELOW_SHOPPER_DB / 20)
+        noise = noise * (rms(shopper) / rms(noise)) * 10 ** (-NOISE_BELOW_SHOPPER_DB / 20)
         microphone += noise
         stop = first_stop(microphone, reply, noise[:SAMPLE_RATE], detector())
         stopped_at = None if stop is None else (stop + 1) * FRAME_S
@@ -147,7 +138,7 @@ def run(part: str, settings: dict[str, float], seed: int = 11) -> tuple[list[Tri
         for reply in replies:
             for rir in rirs:
                 noise = np.resize(noises[rng.integers(len(noises))], len(reply))
-                noise = noise * (level(reply) / level(noise)) * 10 ** (-NOISE_BELOW_SHOPPER_DB / 20)
+                noise = noise * (rms(reply) / rms(noise)) * 10 ** (-NOISE_BELOW_SHOPPER_DB / 20)
                 heard = echo_of(reply, rir, gain_db) + noise
                 stopped += first_stop(heard, reply, noise[:SAMPLE_RATE], detector()) is not None
                 total += 1

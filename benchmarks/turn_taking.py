@@ -186,8 +186,7 @@ def stream_turn(url: str, item: Turn, mode: str, speak: bool = False) -> Outcome
         seen: list[tuple[str, Any, float]] = []  # (event, data, when) as the client received them
         for seq, chunk in enumerate(chunks):
             time.sleep(max(0.0, started + (seq + 1) * CHUNK_S - time.perf_counter()))  # recorded, then sent
-            payload = {"chunk": chunk, "seq": seq, "format": "pcm16", "sample_rate": SAMPLE_RATE}
-            client.sio.emit("user_audio", {**payload, "session_id": client.session_id})
+            client.send_pcm(chunk, seq)
             if answered_at is not None and time.perf_counter() > answered_at + 0.3:
                 break  # the turn holding the last word is answered: the shopper would stop here
             answered_at = answered_at or _answered(client, item, seen)

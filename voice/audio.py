@@ -145,6 +145,23 @@ def load_file(path: str | os.PathLike[str], max_seconds: float | None = None) ->
         return decode(f.read(max_bytes + 1), max_seconds=max_seconds, max_bytes=max_bytes)
 
 
+def to_pcm16(samples: np.ndarray) -> bytes:
+    """Float samples in [-1, 1] as little-endian 16-bit PCM (clipped, not wrapped)."""
+    return (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+
+
+def rms(samples: np.ndarray) -> float:
+    """The root-mean-square level of some samples."""
+    return float(np.sqrt(np.mean(samples.astype(np.float64) ** 2) + 1e-12))
+
+
+def frame_levels(samples: np.ndarray, frame: int) -> np.ndarray:
+    """RMS level of each whole frame of ``frame`` samples."""
+    count = len(samples) // frame
+    frames = samples[: count * frame].reshape(count, frame)
+    return np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
+
+
 def speech_bounds(samples: np.ndarray, frame_s: float = 0.02, margin_s: float = 0.2) -> tuple[int, int]:
     """(start, end) sample indices of the voiced part: an energy detector with an adaptive floor.
 
@@ -155,9 +172,7 @@ def speech_bounds(samples: np.ndarray, frame_s: float = 0.02, margin_s: float = 
     count = len(samples) // frame
     if count < 3:
         return 0, len(samples)
-    frames = samples[: count * frame].reshape(count, frame)
-    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
-    start, end = voiced_frames(rms, int(margin_s / frame_s))
+    start, end = voiced_frames(frame_levels(samples, frame), int(margin_s / frame_s))
     return start * frame, end * frame
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from voice.audio import SAMPLE_RATE, AudioError, load_file
+from voice.audio import SAMPLE_RATE, AudioError, load_file, to_pcm16
 from voice.hands_free import FileMicrophone, Frames, HandsFree, Microphone, Output, ReplyPlayer, SoundCard, WavOutput
 
 CHUNK_S = 0.1
@@ -52,7 +52,7 @@ class TurnResult:
 
 
 def pcm16_chunks(samples: np.ndarray, chunk_s: float = CHUNK_S) -> Iterator[bytes]:
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+    pcm = to_pcm16(samples)
     step = int(SAMPLE_RATE * chunk_s) * 2
     for start in range(0, len(pcm), step):
         yield pcm[start : start + step]
@@ -161,7 +161,7 @@ class VoiceClient:
     ) -> None:
         """One chunk of a PCM stream (PCM16 bytes, or float samples to convert)."""
         if isinstance(chunk, np.ndarray):
-            chunk = (np.clip(chunk, -1.0, 1.0) * 32767).astype("<i2").tobytes()
+            chunk = to_pcm16(chunk)
         self.sio.emit(
             "user_audio",
             {

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from voice.audio import SAMPLE_RATE, AudioError, decode
+from voice.audio import SAMPLE_RATE, AudioError, decode, rms
 
 FRAME_S = 0.02  # the detector's step: a stop must come well within 200 ms of the first syllable
 FRAME = int(SAMPLE_RATE * FRAME_S)
@@ -162,7 +162,7 @@ class ReplyPlayer:
                     break
                 block = samples[start : start + FRAME]
                 self.output.write(block)
-                self.written.append((time.perf_counter(), float(np.sqrt(np.mean(block.astype(np.float64) ** 2)))))
+                self.written.append((time.perf_counter(), rms(block)))
             played.ended_at = time.perf_counter()
             self.busy = not self.pending.empty()
 
@@ -225,8 +225,6 @@ class Conversation:
     errors: list[dict[str, Any]] = field(default_factory=list)
     barge_ins: list[BargeIn] = field(default_factory=list)
     turns_ended: int = 0  # turn_end events: every reply of a turn is out
-    sentences_heard: int = 0  # bot_audio sentences received
-    sentences_dropped: int = 0  # of a reply the shopper interrupted
 
 
 class Frames(Protocol):
@@ -312,7 +310,7 @@ class HandsFree:
             for frame, recorded_at in microphone:
                 played = self.player.loudness() if self.player is not None else None
                 bot_speaking = played is not None and not self.interrupted  # not the echo's tail after a barge-in
-                onset = detector.feed(float(np.sqrt(np.mean(frame.astype(np.float64) ** 2))), played)
+                onset = detector.feed(rms(frame), played)
                 if bot_speaking and not onset:
                     if pending:  # what came before the reply goes out now
                         seq = self._send(pending, seq)
@@ -322,7 +320,7 @@ class HandsFree:
                     self.player.interrupt()
                     self.interrupted = True
                     self.result.barge_ins.append(
-                        BargeIn(onset_at=recorded_at - ONSET_FRAMES * FRAME_S, stopped_at=time.perf_counter())
+                        BargeIn(onset_at=recorded_at - detector.onset_frames * FRAME_S, stopped_at=time.perf_counter())
                     )
                     pending.extend(held)  # the shopper's first syllables, held while the bot spoke
                 held.clear()  # after a reply that ended by itself, what was held is its echo
@@ -369,11 +367,9 @@ class HandsFree:
             self.show(name, data)
 
     def _play(self, piece: dict[str, Any]) -> None:
-        self.result.sentences_heard += 1
         if piece.get("seq") == 0:
             self.interrupted = False  # a new reply
         if self.interrupted or self.player is None:
-            self.result.sentences_dropped += self.interrupted
             return
         try:
             self.player.add(str(piece.get("text", "")), decode(piece["audio"]).samples)

@@ -280,7 +280,9 @@ def test_hands_free_voice_client_stops_a_spoken_reply_when_the_shopper_speaks_ov
 
     texts_said = ("where is my order", "thank you very much")
     first, second = (voiced(load_file(speak(text, "rms")).samples) for text in texts_said)
-    gap = np.zeros(int(2.2 * SAMPLE_RATE), np.float32)  # the reply is being spoken by then
+    # Mid-way through the reply's long second sentence, however soon the gateway answered (not at a
+    # sentence boundary, where nothing is playing to interrupt).
+    gap = np.zeros(int(3.6 * SAMPLE_RATE), np.float32)
     samples = np.concatenate([first, gap, second, np.zeros(2 * SAMPLE_RATE, np.float32)])
     onset_s = (len(first) + len(gap)) / SAMPLE_RATE
     microphone = FileMicrophone(samples, echo_gain=0.1)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voice.audio import SAMPLE_RATE, load_file
+from voice.audio import SAMPLE_RATE, frame_levels, load_file
 from voice.hands_free import (
     ECHO_WARMUP_FRAMES,
     ECHO_WINDOW_S,
@@ -30,8 +30,7 @@ def syllables(seconds: float, peak: float, seed: int) -> np.ndarray:
 
 
 def levels(samples: np.ndarray) -> list[float]:
-    frames = samples[: len(samples) // FRAME * FRAME].reshape(-1, FRAME)
-    return np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1)).tolist()
+    return frame_levels(samples, FRAME).tolist()
 
 
 def room_echo(played: np.ndarray, gain: float) -> np.ndarray:
