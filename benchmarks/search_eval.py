@@ -72,18 +72,18 @@ def run(part: str) -> tuple[list[dict[str, Any]], int]:
         encoder = TextEncoder()
         vectors = ProductVectors.for_store(store, encoder, progress=True)
         products = store.products(store.product_ids())
+        ideals = [[judged(item, p) for p in products] if item["kind"] else [] for item in items]  # once per query
         for name, mode in SYSTEMS.items():
             search = (
                 HybridSearch(store, encoder, vectors)
                 if mode == "hybrid"
                 else HybridSearch(store, encoder, vectors, mode=mode)
             )
-            for item in tqdm(items, desc=name, unit="query"):
+            for item, ideal in tqdm(list(zip(items, ideals, strict=True)), desc=name, unit="query"):
                 response = search.search(search.parse(item["query"]).merged(limit=10))
                 if item["kind"] is None:
                     item[name] = float(response.total == 0 or response.closest_only)
                     continue
-                ideal = [judged(item, p) for p in products]
                 item[name] = ndcg_at_10([judged(item, p) for p in response.products], ideal)
     return items, count
 

@@ -22,6 +22,7 @@ from catalog.search.lexical import (
     SearchHit,
     SearchResponse,
     fts_expression,
+    phrase_in,
     type_expression,
 )
 from catalog.search.query import (
@@ -59,7 +60,8 @@ def shop_corrector(store: Store, vocabulary: Vocabulary, english: set[str]) -> V
     v = vocabulary
     terms = [*v.brands, *v.product_types, *v.categories, *v.colors, *v.materials]
     # Real words are left alone: "mountain" must not become "fountain" (pen).
-    known = set(english) | set(STOP_WORDS) | set(NUMBER_WORDS) | set(COLOR_SYNONYMS)
+    # Negations too: "don't" is not a misheard "donut".
+    known = set(english) | set(STOP_WORDS) | set(NUMBER_WORDS) | set(COLOR_SYNONYMS) | set(NEGATION_WORDS)
     known |= {w for words in CATEGORY_SYNONYMS.values() for s in words for w in s.split()}
     # Words the catalogue itself uses in names, brands, types and tags are never corrected.
     in_names: Counter[str] = Counter()
@@ -97,8 +99,7 @@ class HybridSearch(LexicalSearch):
     @property
     def corrector(self) -> VocabularyCorrector:
         if self._corrector is None:
-            words = self.encoder.words() | set(NEGATION_WORDS)  # "don't" is not a misheard "donut"
-            self._corrector = shop_corrector(self.store, self.vocabulary, words)
+            self._corrector = shop_corrector(self.store, self.vocabulary, self.encoder.words())
         return self._corrector
 
     def parse(self, text: str, base: SearchQuery | None = None) -> SearchQuery:
@@ -134,7 +135,7 @@ class HybridSearch(LexicalSearch):
         text = self._informative(q.text)
         # The type and brand filters also go into the MATCH, so SQLite joins and filters only the
         # products FTS already knows fit ("waterproof" alone matches 2,400 of 100,000 products).
-        narrowing = [f'brand : "{q.brand.replace(chr(34), " ")}"'] if q.brand else []
+        narrowing = [phrase_in("brand", q.brand)] if q.brand else []
         narrowing += [type_expression(q.product_type)] if q.product_type else []
         for mode in ("all", "any"):
             expression = fts_expression(text, mode)

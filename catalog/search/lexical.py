@@ -47,9 +47,14 @@ class ProductSearch(Protocol):
     def parse(self, text: str, base: SearchQuery | None = None) -> SearchQuery: ...
 
 
+def phrase_in(columns: str, phrase: str) -> str:
+    """FTS5 match for ``phrase`` in ``columns`` ("brand" or "{name tags}"); quoting keeps user text inert."""
+    return f'{columns} : "{phrase.replace(chr(34), " ")}"'
+
+
 def type_expression(product_type: str) -> str:
     """FTS5 match for products of ``product_type``: the phrase in their type or their name."""
-    return '{product_type name} : "' + product_type.replace('"', " ") + '"'
+    return phrase_in("{product_type name}", product_type)
 
 
 def fts_expression(text: str, mode: str) -> str:
@@ -130,7 +135,7 @@ class LexicalSearch:
             clauses.append("p.stock > 0")
         for word in q.excluded:
             clauses.append("p.rowid NOT IN (SELECT rowid FROM product_fts WHERE product_fts MATCH ?)")
-            args.append('{name tags description} : "' + word.replace('"', " ") + '"')
+            args.append(phrase_in("{name tags description}", word))
         return clauses, args
 
     def _order(self, q: SearchQuery, has_text: bool) -> str:

@@ -50,29 +50,29 @@ class TextEncoder:
     file once, offline): tokens, the network, mean pooling over the real tokens, unit length."""
 
     def __init__(self, cache_dir: Path | None = None, threads: int = 2) -> None:
-        import onnxruntime
         from tokenizers import Tokenizer
 
-        folder = ensure_exported(cache_dir or CatalogSettings.from_env().cache_dir)
-        self.max_tokens = int(json.loads((folder / "export.json").read_text())["max_tokens"])
-        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.folder = ensure_exported(cache_dir or CatalogSettings.from_env().cache_dir)
+        self.threads = threads
+        self.max_tokens = int(json.loads((self.folder / "export.json").read_text())["max_tokens"])
+        self.tokenizer = Tokenizer.from_file(str(self.folder / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(self.max_tokens)
-
-        def session(name: str, count: int) -> Any:
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = count
-            # Idle pool threads must not spin: BM25 and the other session need the cores.
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            return onnxruntime.InferenceSession(str(folder / name), options, providers=["CPUExecutionProvider"])
-
         # A search embeds one short query with the int8 copy while BM25 runs in SQLite on the other
         # core: one thread each. Products are embedded in full precision with every thread, in a
-        # session made when a catalogue is embedded.
-        self._query_session = session("model-int8.onnx", 1)
+        # session opened when a catalogue is embedded.
+        self._query_session = self._open("model-int8.onnx", 1)
         self._bulk_session: Any = None
-        self._bulk = lambda: session("model.onnx", threads)
         self.dimension = int(self._query_session.get_outputs()[0].shape[-1] or 384)
+
+    def _open(self, name: str, threads: int) -> Any:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        # Idle pool threads must not spin: BM25 and the other session need the cores.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return onnxruntime.InferenceSession(str(self.folder / name), options, providers=["CPUExecutionProvider"])
 
     def words(self) -> set[str]:
         """Whole English words the encoder's tokenizer knows: real words, never "corrected"."""
@@ -98,7 +98,7 @@ class TextEncoder:
         if not texts:
             return np.zeros((0, self.dimension), np.float32)
         if self._bulk_session is None:
-            self._bulk_session = self._bulk()
+            self._bulk_session = self._open("model.onnx", self.threads)
         order = np.argsort([len(t) for t in texts], kind="stable")
         out = np.zeros((len(texts), self.dimension), np.float32)
         starts = range(0, len(texts), batch_size)
@@ -248,6 +248,7 @@ class ProductVectors:
         settings, SHOPKEEPER_CACHE or models/cache), so a rebuilt shop is not embedded again."""
         cache_dir = cache_dir or CatalogSettings.from_env().cache_dir
         db = Path(store.path)
+        unfinished = db.with_name(db.name + ".vectors.partial")  # batches an interrupted build kept
         fingerprint = table_fingerprint(store)
         vectors = cls.load(db)
         if vectors is not None and vectors.fingerprint == fingerprint:
@@ -256,13 +257,12 @@ class ProductVectors:
         if cached.exists():
             vectors = cls.load_file(cached)
         else:
-            unfinished = db.with_name(db.name + ".vectors.partial")
             vectors = cls.build(store, encoder, progress, resume=unfinished)
             if len(vectors.ids) <= ANN_THRESHOLD:
                 cache_dir.mkdir(parents=True, exist_ok=True)
                 vectors.save_file(cached)
         vectors.save(db)
-        shutil.rmtree(db.with_name(db.name + ".vectors.partial"), ignore_errors=True)
+        shutil.rmtree(unfinished, ignore_errors=True)
         return vectors
 
     # -- search ----------------------------------------------------------------------------
