@@ -56,6 +56,7 @@ VOICES = {
         Voice("festival-kal", "festival", "kal_diphone", natural=False),
     ),
 }
+VOICES["test2"] = VOICES["test"]  # a fresh test part (new sentences), written once `test` had been reported
 REAL = ("librivox", "speechbrain_samples", "arctic")
 PAUSE_RANGE_S = (0.4, 0.9)  # pauses inside a turn: reading a number, spelling, "um"
 LEAD_S, TAIL_S = 0.3, 2.5  # quiet before the speech; open microphone after it
@@ -357,7 +358,7 @@ def report(part: str, results: dict[str, list[Outcome]], env: dict[str, str], mi
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", choices=("dev", "test", "real"), default="dev")
+    parser.add_argument("--part", choices=("dev", "test", "test2", "real"), default="dev")
     parser.add_argument("--modes", default="silence,model")
     parser.add_argument("--threshold", type=float, help="SHOPKEEPER_TURN_THRESHOLD for the model gateway")
     parser.add_argument("--fallback", type=float, help="SHOPKEEPER_TURN_FALLBACK_S for the model gateway")
