@@ -3,13 +3,15 @@ how often it answers before the shopper has finished.
 
     python -m benchmarks.turn_taking --part dev            # where settings are chosen
     python -m benchmarks.turn_taking --part test           # reported once, settings frozen
+    python -m benchmarks.turn_taking --part test2          # a fresh test part, once test had been reported
     python -m benchmarks.turn_taking --part real           # real read speech, whole and paused mid-sentence
 
 Each spoken turn is streamed in real time into ``bot.gateway`` (with Rasa and the action server) the
 way a hands-free microphone streams: the speech, then the silence of a microphone left open, and no
 ``user_audio_end`` — the gateway has to decide that the turn is over. The same turns go through two
 gateways in one run: ``silence`` (the turn ends after a fixed 0.5 s of quiet: what clients did
-before) and ``model`` (Smart Turn at each pause, a fallback silence; bot/voice_turns.py).
+before) and ``model`` (Smart Turn and the transcript model at each pause, a fallback silence;
+bot/voice_turns.py).
 
 Speech (``data/turn_taking.yml``, voices apart between dev and test):
 - finished requests, then 2.5 s of open microphone;
@@ -90,7 +92,8 @@ class Outcome:
     decode_s: float | None  # the recogniser's time for the final transcript
     probability: float | None  # what the end-of-turn model said at the last pause
     transcript: str
-    turns: list[tuple[float, str, float | None, str]]  # every turn ended: (audio s, ended_by, model's p, text)
+    # every turn ended: (audio s, ended_by, Smart Turn's p, the transcript model's p, text)
+    turns: list[tuple[float, str, float | None, float | None, str]]
     first_audio_s: float | None = None  # last word -> first spoken sentence (with --speak)
 
 
@@ -224,7 +227,13 @@ def stream_turn(url: str, item: Turn, mode: str, speak: bool = False) -> Outcome
         covering[1].get("end_of_turn_p") if covering else None,
         covering[1].get("text", "") if covering else "",
         [
-            (d.get("duration_s", 0), d.get("ended_by", "?"), d.get("end_of_turn_p"), d.get("text", ""))
+            (
+                d.get("duration_s", 0),
+                d.get("ended_by", "?"),
+                d.get("end_of_turn_p"),
+                d.get("end_of_turn_text_p"),
+                d.get("text", ""),
+            )
             for _, d in finals
         ],
         round(first_audio - last_word_at, 3) if first_audio else None,

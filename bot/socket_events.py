@@ -225,16 +225,23 @@ class SocketEvents:
         except TurnError as exc:
             await self.error(sid, exc.code, exc.message)
             return
-        verdict = utterance.early.probability if utterance.early is not None else None
-        await self._answer(sid, transcript, utterance.first, utterance.ended_by, verdict)
+        early = utterance.early
+        verdicts = (early.probability, early.text_probability) if early is not None else (None, None)
+        await self._answer(sid, transcript, utterance.first, utterance.ended_by, verdicts)
 
     async def _answer(
-        self, sid: str, transcript: Transcript, data: dict[str, Any], ended_by: str, verdict: float | None = None
+        self,
+        sid: str,
+        transcript: Transcript,
+        data: dict[str, Any],
+        ended_by: str,
+        verdicts: tuple[float | None, float | None] = (None, None),
     ) -> None:
-        """The final transcript (who ended the turn, what the end-of-turn model said), then the replies."""
+        """The final transcript (who ended the turn, what the end-of-turn models said), then the replies."""
         event = {**transcript_event(transcript, final=True), "ended_by": ended_by}
-        if verdict is not None:
-            event["end_of_turn_p"] = round(verdict, 3)
+        for key, verdict in zip(("end_of_turn_p", "end_of_turn_text_p"), verdicts, strict=True):
+            if verdict is not None:
+                event[key] = round(verdict, 3)
         await self.sio.emit("transcript", event, to=sid)
         if not transcript.text:
             await self.error(

@@ -25,6 +25,7 @@ from voice.asr import Recognizer, Transcript
 from voice.audio import Audio
 from voice.end_of_turn import TurnModel, model_path
 from voice.settings import VoiceSettings
+from voice.turn_text import TextTurnModel
 
 log = logging.getLogger("shopkeeper.gateway")
 
@@ -47,6 +48,8 @@ class SpeechService:
         self._previews: set[threading.Event] = set()  # stop events of previews queued or running
         self.turn_model: TurnModel | None = None
         self.turn_error: str | None = None
+        self.text_turn_model: TextTurnModel | None = None
+        self.text_turn_error: str | None = None
 
     def load(self) -> None:
         try:
@@ -83,6 +86,11 @@ class SpeechService:
                 self.turn_error,
                 self.settings.turn_fallback_s,
             )
+        try:
+            self.text_turn_model = TextTurnModel.from_nlu(self.settings.nlu_data)
+        except Exception as error:  # reported by /health; Smart Turn then decides alone
+            self.text_turn_error = f"{type(error).__name__}: {error}"
+            log.warning("transcript end-of-turn model unavailable (%s)", self.text_turn_error)
 
     @property
     def model(self) -> str:
@@ -104,7 +112,14 @@ class SpeechService:
             "end_of_turn": self.settings.end_of_turn,
             "end_of_turn_model": self.turn_model is not None,
             "end_of_turn_error": self.turn_error,
+            "end_of_turn_text_model": self.text_turn_model is not None,
+            "end_of_turn_text_error": self.text_turn_error,
         }
+
+    def text_complete(self, text: str) -> float | None:
+        """The probability that ``text`` is a whole request (a fraction of a millisecond); None
+        without the transcript model or without words."""
+        return self.text_turn_model.complete(text) if self.text_turn_model is not None else None
 
     async def turn_complete(self, audio: Audio) -> float | None:
         """The probability that the turn ending with ``audio`` is finished; None without the model."""

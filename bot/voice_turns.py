@@ -11,10 +11,11 @@ sending the silence; if the shopper speaks again, that early transcript is stopp
 
 The gateway also decides when the turn is over (``TurnPolicy``), so a client that keeps streaming
 gets its answer without sending ``user_audio_end``:
-- "model": at the pause, Smart Turn (voice/end_of_turn.py) hears whether the shopper has finished;
-  when it says so, and the early transcript does not end on a word that leaves the sentence open
-  ("my order number is"), the turn ends as soon as that transcript is ready. When it says "not
-  yet", the turn ends only after ``fallback_s`` of silence.
+- "model": at the pause, Smart Turn (voice/end_of_turn.py) hears whether the shopper has finished,
+  and once the early transcript is ready, a classifier taught by the bot's NLU examples
+  (voice/turn_text.py) reads whether it is a whole request. When both say so, and the transcript
+  does not end on a word that leaves the sentence open ("my order number is"), the turn ends then.
+  Otherwise it ends only after ``fallback_s`` of silence.
 - "silence": the turn ends after ``silence_s`` of silence (the old way, kept for comparison).
 - "client": only ``user_audio_end`` ends it (also per utterance: ``end_of_turn: "client"``).
 Audio that keeps coming after a turn the gateway ended (seq going on) starts the next turn; a late
@@ -63,20 +64,6 @@ OPEN_ENDINGS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class TurnPolicy:
-    """How the gateway decides that a streamed turn is over (voice.settings, SHOPKEEPER_END_OF_TURN...)."""
-
-    mode: str = "model"  # model, silence or client
-    threshold: float = 0.5  # the model's probability above which a pause ends the turn
-    silence_s: float = 0.5  # "silence": this much quiet ends the turn
-    fallback_s: float = 1.0  # "model": this much quiet ends it even when the model said "not yet"
-
-    @classmethod
-    def from_settings(cls, settings: VoiceSettings) -> TurnPolicy:
-        return cls(settings.end_of_turn, settings.turn_threshold, settings.turn_silence_s, settings.turn_fallback_s)
-
-
 def leaves_open(text: str) -> bool:
     """True when the transcript's last word leaves the sentence open, or it trails off ("...")."""
     stripped = text.strip()
@@ -84,6 +71,34 @@ def leaves_open(text: str) -> bool:
         return True
     words = re.findall(r"[a-z']+", stripped.lower())
     return bool(words) and words[-1] in OPEN_ENDINGS
+
+
+@dataclass(frozen=True)
+class TurnPolicy:
+    """How the gateway decides that a streamed turn is over (voice.settings, SHOPKEEPER_END_OF_TURN...)."""
+
+    mode: str = "model"  # model, silence or client
+    threshold: float = 0.3  # Smart Turn's probability above which a pause may end the turn
+    text_threshold: float = 0.7  # and the transcript model's
+    silence_s: float = 0.5  # "silence": this much quiet ends the turn
+    fallback_s: float = 1.0  # "model": this much quiet ends it even when the model said "not yet"
+
+    @classmethod
+    def from_settings(cls, settings: VoiceSettings) -> TurnPolicy:
+        return cls(
+            settings.end_of_turn,
+            settings.turn_threshold,
+            settings.turn_text_threshold,
+            settings.turn_silence_s,
+            settings.turn_fallback_s,
+        )
+
+    def finished(self, heard: float | None, read: float | None, text: str) -> bool:
+        """Does a pause end the turn? ``heard``: Smart Turn on the audio; ``read``: the transcript
+        model on ``text`` (None when it is not loaded: Smart Turn decides alone)."""
+        if heard is None or heard < self.threshold or leaves_open(text):
+            return False
+        return read is None or read >= self.text_threshold
 
 
 class Transcriber(Protocol):
@@ -99,6 +114,8 @@ class Transcriber(Protocol):
     ) -> Transcript: ...
 
     async def turn_complete(self, audio: Audio) -> float | None: ...
+
+    def text_complete(self, text: str) -> float | None: ...
 
 
 class TurnError(Exception):
@@ -116,6 +133,7 @@ class EarlyFinal:
     samples: int  # 16 kHz samples of audio it was given
     stop: threading.Event  # set when the shopper speaks again: the transcript would be stale
     probability: float | None = None  # what the end-of-turn model said at this pause
+    text_probability: float | None = None  # what the transcript model read in the pause's transcript
     task: asyncio.Task[Transcript] = field(init=False)  # set once the object exists (the task writes probability)
 
 
@@ -371,14 +389,15 @@ class VoiceTurns:
 
     async def _end_if_finished(self, client: str, current: Utterance, early: EarlyFinal) -> None:
         """Once the pause's transcript is ready: end the turn if the model heard a finished one and
-        the transcript's last word does not leave the sentence open."""
+        the transcript reads like one (``TurnPolicy.finished``); else the fallback silence will."""
         try:
             transcript = await early.task
         except (Interrupted, RuntimeError, AudioError):
             return  # stale (the shopper spoke again) or failed: the final pass reports problems
-        if early.probability is None or early.probability < self.policy.threshold:
-            return  # "not yet" (or no model): the fallback silence ends the turn
-        if current.early is early and self.utterances.get(client) is current and not leaves_open(transcript.text):
+        early.text_probability = self.speech.text_complete(transcript.text)
+        if not self.policy.finished(early.probability, early.text_probability, transcript.text):
+            return
+        if current.early is early and self.utterances.get(client) is current:
             self._end(client, current, "model")
 
     def _end(self, client: str, current: Utterance, reason: str) -> None:

@@ -27,14 +27,22 @@ def anyio_backend() -> str:
 
 class RecordingTranscriber:
     """Answers every request with the audio's length in words (or ``text``), after ``delay_s``;
-    remembers requests. Its end-of-turn verdict is ``finished`` for any audio."""
+    remembers requests. Its end-of-turn verdicts are ``finished`` for any audio and ``read`` for
+    any transcript."""
 
-    def __init__(self, delay_s: float = 0.0, finished: float | None = None, text: str | None = None) -> None:
+    def __init__(
+        self, delay_s: float = 0.0, finished: float | None = None, text: str | None = None, read: float | None = None
+    ) -> None:
         self.ready, self.busy, self.delay_s = True, 0, delay_s
         self.requests: list[tuple[float, bool]] = []  # (seconds of audio, preview)
         self.stops: list[threading.Event] = []
-        self.finished, self.text = finished, text
+        self.finished, self.text, self.read = finished, text, read
         self.asked: list[float] = []  # seconds of audio the end-of-turn model was given
+        self.read_texts: list[str] = []  # transcripts the transcript model was given
+
+    def text_complete(self, text: str) -> float | None:
+        self.read_texts.append(text)
+        return self.read
 
     async def turn_complete(self, audio: Audio) -> float | None:
         self.asked.append(round(audio.duration_s, 2))
@@ -227,10 +235,10 @@ async def stream_on(turns: VoiceTurns, ended: EndedTurns, client: str, audio: by
 
 
 def gateway(
-    mode: str, finished: float | None = 0.9, text: str | None = None
+    mode: str, finished: float | None = 0.9, text: str | None = None, read: float | None = None
 ) -> tuple[VoiceTurns, RecordingTranscriber, EndedTurns]:
-    speech = RecordingTranscriber(finished=finished, text=text)
-    policy = TurnPolicy(mode=mode, threshold=0.5, silence_s=0.5, fallback_s=1.0)
+    speech = RecordingTranscriber(finished=finished, text=text, read=read)
+    policy = TurnPolicy(mode=mode, threshold=0.5, text_threshold=0.7, silence_s=0.5, fallback_s=1.0)
     turns = VoiceTurns(speech, max_bytes=2_000_000, max_seconds=30.0, policy=policy)
     return turns, speech, EndedTurns(turns)
 
@@ -262,6 +270,24 @@ async def test_a_transcript_that_leaves_the_sentence_open_waits_for_the_fallback
     assert ended.ended == []
     await stream_on(turns, ended, "a", pcm(0.4, False), first_seq=18)
     assert [reason for _, reason, _, _ in ended.ended] == ["fallback"]
+
+
+async def test_a_transcript_that_reads_unfinished_waits_for_the_fallback_whatever_the_audio_says() -> None:
+    turns, speech, ended = gateway("model", finished=0.95, text="Can you show me?", read=0.2)
+    await stream_on(turns, ended, "a", pcm(1.0, True) + pcm(0.8, False))
+    assert ended.ended == [] and speech.read_texts == ["Can you show me?"]
+    await stream_on(turns, ended, "a", pcm(0.4, False), first_seq=18)
+    assert [reason for _, reason, _, _ in ended.ended] == ["fallback"]
+
+
+def test_a_pause_ends_the_turn_only_when_both_models_agree() -> None:
+    policy = TurnPolicy(threshold=0.3, text_threshold=0.7)
+    assert policy.finished(0.4, 0.8, "Where is my parcel?")
+    assert not policy.finished(0.2, 0.99, "Where is my parcel?"), "the audio says not yet"
+    assert not policy.finished(0.99, 0.5, "Do you have?"), "the words say not yet"
+    assert not policy.finished(0.99, 0.99, "My order number is"), "an open ending says not yet"
+    assert not policy.finished(None, 0.99, "Where is my parcel?"), "no audio verdict: the fallback decides"
+    assert policy.finished(0.4, None, "Where is my parcel?"), "without the transcript model, the audio decides"
 
 
 async def test_speech_after_an_inner_pause_continues_the_same_turn() -> None:
