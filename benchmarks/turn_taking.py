@@ -76,6 +76,7 @@ class Turn:
     noisy: bool
     samples: np.ndarray
     last_word_s: float  # where the clean speech's last voiced sample is, from the start of the audio
+    pauses_s: tuple[float, ...] = ()  # where each inner pause begins, from the start of the audio
 
 
 @dataclass
@@ -98,11 +99,14 @@ class Outcome:
 
 
 # -- speech ------------------------------------------------------------------------------------
-def with_pauses(speech: np.ndarray, segments: list[str], voice: Voice, pauses: list[float]) -> np.ndarray:
+def with_pauses(
+    speech: np.ndarray, segments: list[str], voice: Voice, pauses: list[float]
+) -> tuple[np.ndarray, list[int]]:
     """The speech of ``segments`` said as one sentence (commas between them), with ``pauses`` (s) of
-    silence put in after each segment but the last. Where a segment ends is found by speaking the
-    sentence up to it (the voices are deterministic, so that part sounds the same), then taking the
-    quietest 10 ms near that point: the comma's own gap where the voice made one."""
+    silence put in after each segment but the last, and where each pause begins (samples). Where a
+    segment ends is found by speaking the sentence up to it (the voices are deterministic, so that
+    part sounds the same), then taking the quietest 10 ms near that point: the comma's own gap
+    where the voice made one."""
     frames = speech[: len(speech) // FRAME * FRAME].reshape(-1, FRAME)
     energy = np.mean(frames**2, axis=1)
     cuts = []
@@ -110,12 +114,13 @@ def with_pauses(speech: np.ndarray, segments: list[str], voice: Voice, pauses: l
         expected = len(spoken(", ".join(segments[: k + 1]) + ",", voice)) // FRAME
         low, high = max(1, expected - 20), min(len(energy) - 1, expected + 20)
         cuts.append((low + int(np.argmin(energy[low:high]))) * FRAME + FRAME // 2)
-    pieces, at = [], 0
+    pieces, at, starts = [], 0, []
     for cut, pause in zip(cuts, pauses, strict=True):
+        starts.append(sum(len(piece) for piece in pieces) + cut - at)
         pieces += [speech[at:cut], np.zeros(int(pause * SAMPLE_RATE), np.float32)]
         at = cut
     pieces.append(speech[at:])
-    return np.concatenate(pieces).astype(np.float32)
+    return np.concatenate(pieces).astype(np.float32), starts
 
 
 def spoken(text: str, voice: Voice) -> np.ndarray:
@@ -126,11 +131,14 @@ def spoken(text: str, voice: Voice) -> np.ndarray:
     return samples[start:end]
 
 
-def turn(name: str, text: str, kind: str, speech: np.ndarray, noisy: bool, seed: int) -> Turn:
+def turn(
+    name: str, text: str, kind: str, speech: np.ndarray, noisy: bool, seed: int, pauses: list[int] | None = None
+) -> Turn:
     lead, tail = np.zeros(int(LEAD_S * SAMPLE_RATE), np.float32), np.zeros(int(TAIL_S * SAMPLE_RATE), np.float32)
     clean = np.concatenate([lead, speech, tail])
     samples = reverb_and_noise(clean, np.random.default_rng(seed), NOISE_SNR_DB) if noisy else clean
-    return Turn(name, text, kind, noisy, samples, (len(lead) + len(speech)) / SAMPLE_RATE)
+    pauses_s = tuple((len(lead) + at) / SAMPLE_RATE for at in pauses or [])
+    return Turn(name, text, kind, noisy, samples, (len(lead) + len(speech)) / SAMPLE_RATE, pauses_s)
 
 
 def synthetic_turns(part: str) -> list[Turn]:
@@ -146,11 +154,13 @@ def synthetic_turns(part: str) -> list[Turn]:
         seed = int(hashlib.sha1(f"{voice.name}:{text}".encode()).hexdigest()[:8], 16)
         segments = [part.strip() for part in text.split("|")]
         said = ", ".join(segments)
-        speech = spoken(said, voice)
+        speech, starts = spoken(said, voice), []
         if kind == "paused":
             rng = np.random.default_rng(seed)
-            speech = with_pauses(speech, segments, voice, [float(rng.uniform(*PAUSE_RANGE_S)) for _ in segments[1:]])
-        turns.append(turn(f"{voice.name}/{kind}/{i}", said, kind, speech, noisy=len(turns) % 2 == 1, seed=seed))
+            lengths = [float(rng.uniform(*PAUSE_RANGE_S)) for _ in segments[1:]]
+            speech, starts = with_pauses(speech, segments, voice, lengths)
+        noisy = len(turns) % 2 == 1
+        turns.append(turn(f"{voice.name}/{kind}/{i}", said, kind, speech, noisy, seed, starts))
     return turns
 
 
@@ -171,9 +181,9 @@ def real_turns() -> list[Turn]:
             cut = (low + int(np.argmin(energy))) * FRAME
             pause = np.zeros(int(rng.uniform(*PAUSE_RANGE_S) * SAMPLE_RATE), np.float32)
             paused = np.concatenate([speech[:cut], pause, speech[cut:]])
-            for kind, audio in (("finished", speech), ("paused", paused)):
+            for kind, audio, starts in (("finished", speech, []), ("paused", paused, [cut])):
                 noisy = len(turns) % 4 in (1, 2)  # each kind half clean, half noisy
-                turns.append(turn(f"real/{folder}/{path.stem}/{kind}", "", kind, audio, noisy, len(turns)))
+                turns.append(turn(f"real/{folder}/{path.stem}/{kind}", "", kind, audio, noisy, len(turns), starts))
     return turns
 
 
