@@ -76,7 +76,7 @@ class Turn:
     noisy: bool
     samples: np.ndarray
     last_word_s: float  # where the clean speech's last voiced sample is, from the start of the audio
-    pauses_s: tuple[float, ...] = ()  # where each inner pause begins, from the start of the audio
+    pauses_s: tuple[tuple[float, float], ...] = ()  # each inner pause: where it begins (s from the start), how long
 
 
 @dataclass
@@ -132,12 +132,19 @@ def spoken(text: str, voice: Voice) -> np.ndarray:
 
 
 def turn(
-    name: str, text: str, kind: str, speech: np.ndarray, noisy: bool, seed: int, pauses: list[int] | None = None
+    name: str,
+    text: str,
+    kind: str,
+    speech: np.ndarray,
+    noisy: bool,
+    seed: int,
+    pauses: list[tuple[int, float]] | None = None,
 ) -> Turn:
+    """One turn of the set; ``pauses``: (first sample of each inner pause in ``speech``, its length s)."""
     lead, tail = np.zeros(int(LEAD_S * SAMPLE_RATE), np.float32), np.zeros(int(TAIL_S * SAMPLE_RATE), np.float32)
     clean = np.concatenate([lead, speech, tail])
     samples = reverb_and_noise(clean, np.random.default_rng(seed), NOISE_SNR_DB) if noisy else clean
-    pauses_s = tuple((len(lead) + at) / SAMPLE_RATE for at in pauses or [])
+    pauses_s = tuple(((len(lead) + at) / SAMPLE_RATE, length) for at, length in pauses or [])
     return Turn(name, text, kind, noisy, samples, (len(lead) + len(speech)) / SAMPLE_RATE, pauses_s)
 
 
@@ -154,13 +161,14 @@ def synthetic_turns(part: str) -> list[Turn]:
         seed = int(hashlib.sha1(f"{voice.name}:{text}".encode()).hexdigest()[:8], 16)
         segments = [part.strip() for part in text.split("|")]
         said = ", ".join(segments)
-        speech, starts = spoken(said, voice), []
+        speech, pauses = spoken(said, voice), []
         if kind == "paused":
             rng = np.random.default_rng(seed)
             lengths = [float(rng.uniform(*PAUSE_RANGE_S)) for _ in segments[1:]]
             speech, starts = with_pauses(speech, segments, voice, lengths)
+            pauses = list(zip(starts, lengths, strict=True))
         noisy = len(turns) % 2 == 1
-        turns.append(turn(f"{voice.name}/{kind}/{i}", said, kind, speech, noisy, seed, starts))
+        turns.append(turn(f"{voice.name}/{kind}/{i}", said, kind, speech, noisy, seed, pauses))
     return turns
 
 
@@ -179,11 +187,11 @@ def real_turns() -> list[Turn]:
             low, high = int(0.4 * len(speech)) // FRAME, int(0.7 * len(speech)) // FRAME
             energy = [float(np.mean(speech[i * FRAME : (i + 1) * FRAME] ** 2)) for i in range(low, high)]
             cut = (low + int(np.argmin(energy))) * FRAME
-            pause = np.zeros(int(rng.uniform(*PAUSE_RANGE_S) * SAMPLE_RATE), np.float32)
-            paused = np.concatenate([speech[:cut], pause, speech[cut:]])
-            for kind, audio, starts in (("finished", speech, []), ("paused", paused, [cut])):
+            length = float(rng.uniform(*PAUSE_RANGE_S))
+            paused = np.concatenate([speech[:cut], np.zeros(int(length * SAMPLE_RATE), np.float32), speech[cut:]])
+            for kind, audio, pauses in (("finished", speech, []), ("paused", paused, [(cut, length)])):
                 noisy = len(turns) % 4 in (1, 2)  # each kind half clean, half noisy
-                turns.append(turn(f"real/{folder}/{path.stem}/{kind}", "", kind, audio, noisy, len(turns), starts))
+                turns.append(turn(f"real/{folder}/{path.stem}/{kind}", "", kind, audio, noisy, len(turns), pauses))
     return turns
 
 

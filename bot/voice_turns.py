@@ -15,7 +15,8 @@ gets its answer without sending ``user_audio_end``:
   and once the early transcript is ready, a classifier taught by the bot's NLU examples
   (voice/turn_text.py) reads whether it is a whole request. When both say so, and the transcript
   does not end on a word that leaves the sentence open ("my order number is"), the turn ends then.
-  Otherwise it ends only after ``fallback_s`` of silence.
+  Otherwise it ends after ``fallback_s`` of silence, once the transcript is ready (the reply waits
+  for it anyway), or after ``long_fallback_s`` when that transcript reads unfinished ("order 100").
 - "silence": the turn ends after ``silence_s`` of silence (the old way, kept for comparison).
 - "client": only ``user_audio_end`` ends it (also per utterance: ``end_of_turn: "client"``).
 Audio that keeps coming after a turn the gateway ended (seq going on) starts the next turn; a late
@@ -82,6 +83,8 @@ class TurnPolicy:
     text_threshold: float = 0.7  # and the transcript model's
     silence_s: float = 0.5  # "silence": this much quiet ends the turn
     fallback_s: float = 1.0  # "model": this much quiet ends it even when the model said "not yet"
+    unfinished_below: float = 0.3  # ...unless the transcript model reads less than this
+    long_fallback_s: float = 2.0  # then this much quiet ends it
 
     @classmethod
     def from_settings(cls, settings: VoiceSettings) -> TurnPolicy:
@@ -91,6 +94,8 @@ class TurnPolicy:
             settings.turn_text_threshold,
             settings.turn_silence_s,
             settings.turn_fallback_s,
+            settings.turn_unfinished_below,
+            settings.turn_long_fallback_s,
         )
 
     def finished(self, heard: float | None, read: float | None, text: str) -> bool:
@@ -99,6 +104,14 @@ class TurnPolicy:
         if heard is None or heard < self.threshold or leaves_open(text):
             return False
         return read is None or read >= self.text_threshold
+
+    def waited_enough(self, quiet_s: float, read: float | None, transcript_ready: bool) -> bool:
+        """After "not yet": does ``quiet_s`` of silence end the turn? Not before the pause's
+        transcript is ready (the reply needs it anyway), and longer when it reads unfinished."""
+        if quiet_s >= self.long_fallback_s:
+            return True
+        unfinished = read is not None and read < self.unfinished_below
+        return quiet_s >= self.fallback_s and transcript_ready and not unfinished
 
 
 class Transcriber(Protocol):
@@ -370,7 +383,7 @@ class VoiceTurns:
             return
         if mode == "silence" and quiet_s >= self.policy.silence_s:
             self._end(client, current, "silence")
-        elif mode == "model" and quiet_s >= self.policy.fallback_s:
+        elif mode == "model" and self.policy.waited_enough(quiet_s, early.text_probability, early.task.done()):
             self._end(client, current, "fallback")
 
     def _start_early_final(self, client: str, current: Utterance) -> EarlyFinal:
@@ -394,7 +407,6 @@ class VoiceTurns:
             transcript = await early.task
         except (Interrupted, RuntimeError, AudioError):
             return  # stale (the shopper spoke again) or failed: the final pass reports problems
-        early.text_probability = self.speech.text_complete(transcript.text)
         if not self.policy.finished(early.probability, early.text_probability, transcript.text):
             return
         if current.early is early and self.utterances.get(client) is current:
@@ -414,14 +426,18 @@ class VoiceTurns:
         self, current: Utterance, chunks: list[bytes], stop: threading.Event, ask: EarlyFinal | None = None
     ) -> Transcript:
         """The pause's transcript; with ``ask``, the end-of-turn model's verdict first (into
-        ``ask.probability``), on the same worker so the two never slow each other down."""
+        ``ask.probability``), on the same worker so the two never slow each other down, and the
+        transcript model's after it (``ask.text_probability``), set by the time the task is done."""
         audio = await asyncio.get_running_loop().run_in_executor(None, current.decode, chunks)
         if ask is not None and not stop.is_set():
             try:
                 ask.probability = await self.speech.turn_complete(audio)
             except RuntimeError:  # the model failed on this audio: the fallback silence decides
                 ask.probability = None
-        return await self.speech.transcribe(audio, stop=stop)
+        transcript = await self.speech.transcribe(audio, stop=stop)
+        if ask is not None:
+            ask.text_probability = self.speech.text_complete(transcript.text)
+        return transcript
 
     async def _partial(self, client: str, utterance: Utterance) -> None:
         try:

@@ -32,6 +32,11 @@ DEFAULT_TURN_THRESHOLD = 0.3
 DEFAULT_TURN_TEXT_THRESHOLD = 0.7
 DEFAULT_TURN_SILENCE_S = 0.5  # "silence": the turn ends after this much quiet
 DEFAULT_TURN_FALLBACK_S = 1.0  # "model": the turn ends after this much quiet even when the model says "not yet"
+# ...unless the transcript reads unfinished ("can you show me", "order 100"): then only after the long
+# fallback. A voice's own gap at a comma adds to an inner pause, so 1.0 s alone cut off 10 of 24
+# paused dev turns; 0.3 keeps 2 of 64 whole dev requests waiting (turn_replay_dev.json).
+DEFAULT_TURN_UNFINISHED_BELOW = 0.3
+DEFAULT_TURN_LONG_FALLBACK_S = 2.0
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_NLU_DATA = Path(__file__).resolve().parent.parent / "data" / "nlu"
 
@@ -65,6 +70,8 @@ class VoiceSettings:
     nlu_data: Path = DEFAULT_NLU_DATA  # SHOPKEEPER_NLU_DATA: the bot's NLU examples, which teach the transcript model
     turn_silence_s: float = DEFAULT_TURN_SILENCE_S  # SHOPKEEPER_TURN_SILENCE_S: quiet that ends a turn ("silence")
     turn_fallback_s: float = DEFAULT_TURN_FALLBACK_S  # SHOPKEEPER_TURN_FALLBACK_S: quiet that ends it anyway ("model")
+    turn_unfinished_below: float = DEFAULT_TURN_UNFINISHED_BELOW  # SHOPKEEPER_TURN_UNFINISHED_BELOW: words read open
+    turn_long_fallback_s: float = DEFAULT_TURN_LONG_FALLBACK_S  # SHOPKEEPER_TURN_LONG_FALLBACK_S: quiet then
     tts_voice: str = "slt"  # SHOPKEEPER_TTS_VOICE: flite voice of spoken replies for clients that ask ("off": none)
 
     @classmethod
@@ -85,5 +92,7 @@ class VoiceSettings:
             nlu_data=Path(env.get("SHOPKEEPER_NLU_DATA") or DEFAULT_NLU_DATA),
             turn_silence_s=float(env.get("SHOPKEEPER_TURN_SILENCE_S") or DEFAULT_TURN_SILENCE_S),
             turn_fallback_s=float(env.get("SHOPKEEPER_TURN_FALLBACK_S") or DEFAULT_TURN_FALLBACK_S),
+            turn_unfinished_below=float(env.get("SHOPKEEPER_TURN_UNFINISHED_BELOW") or DEFAULT_TURN_UNFINISHED_BELOW),
+            turn_long_fallback_s=float(env.get("SHOPKEEPER_TURN_LONG_FALLBACK_S") or DEFAULT_TURN_LONG_FALLBACK_S),
             tts_voice=(env.get("SHOPKEEPER_TTS_VOICE") or "slt").strip(),
         )

@@ -209,6 +209,7 @@ def test_the_gateway_ends_finished_turns_of_an_open_microphone(services: Service
     ):
         assert not result.errors and result.transcript, result.errors
         assert result.transcript["ended_by"] in {"model", "fallback"}, result.transcript
+        assert 0.0 <= result.transcript["end_of_turn_text_p"] <= 1.0, "the transcript model read the turn too"
         assert wer(words, result.transcript["text"]) <= 0.25, result.transcript["text"]
         assert reply.lower() in texts(result).lower(), texts(result)
     # Each ended turn holds its speech and no more than the fallback silence after it.
@@ -217,9 +218,18 @@ def test_the_gateway_ends_finished_turns_of_an_open_microphone(services: Service
 
 
 @needs_model
-def test_a_pause_after_an_open_word_does_not_end_the_turn(services: Services, speak: Callable[..., Path]) -> None:
+@pytest.mark.parametrize(
+    ("said_first", "said_then"),
+    [("show me the", "blue rain jackets"), ("can you show me", "the blue rain jackets")],
+    ids=["open word", "unfinished request"],
+)
+def test_a_pause_inside_a_request_does_not_end_the_turn(
+    services: Services, speak: Callable[..., Path], said_first: str, said_then: str
+) -> None:
+    """An open last word ("the") or a request that reads unfinished ("can you show me", said as a
+    whole sentence, so its voice falls as at a full stop) waits for the rest."""
     # The clips cut to their voiced part, so the pause is 0.7 s of quiet: under the 1.0 s fallback.
-    start, rest = (voiced(load_file(speak(text)).samples) for text in ("show me the", "blue rain jackets"))
+    start, rest = (voiced(load_file(speak(text)).samples) for text in (said_first, said_then))
     pause = np.zeros(int(0.7 * SAMPLE_RATE), np.float32)
     with VoiceClient(services.gateway_url, timeout=120) as client:
         client.stream_audio(open_microphone(np.concatenate([start, pause, rest]), 2.0))

@@ -238,7 +238,15 @@ def gateway(
     mode: str, finished: float | None = 0.9, text: str | None = None, read: float | None = None
 ) -> tuple[VoiceTurns, RecordingTranscriber, EndedTurns]:
     speech = RecordingTranscriber(finished=finished, text=text, read=read)
-    policy = TurnPolicy(mode=mode, threshold=0.5, text_threshold=0.7, silence_s=0.5, fallback_s=1.0)
+    policy = TurnPolicy(
+        mode=mode,
+        threshold=0.5,
+        text_threshold=0.7,
+        silence_s=0.5,
+        fallback_s=1.0,
+        unfinished_below=0.3,
+        long_fallback_s=2.0,
+    )
     turns = VoiceTurns(speech, max_bytes=2_000_000, max_seconds=30.0, policy=policy)
     return turns, speech, EndedTurns(turns)
 
@@ -272,12 +280,31 @@ async def test_a_transcript_that_leaves_the_sentence_open_waits_for_the_fallback
     assert [reason for _, reason, _, _ in ended.ended] == ["fallback"]
 
 
-async def test_a_transcript_that_reads_unfinished_waits_for_the_fallback_whatever_the_audio_says() -> None:
+async def test_a_transcript_that_reads_unfinished_waits_for_the_long_fallback_whatever_the_audio_says() -> None:
     turns, speech, ended = gateway("model", finished=0.95, text="Can you show me?", read=0.2)
-    await stream_on(turns, ended, "a", pcm(1.0, True) + pcm(0.8, False))
-    assert ended.ended == [] and speech.read_texts == ["Can you show me?"]
-    await stream_on(turns, ended, "a", pcm(0.4, False), first_seq=18)
+    seq = await stream_on(turns, ended, "a", pcm(1.0, True) + pcm(1.5, False))
+    assert ended.ended == [] and speech.read_texts == ["Can you show me?"], "1.5 s of quiet is not enough"
+    await stream_on(turns, ended, "a", pcm(0.7, False), first_seq=seq)
     assert [reason for _, reason, _, _ in ended.ended] == ["fallback"]
+    assert 1.0 + 2.0 <= ended.ended[0][2] <= 1.0 + 2.2
+
+
+async def test_a_transcript_that_reads_neither_way_ends_at_the_fallback() -> None:
+    turns, _, ended = gateway("model", finished=0.95, text="I'd like the delivery date", read=0.5)
+    await stream_on(turns, ended, "a", pcm(1.0, True) + pcm(1.3, False))
+    assert [reason for _, reason, _, _ in ended.ended] == ["fallback"]
+    assert 1.0 + 1.0 <= ended.ended[0][2] <= 1.0 + 1.2
+
+
+def test_the_fallback_waits_for_the_transcript_and_longer_for_unfinished_words() -> None:
+    policy = TurnPolicy(fallback_s=1.0, unfinished_below=0.3, long_fallback_s=2.0)
+    assert policy.waited_enough(1.0, 0.5, transcript_ready=True)
+    assert not policy.waited_enough(0.9, 0.5, transcript_ready=True)
+    assert not policy.waited_enough(1.2, None, transcript_ready=False), "the reply needs the transcript anyway"
+    assert policy.waited_enough(1.2, None, transcript_ready=True), "no transcript model: the fallback decides"
+    assert not policy.waited_enough(1.9, 0.1, transcript_ready=True), "'order 100' is still being said"
+    assert policy.waited_enough(2.0, 0.1, transcript_ready=True)
+    assert policy.waited_enough(2.0, None, transcript_ready=False), "nothing waits longer than the long fallback"
 
 
 def test_a_pause_ends_the_turn_only_when_both_models_agree() -> None:
