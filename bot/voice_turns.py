@@ -15,8 +15,8 @@ gets its answer without sending ``user_audio_end``:
   and once the early transcript is ready, a classifier taught by the bot's NLU examples
   (voice/turn_text.py) reads whether it is a whole request. When both say so, and the transcript
   does not end on a word that leaves the sentence open ("my order number is"), the turn ends then.
-  Otherwise it ends after ``fallback_s`` of silence, once the transcript is ready (the reply waits
-  for it anyway), or after ``long_fallback_s`` when that transcript reads unfinished ("order 100").
+  Otherwise it ends after ``fallback_s`` of silence (up to READY_WAIT_S later when the transcript
+  is not ready yet), or after ``long_fallback_s`` when it reads unfinished ("order 100").
 - "silence": the turn ends after ``silence_s`` of silence (the old way, kept for comparison).
 - "client": only ``user_audio_end`` ends it (also per utterance: ``end_of_turn: "client"``).
 Audio that keeps coming after a turn the gateway ended (seq going on) starts the next turn; a late
@@ -57,6 +57,9 @@ ENDPOINT_EVERY_S = 0.1
 # Voiced stretches shorter than this are not speech for the end of a turn: in a noisy room a knock
 # or a clatter after the last word would otherwise restart the pause (dev: noisy turns waited longer).
 MIN_SPEECH_RUN_S = 0.1
+# At the fallback, a pause's transcript not ready yet is waited for this much longer, so that its
+# words can still say "unfinished" on a CPU that decodes in about a second.
+READY_WAIT_S = 0.5
 # Last words that leave a sentence open: a turn whose transcript ends on one waits for the fallback
 # silence, whatever the model heard (people pause after "is" or "and" to look something up).
 OPEN_ENDINGS = frozenset(
@@ -106,12 +109,16 @@ class TurnPolicy:
         return read is None or read >= self.text_threshold
 
     def waited_enough(self, quiet_s: float, read: float | None, transcript_ready: bool) -> bool:
-        """After "not yet": does ``quiet_s`` of silence end the turn? Not before the pause's
-        transcript is ready (the reply needs it anyway), and longer when it reads unfinished."""
+        """After "not yet": does ``quiet_s`` of silence end the turn? Longer when the pause's
+        transcript reads unfinished. One not ready yet (a slow CPU decodes in about a second) is
+        waited for READY_WAIT_S at most: while a turn stays open, every noise in the room restarts
+        its transcript, and waiting without a bound kept noisy turns open for seconds (test2)."""
         if quiet_s >= self.long_fallback_s:
             return True
+        if not transcript_ready:
+            return quiet_s >= self.fallback_s + READY_WAIT_S
         unfinished = read is not None and read < self.unfinished_below
-        return quiet_s >= self.fallback_s and transcript_ready and not unfinished
+        return quiet_s >= self.fallback_s and not unfinished
 
 
 class Transcriber(Protocol):
