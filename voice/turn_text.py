@@ -41,7 +41,9 @@ def nlu_examples(path: Path) -> Iterator[str]:
     """The plain text of every intent example in a Rasa NLU file or a folder of them."""
     files = sorted(path.rglob("*.yml")) + sorted(path.rglob("*.yaml")) if path.is_dir() else [path]
     for file in files:
-        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            continue  # not Rasa training data (an empty file, a list)
         for block in data.get("nlu") or []:
             if isinstance(block, dict) and "intent" in block and isinstance(block.get("examples"), str):
                 for line in block["examples"].splitlines():

@@ -79,6 +79,9 @@ def test_examples_lose_their_annotations_and_lookups_are_not_requests(tmp_path: 
     assert "i'd like a large latte" in examples
     assert "a hot chocolate for my son" in examples
     assert "latte" not in examples, "a lookup table lists values, not whole requests"
+    (tmp_path / "other.yml").write_text("- not\n- training data\n", encoding="utf-8")
+    (tmp_path / "empty.yml").write_text("", encoding="utf-8")
+    assert sorted(nlu_examples(tmp_path)) == sorted(examples), "other YAML in the folder is passed over"
 
 
 def test_beginnings_of_a_request_are_unfinished_unless_they_are_requests_themselves() -> None:
