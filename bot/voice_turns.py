@@ -86,7 +86,7 @@ class TurnPolicy:
     text_threshold: float = 0.7  # and the transcript model's
     silence_s: float = 0.5  # "silence": this much quiet ends the turn
     fallback_s: float = 1.0  # "model": this much quiet ends it even when the model said "not yet"
-    unfinished_below: float = 0.3  # ...unless the transcript model reads less than this
+    unfinished_below: float = 0.0  # ...unless the transcript model reads less than this (0: off)
     long_fallback_s: float = 2.0  # then this much quiet ends it
 
     @classmethod

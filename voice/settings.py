@@ -33,9 +33,10 @@ DEFAULT_TURN_TEXT_THRESHOLD = 0.7
 DEFAULT_TURN_SILENCE_S = 0.5  # "silence": the turn ends after this much quiet
 DEFAULT_TURN_FALLBACK_S = 1.0  # "model": the turn ends after this much quiet even when the model says "not yet"
 # ...unless the transcript reads unfinished ("can you show me", "order 100"): then only after the long
-# fallback. A voice's own gap at a comma adds to an inner pause, so 1.0 s alone cut off 10 of 24
-# paused dev turns; 0.3 keeps 2 of 64 whole dev requests waiting (turn_replay_dev.json).
-DEFAULT_TURN_UNFINISHED_BELOW = 0.3
+# fallback. Off by default (0): at 0.3 it cut off 0 of 24 paused dev turns where 1.0 s alone cut off
+# 10, but in an end-to-end test it kept "where is my order" (awb voice) open past 2.5 s of silence,
+# a fault not understood yet (issue 22's note).
+DEFAULT_TURN_UNFINISHED_BELOW = 0.0
 DEFAULT_TURN_LONG_FALLBACK_S = 2.0
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_NLU_DATA = Path(__file__).resolve().parent.parent / "data" / "nlu"

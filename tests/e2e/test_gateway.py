@@ -235,7 +235,7 @@ def test_a_pause_inside_a_request_does_not_end_the_turn(
         client.stream_audio(open_microphone(np.concatenate([start, pause, rest]), 2.0))
         result = client.collect(0.0)
     assert not result.errors and result.transcript, result.errors
-    assert wer("show me the blue rain jackets", result.transcript["text"]) <= 0.35, result.transcript
+    assert wer(f"{said_first} {said_then}", result.transcript["text"]) <= 0.35, result.transcript
     assert "jacket" in texts(result).lower(), texts(result)
 
 
@@ -331,7 +331,7 @@ def test_voice_client_listen_file_talks_hands_free_from_the_command_line(
     """``python -m voice.client --listen-file F --speak --play-to OUT``: the recording as an open
     microphone, the gateway ends the turn, the spoken reply is played into OUT."""
     recording = tmp_path / "said.wav"
-    samples = open_microphone(load_file(speak("where is my order", "awb")).samples, 1.5)
+    samples = open_microphone(load_file(speak("where is my order", "awb")).samples, 2.5)
     import soundfile
 
     soundfile.write(recording, samples, SAMPLE_RATE)
@@ -340,7 +340,8 @@ def test_voice_client_listen_file_talks_hands_free_from_the_command_line(
     out = subprocess.run([sys.executable, "-m", "voice.client", *args], capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stderr
     heard = re.search(r"you \(heard\): (.*?)  \[ended by (\w+)\]", out.stdout)
-    assert heard and wer("where is my order", heard.group(1)) <= 0.25 and heard.group(2) in {"model", "fallback"}
+    assert heard, (out.stdout, out.stderr[-3000:])
+    assert wer("where is my order", heard.group(1)) <= 0.25 and heard.group(2) in {"model", "fallback"}, out.stdout
     assert "order number" in out.stdout.lower(), out.stdout
     assert load_file(played).duration_s > 1.0, "the spoken reply was played"
     both = subprocess.run(
