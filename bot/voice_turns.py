@@ -57,9 +57,10 @@ ENDPOINT_EVERY_S = 0.1
 # Voiced stretches shorter than this are not speech for the end of a turn: in a noisy room a knock
 # or a clatter after the last word would otherwise restart the pause (dev: noisy turns waited longer).
 MIN_SPEECH_RUN_S = 0.1
-# At the fallback, a pause's transcript not ready yet is waited for this much longer, so that its
-# words can still say "unfinished" on a CPU that decodes in about a second.
-READY_WAIT_S = 0.5
+# At the fallback, a pause's transcript not ready yet could be waited for this much longer, so that
+# its words can still say "unfinished" on a CPU that decodes in about a second. 0: not waited for;
+# at 0.5 the end-to-end tests on a loaded 2-core CPU saw turns left open (issue 22's note).
+READY_WAIT_S = 0.0
 # Last words that leave a sentence open: a turn whose transcript ends on one waits for the fallback
 # silence, whatever the model heard (people pause after "is" or "and" to look something up).
 OPEN_ENDINGS = frozenset(
