@@ -246,8 +246,8 @@ class Services:
                 str(ROOT / "credentials.yml"),
                 # No --cors: nothing but the gateway (same machine) talks to Rasa.
                 "--enable-api",
-                "--auth-token",
-                self.rasa_token,
+                # One argument: a random token may start with "-", which argparse reads as an option.
+                f"--auth-token={self.rasa_token}",
             ],
         )
         print("  (loading the model takes a minute or two on a small machine)")
