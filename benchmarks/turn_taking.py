@@ -389,6 +389,9 @@ def main() -> int:
     parser.add_argument("--modes", default="silence,model")
     parser.add_argument("--threshold", type=float, help="SHOPKEEPER_TURN_THRESHOLD for the model gateway")
     parser.add_argument("--fallback", type=float, help="SHOPKEEPER_TURN_FALLBACK_S for the model gateway")
+    parser.add_argument(
+        "--unfinished-below", type=float, help="SHOPKEEPER_TURN_UNFINISHED_BELOW for the model gateway (long fallback)"
+    )
     parser.add_argument("--limit", type=int, help="only the first N turns (a quick look)")
     parser.add_argument("--speak", action="store_true", help="ask for spoken replies and time the first audio")
     parser.add_argument("--out", type=Path, help="result file (default results/turn_taking_<part>.md)")
@@ -398,6 +401,8 @@ def main() -> int:
         env["SHOPKEEPER_TURN_THRESHOLD"] = str(args.threshold)
     if args.fallback is not None:
         env["SHOPKEEPER_TURN_FALLBACK_S"] = str(args.fallback)
+    if args.unfinished_below is not None:
+        env["SHOPKEEPER_TURN_UNFINISHED_BELOW"] = str(args.unfinished_below)
     turns = real_turns() if args.part == "real" else synthetic_turns(args.part)
     if args.limit:
         turns = turns[: args.limit]

@@ -15,8 +15,8 @@ gets its answer without sending ``user_audio_end``:
   and once the early transcript is ready, a classifier taught by the bot's NLU examples
   (voice/turn_text.py) reads whether it is a whole request. When both say so, and the transcript
   does not end on a word that leaves the sentence open ("my order number is"), the turn ends then.
-  Otherwise it ends after ``fallback_s`` of silence (up to READY_WAIT_S later when the transcript
-  is not ready yet), or after ``long_fallback_s`` when it reads unfinished ("order 100").
+  Otherwise it ends after ``fallback_s`` of silence, or after ``long_fallback_s`` when the
+  transcript is ready by then and reads unfinished ("order 100").
 - "silence": the turn ends after ``silence_s`` of silence (the old way, kept for comparison).
 - "client": only ``user_audio_end`` ends it (also per utterance: ``end_of_turn: "client"``).
 Audio that keeps coming after a turn the gateway ended (seq going on) starts the next turn; a late
@@ -57,10 +57,6 @@ ENDPOINT_EVERY_S = 0.1
 # Voiced stretches shorter than this are not speech for the end of a turn: in a noisy room a knock
 # or a clatter after the last word would otherwise restart the pause (dev: noisy turns waited longer).
 MIN_SPEECH_RUN_S = 0.1
-# At the fallback, a pause's transcript not ready yet could be waited for this much longer, so that
-# its words can still say "unfinished" on a CPU that decodes in about a second. 0: not waited for;
-# at 0.5 the end-to-end tests on a loaded 2-core CPU saw turns left open (issue 22's note).
-READY_WAIT_S = 0.0
 # Last words that leave a sentence open: a turn whose transcript ends on one waits for the fallback
 # silence, whatever the model heard (people pause after "is" or "and" to look something up).
 OPEN_ENDINGS = frozenset(
@@ -87,7 +83,7 @@ class TurnPolicy:
     text_threshold: float = 0.7  # and the transcript model's
     silence_s: float = 0.5  # "silence": this much quiet ends the turn
     fallback_s: float = 1.0  # "model": this much quiet ends it even when the model said "not yet"
-    unfinished_below: float = 0.0  # ...unless the transcript model reads less than this (0: off)
+    unfinished_below: float = 0.3  # ...unless the transcript model reads less than this (0: off)
     long_fallback_s: float = 2.0  # then this much quiet ends it
 
     @classmethod
@@ -109,15 +105,13 @@ class TurnPolicy:
             return False
         return read is None or read >= self.text_threshold
 
-    def waited_enough(self, quiet_s: float, read: float | None, transcript_ready: bool) -> bool:
+    def waited_enough(self, quiet_s: float, read: float | None) -> bool:
         """After "not yet": does ``quiet_s`` of silence end the turn? Longer when the pause's
-        transcript reads unfinished. One not ready yet (a slow CPU decodes in about a second) is
-        waited for READY_WAIT_S at most: while a turn stays open, every noise in the room restarts
-        its transcript, and waiting without a bound kept noisy turns open for seconds (test2)."""
+        transcript reads unfinished (``read``). A transcript not ready yet (None) is not waited
+        for: while a turn stays open, every noise in the room restarts it, and waiting for it
+        without a bound kept noisy turns open for seconds (test2)."""
         if quiet_s >= self.long_fallback_s:
             return True
-        if not transcript_ready:
-            return quiet_s >= self.fallback_s + READY_WAIT_S
         unfinished = read is not None and read < self.unfinished_below
         return quiet_s >= self.fallback_s and not unfinished
 
@@ -391,7 +385,7 @@ class VoiceTurns:
             return
         if mode == "silence" and quiet_s >= self.policy.silence_s:
             self._end(client, current, "silence")
-        elif mode == "model" and self.policy.waited_enough(quiet_s, early.text_probability, early.task.done()):
+        elif mode == "model" and self.policy.waited_enough(quiet_s, early.text_probability):
             self._end(client, current, "fallback")
 
     def _start_early_final(self, client: str, current: Utterance) -> EarlyFinal:

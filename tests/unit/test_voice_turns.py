@@ -13,7 +13,7 @@ import threading
 import numpy as np
 import pytest
 
-from bot.voice_turns import PAUSE_S, READY_WAIT_S, TurnError, TurnPolicy, Utterance, VoiceTurns, leaves_open
+from bot.voice_turns import PAUSE_S, TurnError, TurnPolicy, Utterance, VoiceTurns, leaves_open
 from voice.asr import Interrupted, Transcript
 from voice.audio import SAMPLE_RATE, Audio
 
@@ -296,15 +296,14 @@ async def test_a_transcript_that_reads_neither_way_ends_at_the_fallback() -> Non
     assert 1.0 + 1.0 <= ended.ended[0][2] <= 1.0 + 1.2
 
 
-def test_the_fallback_waits_a_little_for_the_transcript_and_longer_for_unfinished_words() -> None:
+def test_the_fallback_waits_longer_only_for_words_that_read_unfinished() -> None:
     policy = TurnPolicy(fallback_s=1.0, unfinished_below=0.3, long_fallback_s=2.0)
-    assert policy.waited_enough(1.0, 0.5, transcript_ready=True)
-    assert not policy.waited_enough(0.9, 0.5, transcript_ready=True)
-    assert policy.waited_enough(1.0, None, transcript_ready=True), "no transcript model: the fallback decides"
-    assert not policy.waited_enough(1.0 + READY_WAIT_S - 0.1, None, transcript_ready=False)
-    assert policy.waited_enough(1.0 + READY_WAIT_S, None, transcript_ready=False), "not waited for without end"
-    assert not policy.waited_enough(1.9, 0.1, transcript_ready=True), "'order 100' is still being said"
-    assert policy.waited_enough(2.0, 0.1, transcript_ready=True), "nothing waits longer than the long fallback"
+    assert policy.waited_enough(1.0, 0.5)
+    assert not policy.waited_enough(0.9, 0.5)
+    assert policy.waited_enough(1.0, None), "no transcript (model) yet: the fallback decides"
+    assert not policy.waited_enough(1.9, 0.1), "'order 100' is still being said"
+    assert policy.waited_enough(2.0, 0.1), "nothing waits longer than the long fallback"
+    assert TurnPolicy(fallback_s=1.0, unfinished_below=0.0).waited_enough(1.0, 0.1), "0 turns the long wait off"
 
 
 def test_a_pause_ends_the_turn_only_when_both_models_agree() -> None:
