@@ -26,19 +26,10 @@ from tqdm import tqdm
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel
 from transformers.utils import logging as transformers_logging
 
-OUTSIDE = "O"
+from nlu.spans import OUTSIDE, Span, TaggedPiece, decode_spans
+
 # transformers 5 prints a load report per model (e.g. the unused position_ids buffer); keep logs quiet.
 transformers_logging.set_verbosity_error()
-
-
-@dataclass(frozen=True)
-class Span:
-    """A labelled character span of an utterance: text[start:end] is an entity of ``label``."""
-
-    start: int
-    end: int
-    label: str
-    confidence: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -443,43 +434,13 @@ class JointModel:
         return predictions
 
     def _spans(self, text: str, offsets: list[tuple[int, int]], tag_probs: torch.Tensor) -> list[Span]:
-        spans: list[Span] = []
-        current: list = []  # [label, start, end, confidences]
-
-        def close() -> None:
-            if current:
-                label, start, end, confidences = current
-                # Whole words only: a span that ends inside a word takes the rest of the word.
-                while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
-                    start -= 1
-                while end < len(text) and text[end].isalnum() and text[end - 1].isalnum():
-                    end += 1
-                spans.append(Span(start, end, label, float(np.mean(confidences))))
-                current.clear()
-
         best = tag_probs.max(-1)
-        for (start, end), tag_id, confidence in zip(offsets, best.indices.tolist(), best.values.tolist(), strict=True):
-            if end <= start:
-                continue
-            tag = self.tags[tag_id]
-            if tag == OUTSIDE:
-                close()
-                continue
-            prefix, label = tag.split("-", 1)
-            continues_word = current and start == current[2]  # sub-word pieces of one word stay together
-            if current and label == current[0] and (prefix == "I" or continues_word):
-                current[2] = end
-                current[3].append(confidence)
-            else:
-                close()
-                current.extend([label, start, end, [confidence]])
-        close()
-        # Merged word extensions may now overlap; keep the first of any overlapping pair.
-        kept: list[Span] = []
-        for span in spans:
-            if not kept or span.start >= kept[-1].end:
-                kept.append(span)
-        return kept
+        tags = [self.tags[i] for i in best.indices.tolist()]
+        pieces = (
+            TaggedPiece(start, end, tag, confidence)
+            for (start, end), tag, confidence in zip(offsets, tags, best.values.tolist(), strict=True)
+        )
+        return decode_spans(text, pieces)
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, folder: Path) -> None:

@@ -26,6 +26,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from language.encoder import DEFAULT_ENCODER, offline_environment, resolve_encoder
 from nlu.augment import with_lookup_values
+from nlu.entity_forms import EntityForms
 from nlu.entity_values import normalise_value, pattern_spans, price_bound
 from nlu.joint_model import Example, JointModel, Span, TrainingConfig, stratified_split
 
@@ -46,6 +47,17 @@ def examples_from(training_data: TrainingData) -> list[Example]:
         )
         examples.append(Example(text, message.get(INTENT), spans))
     return examples
+
+
+def annotated_values(training_data: TrainingData) -> list[tuple[str, str, str]]:
+    """(entity, text as written, value) of every annotated entity in the examples."""
+    found = []
+    for message in training_data.intent_examples:
+        text = message.get(TEXT) or ""
+        for e in message.get(ENTITIES) or []:
+            if "start" in e and "end" in e:
+                found.append((e["entity"], text[int(e["start"]) : int(e["end"])], str(e.get("value", ""))))
+    return found
 
 
 def lookup_tables(training_data: TrainingData) -> dict[str, list[str]]:
@@ -94,12 +106,14 @@ class TransformerIntentClassifier(GraphComponent, IntentClassifier, EntityExtrac
         model_storage: ModelStorage,
         resource: Resource,
         model: JointModel | None = None,
+        forms: EntityForms | None = None,
     ) -> None:
         self.component_config = {**self.get_default_config(), **config}
         self.node_name = name
         self._model_storage = model_storage
         self._resource = resource
         self.model = model
+        self.forms = forms or EntityForms()  # the domain's value for each written form of an entity
 
     @classmethod
     def create(
@@ -125,6 +139,7 @@ class TransformerIntentClassifier(GraphComponent, IntentClassifier, EntityExtrac
         self.model = JointModel(encoder, config)
         train, validation = stratified_split(examples, config.validation_fraction, config.seed)
         tables = lookup_tables(training_data)
+        self.forms = EntityForms.learn(annotated_values(training_data), training_data.entity_synonyms, tables)
         train = with_lookup_values(train, tables, self.component_config["lookup_copies"], config.seed)
         report = self.model.fit(train, validation)
         logger.info(
@@ -137,6 +152,7 @@ class TransformerIntentClassifier(GraphComponent, IntentClassifier, EntityExtrac
         )
         with self._model_storage.write_to(self._resource) as folder:
             self.model.save(folder)
+            self.forms.save(folder)
         return self._resource
 
     @classmethod
@@ -153,10 +169,11 @@ class TransformerIntentClassifier(GraphComponent, IntentClassifier, EntityExtrac
         try:
             with model_storage.read_from(resource) as folder:
                 model = JointModel.load(folder, threads=merged["serve_threads"], quantize=merged["quantize"])
+                forms = EntityForms.load(folder)
         except ValueError:
             logger.warning("No trained transformer classifier in the model; it will not predict intents.")
-            model = None
-        return cls(config, execution_context.node_name, model_storage, resource, model)
+            model, forms = None, EntityForms()
+        return cls(config, execution_context.node_name, model_storage, resource, model, forms)
 
     def process(self, messages: list[Message]) -> list[Message]:
         if self.model is None:
@@ -188,7 +205,7 @@ class TransformerIntentClassifier(GraphComponent, IntentClassifier, EntityExtrac
                 "entity": (label := price_bound(span.label, text[: span.start])),
                 "start": span.start,
                 "end": span.end,
-                "value": normalise_value(label, text[span.start : span.end]),
+                "value": self.forms.canonical(label, normalise_value(label, text[span.start : span.end])),
                 "confidence_entity": round(span.confidence, 4),
             }
             for span in sorted(spans, key=lambda s: s.start)
