@@ -118,9 +118,15 @@ def measure(model: Path, split: str) -> dict[str, Any]:
     }
 
 
-def train_nlu(seed: int, folder: Path, settings: dict[str, Any] | None = None, data: Path | None = None) -> Path:
+def train_nlu(
+    seed: int,
+    folder: Path,
+    settings: dict[str, Any] | None = None,
+    data: Path | None = None,
+    domain: Path | None = None,
+) -> Path:
     """The bot's NLU (config.yml's pipeline, this seed, ``settings`` changed in the transformer
-    component) trained on ``data`` (default data/nlu); the model archive."""
+    component) trained on ``data`` (default data/nlu) for ``domain`` (default domain.yml); the model archive."""
     from rasa.model_training import train_nlu as rasa_train_nlu
 
     config = yaml.safe_load((ROOT / "config.yml").read_text())
@@ -135,7 +141,7 @@ def train_nlu(seed: int, folder: Path, settings: dict[str, Any] | None = None, d
         str(data or ROOT / "data" / "nlu"),
         str(folder),
         fixed_model_name=f"nlu-{seed}",
-        domain=str(ROOT / "domain.yml"),
+        domain=str(domain or ROOT / "domain.yml"),
     )
     if not archive:
         raise SystemExit(f"training with seed {seed} failed")

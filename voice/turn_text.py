@@ -16,7 +16,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
-import yaml
+
+from voice.domain_words import listed, nlu_blocks
 
 # Rasa's entity annotations: "[red](colour)", "[red]{"entity": "colour"}" -> "red".
 ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
@@ -39,16 +40,10 @@ def _number(word: str) -> str:
 
 def nlu_examples(path: Path) -> Iterator[str]:
     """The plain text of every intent example in a Rasa NLU file or a folder of them."""
-    files = sorted(path.rglob("*.yml")) + sorted(path.rglob("*.yaml")) if path.is_dir() else [path]
-    for file in files:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-        if not isinstance(data, dict):
-            continue  # not Rasa training data (an empty file, a list)
-        for block in data.get("nlu") or []:
-            if isinstance(block, dict) and "intent" in block and isinstance(block.get("examples"), str):
-                for line in block["examples"].splitlines():
-                    if line.lstrip().startswith("- "):
-                        yield ANNOTATION.sub(r"\1", line.lstrip()[2:]).strip()
+    for block in nlu_blocks(path):
+        if "intent" in block:
+            for item in listed(block["examples"]):
+                yield ANNOTATION.sub(r"\1", item).strip()
 
 
 def features(tokens: list[str]) -> list[str]:

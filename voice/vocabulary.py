@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
+from language.fuzzy import VocabularyCorrector
+from voice.domain_words import entity_words
 from voice.settings import VoiceSettings
 from voice.sound_alike import BrandSoundAlikes
 
@@ -55,11 +58,25 @@ def english_words() -> frozenset[str]:
     return frozenset(w for w in words if w.isalpha() and len(w) > 1)
 
 
+class DomainCorrector:
+    """The bot's own entity words (voice/domain_words.py) for a bot without a shop catalogue (a café
+    counter): correction towards them, digit joining, and the names decoding is biased towards."""
+
+    def __init__(self, words: Iterable[str], known: Iterable[str] = ()) -> None:
+        self.terms = sorted(set(words))
+        self._corrector = VocabularyCorrector(self.terms, set(english_words()) | set(known))
+
+    def correct(self, text: str) -> tuple[str, list]:
+        corrected, corrections = self._corrector.correct(text)
+        return join_spoken_digits(corrected), corrections
+
+
 class ShopCorrector:
     """Catalogue correction, brands heard as other words, "card" heard for "cart" and digit joining, behind
-    ``correct(text) -> (text, corrections)``."""
+    ``correct(text) -> (text, corrections)``. ``domain_words``, the bot's own entity words, join the
+    catalogue's names in biasing and are corrected towards where the catalogue does not know a word."""
 
-    def __init__(self, db: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, db: str | os.PathLike[str] | None = None, domain_words: Iterable[str] = ()) -> None:
         from catalog import STOP_WORDS, LexicalSearch, Store, shop_corrector
 
         store = Store(db)
@@ -76,23 +93,34 @@ class ShopCorrector:
             }
             self.sound_alikes = BrandSoundAlikes(v.brands, v.product_types, shop_words | STOP_WORDS)
             # The names decoding is biased towards (voice/biasing.py).
-            self.terms = sorted(set(v.brands) | set(v.product_types))
+            self.terms = sorted(set(v.brands) | set(v.product_types) | set(domain_words))
+            self._domain = DomainCorrector(domain_words, self._corrector.known) if domain_words else None
         finally:
             store.close()
 
     def correct(self, text: str) -> tuple[str, list]:
         corrected, corrections = self._corrector.correct(text)
+        if self._domain is not None:
+            corrected, more = self._domain.correct(corrected)
+            corrections = [*corrections, *more]
         corrected, sound_alikes = self.sound_alikes.correct(corrected)
         return join_spoken_digits(card_as_cart(corrected)), [*corrections, *sound_alikes]
 
 
-def shop_corrector(db: str | os.PathLike[str] | None = None) -> ShopCorrector | None:
-    """The corrector for the shop database (SHOPKEEPER_DB or catalog/shop.db); None when there is none."""
+def shop_corrector(
+    db: str | os.PathLike[str] | None = None, nlu_data: Path | None = None
+) -> ShopCorrector | DomainCorrector | None:
+    """The corrector for the shop database (SHOPKEEPER_DB or catalog/shop.db) and the bot's NLU data
+    (its entity words); the NLU data's alone when there is no catalogue; None when neither is there."""
     from catalog import StoreError
 
+    words = entity_words(nlu_data) if nlu_data is not None and nlu_data.exists() else []
     try:
-        return ShopCorrector(db)
+        return ShopCorrector(db, words)
     except (StoreError, FileNotFoundError, OSError) as error:
+        if words:
+            print(f"note: no shop catalogue for speech correction ({error}); the NLU data's words are used")
+            return DomainCorrector(words)
         print(f"note: no shop catalogue for speech correction ({error}); transcripts are left as heard")
         return None
 
