@@ -180,7 +180,9 @@ class Score:
         return 2 * self.tp / max(1, 2 * self.tp + self.fp + self.fn)
 
 
-def run(part: str, failures: list[str], reuse: bool, domain_words: bool) -> dict[tuple[str, str, str], Score]:
+def run(
+    part: str, failures: list[str], reuse: bool, domain_words: bool, settings: dict[str, Any]
+) -> dict[tuple[str, str, str], Score]:
     """Scores by (domain, input, written forms); ``failures`` gets the clean-speech commands missed
     with the forms on (looked at on dev only)."""
     items = spoken(part)
@@ -190,7 +192,8 @@ def run(part: str, failures: list[str], reuse: bool, domain_words: bool) -> dict
         for domain, (data, domain_file) in DOMAINS.items():
             mine = [c for c, _ in items if c.domain == domain]
             (Path(tmp) / domain).mkdir()
-            nlu = RasaNLU(domain, str(train_nlu(SEED, Path(tmp) / domain, data=data, domain=domain_file)))
+            archive = train_nlu(SEED, Path(tmp) / domain, settings, data=data, domain=domain_file)
+            nlu = RasaNLU(domain, str(archive))
             saved: dict[str, Any] = {}
             for forms in ("on", "off"):
                 set_entity_forms(nlu, forms == "on", saved)
@@ -246,11 +249,13 @@ def main() -> int:
     parser.add_argument(
         "--catalogue-only", action="store_true", help="recognition without the NLU's entity words (as before issue 24)"
     )
+    parser.add_argument("--asr-form-copies", type=int, help="the NLU's asr_form_copies (default: config.yml's)")
     parser.add_argument("--out", type=Path, help="result file (default results/spoken_commands_<part>.md)")
     args = parser.parse_args()
     started = time.perf_counter()
     failures: list[str] = []
-    scores = run(args.part, failures, args.reuse_transcripts, not args.catalogue_only)
+    settings = {} if args.asr_form_copies is None else {"asr_form_copies": args.asr_form_copies}
+    scores = run(args.part, failures, args.reuse_transcripts, not args.catalogue_only, settings)
     text = report(args.part, scores, (time.perf_counter() - started) / 60, not args.catalogue_only)
     if args.part == "dev":  # test commands are not studied one by one
         text += "\n\nClean dev commands not accepted (written forms on):\n\n" + "\n".join(f"- {f}" for f in failures)

@@ -25,6 +25,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from language.encoder import DEFAULT_ENCODER, offline_environment, resolve_encoder
+from nlu.asr_forms import with_asr_forms
 from nlu.augment import with_lookup_values
 from nlu.entity_forms import EntityForms
 from nlu.entity_values import normalise_value, pattern_spans, price_bound
@@ -96,6 +97,9 @@ class TransformerIntentClassifier(GraphComponent, IntentClassifier, EntityExtrac
             # Copies of each training example that names a brand, type, colour, material or category,
             # re-told with other values of the shop's lookup tables (nlu/augment.py); 0 = off.
             "lookup_copies": 2,
+            # Copies of each training example written as a recogniser writes it (digits, hyphenated
+            # entities, dropped articles; nlu/asr_forms.py); 0 = off.
+            "asr_form_copies": 0,
             **{f.name: f.default for f in fields(TrainingConfig)},
         }
 
@@ -141,6 +145,7 @@ class TransformerIntentClassifier(GraphComponent, IntentClassifier, EntityExtrac
         tables = lookup_tables(training_data)
         self.forms = EntityForms.learn(annotated_values(training_data), training_data.entity_synonyms, tables)
         train = with_lookup_values(train, tables, self.component_config["lookup_copies"], config.seed)
+        train = with_asr_forms(train, self.component_config["asr_form_copies"], config.seed)
         report = self.model.fit(train, validation)
         logger.info(
             "Transformer NLU trained in %.0f s: %d epochs (best %d), validation accuracy %.3f, temperature %.2f",
