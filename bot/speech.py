@@ -59,7 +59,7 @@ class SpeechService:
                 self.model,
                 threads=2,
                 prompt=default_prompt(self.settings),
-                corrector=shop_corrector(self.db),
+                corrector=shop_corrector(self.db, self.settings.nlu_data),
                 settings=self.settings,
             )
             recognizer.warm_up()

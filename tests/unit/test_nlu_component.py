@@ -221,3 +221,6 @@ def test_rasa_component_trains_persists_and_loads(tmp_path: Path) -> None:
     assert parsed[1].get("intent") == {"name": None, "confidence": 0.0}
     order = [e for e in parsed[2].get("entities") if e["entity"] == "order_id"]
     assert order and order[0]["value"] == "10002"
+    # The training data's values travel in the archive: a form written another way gets its value.
+    assert loaded.forms.canonical("color", "Greens") == "green"
+    assert loaded._entities("two greens", [Span(4, 10, "color")])[0]["value"] == "green"
