@@ -66,7 +66,11 @@ def decode_spans(text: str, pieces: Iterable[TaggedPiece]) -> list[Span]:
         if piece.end <= piece.start:
             continue
         if not any(c.isalnum() for c in text[piece.start : piece.end]):
-            continue  # punctuation neither starts, ends nor splits an entity
+            # Punctuation is never an entity. A hyphen or apostrophe inside a compound does not
+            # split one either; a comma or a full stop ends it ("a latte, a cappuccino").
+            if not all(_in_word(text, i) for i in range(piece.start, piece.end)):
+                current = None
+            continue
         if piece.tag == OUTSIDE:
             current = None
             continue

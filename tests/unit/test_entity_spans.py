@@ -45,6 +45,14 @@ def test_punctuation_is_never_an_entity() -> None:
     assert entities(text, tagged(text, "O", "B-drink", "I-drink")) == [("latte", "drink")]
 
 
+def test_a_comma_ends_an_entity_the_tagger_ran_on() -> None:
+    text = "a latte, cappuccino"
+    assert entities(text, tagged(text, "O", "B-drink", "I-drink", "I-drink")) == [
+        ("latte", "drink"),
+        ("cappuccino", "drink"),
+    ]
+
+
 def test_a_compound_tagged_with_two_labels_keeps_the_surer_one() -> None:
     text = "an 8-ounce cup"
     pieces = tagged(text, "O", "B-size", "B-size", "B-unit", "O")
