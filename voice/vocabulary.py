@@ -79,6 +79,7 @@ class ShopCorrector:
     def __init__(self, db: str | os.PathLike[str] | None = None, domain_words: Iterable[str] = ()) -> None:
         from catalog import STOP_WORDS, LexicalSearch, Store, shop_corrector
 
+        domain_words = list(domain_words)  # read twice below
         store = Store(db)
         try:
             vocabulary = LexicalSearch(store).vocabulary
