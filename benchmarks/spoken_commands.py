@@ -123,7 +123,7 @@ def recognise(items: list[tuple[Command, np.ndarray]], part: str, reuse: bool, d
             audio = samples if condition == "clean" else reverb_and_noise(samples, rng, float(condition))
             if key not in heard:
                 if not recognizers and domain_words:
-                    shop = shop_corrector(nlu_data=DOMAINS["shop"][0])
+                    shop = shop_corrector()  # a shop's recogniser keeps its catalogue's words (README)
                     cafe = DomainCorrector(entity_words(DOMAINS["cafe"][0]))
                     recognizers["shop"] = Recognizer("base", threads=2, corrector=shop, bias=True)
                     recognizers["cafe"] = Recognizer("base", threads=2, corrector=cafe, bias=True)

@@ -59,7 +59,7 @@ class SpeechService:
                 self.model,
                 threads=2,
                 prompt=default_prompt(self.settings),
-                corrector=shop_corrector(self.db, self.settings.nlu_data),
+                corrector=shop_corrector(self.db),
                 settings=self.settings,
             )
             recognizer.warm_up()

@@ -18,7 +18,6 @@ from voice.audio import AudioError, load_file
 from voice.end_of_turn import TurnModelError
 from voice.end_of_turn import prepare as prepare_turn_model
 from voice.prepare import WHEELS, PrepareError, prepare
-from voice.settings import VoiceSettings
 
 
 def _prepare(args: argparse.Namespace) -> int:
@@ -45,7 +44,7 @@ def _transcribe(args: argparse.Namespace) -> int:
             args.model,
             threads=args.threads,
             prompt=None if args.no_bias else default_prompt(),
-            corrector=None if args.no_bias else shop_corrector(args.db, VoiceSettings.from_env().nlu_data),
+            corrector=None if args.no_bias else shop_corrector(args.db),
         )
     except (ModelError, PrepareError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from voice.domain_words import entity_words
-from voice.vocabulary import DomainCorrector, shop_corrector
+from voice.vocabulary import DomainCorrector
 
 CAFE_NLU = """
 version: "3.1"
@@ -51,10 +51,3 @@ def test_a_misheard_domain_word_is_pulled_back_and_english_words_are_left_alone(
     assert corrector.correct("can I have a croissant with my coffee")[0] == "can I have a croissant with my coffee"
     assert corrector.correct("order 1 0 0 4 2")[0] == "order 10042"
     assert "cappuccino" in corrector.terms, "decoding is biased towards the domain's words"
-
-
-def test_without_a_catalogue_the_nlu_data_still_gives_a_corrector(cafe: Path, tmp_path: Path) -> None:
-    missing = tmp_path / "no-shop.db"
-    corrector = shop_corrector(missing, nlu_data=cafe)
-    assert isinstance(corrector, DomainCorrector)
-    assert shop_corrector(missing, nlu_data=tmp_path / "none.yml") is None
