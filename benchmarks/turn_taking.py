@@ -4,6 +4,7 @@ how often it answers before the shopper has finished.
     python -m benchmarks.turn_taking --part dev            # where settings are chosen
     python -m benchmarks.turn_taking --part test           # reported once, settings frozen
     python -m benchmarks.turn_taking --part test2          # a fresh test part, once test had been reported
+    python -m benchmarks.turn_taking --part test3          # another, once test2 had steered choices
     python -m benchmarks.turn_taking --part real           # real read speech, whole and paused mid-sentence
 
 Each spoken turn is streamed in real time into ``bot.gateway`` (with Rasa and the action server) the
@@ -59,6 +60,8 @@ VOICES = {
     ),
 }
 VOICES["test2"] = VOICES["test"]  # a fresh test part (new sentences), written once `test` had been reported
+# A third, once choices had been made looking at test2: its natural voices never in dev, and a new robotic one.
+VOICES["test3"] = (VOICES["test"][0], VOICES["test"][1], Voice("espeak-en-gb", "espeak-ng", "en-gb", natural=False))
 REAL = ("librivox", "speechbrain_samples", "arctic")
 PAUSE_RANGE_S = (0.4, 0.9)  # pauses inside a turn: reading a number, spelling, "um"
 LEAD_S, TAIL_S = 0.3, 2.5  # quiet before the speech; open microphone after it
@@ -385,7 +388,7 @@ def report(part: str, results: dict[str, list[Outcome]], env: dict[str, str], mi
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", choices=("dev", "test", "test2", "real"), default="dev")
+    parser.add_argument("--part", choices=("dev", "test", "test2", "test3", "real"), default="dev")
     parser.add_argument("--modes", default="silence,model")
     parser.add_argument("--threshold", type=float, help="SHOPKEEPER_TURN_THRESHOLD for the model gateway")
     parser.add_argument("--fallback", type=float, help="SHOPKEEPER_TURN_FALLBACK_S for the model gateway")
