@@ -18,6 +18,7 @@ from voice.audio import AudioError, load_file
 from voice.end_of_turn import TurnModelError
 from voice.end_of_turn import prepare as prepare_turn_model
 from voice.prepare import WHEELS, PrepareError, prepare
+from voice.settings import VoiceSettings
 
 
 def _prepare(args: argparse.Namespace) -> int:
@@ -27,6 +28,12 @@ def _prepare(args: argparse.Namespace) -> int:
         except PrepareError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
+        if VoiceSettings.from_env().onnx_encoder:
+            from voice.asr import Recognizer
+
+            # Loading exports the encoder for ONNX Runtime once, here rather than at the first start.
+            encoder = Recognizer(name.strip(), bias=False).onnx_encoder
+            print(f"Whisper {name} encoder in ONNX Runtime: {encoder and encoder.frames} frames")
     try:
         print(f"Smart Turn: {prepare_turn_model(force=args.force)}")
     except TurnModelError as error:

@@ -8,6 +8,7 @@ or, only with ``SHOPKEEPER_ALLOW_HUB=1``, a model hub id. Defaults come from the
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     import torch
 
     from voice.biasing import CatalogueBias
+    from voice.onnx_encoder import OnnxEncoder
+
+log = logging.getLogger(__name__)
 
 # Utterances longer than the (shorter, voice.settings) window fall back to Whisper's full 30 s.
 FULL_WINDOW_S = 30.0
@@ -155,6 +159,13 @@ class Recognizer:
             self.bias.attach(self.decoder)
         full = self.whisper.model.encoder.embed_positions
         self._embeddings = {full.num_embeddings: full}  # position table per window length, made once
+        # The product's window runs in ONNX Runtime (voice/onnx_encoder.py); others stay on torch.
+        self.onnx_encoder: OnnxEncoder | None = None
+        if settings.onnx_encoder and isinstance(source, Path):
+            try:
+                self.onnx_encoder = self._onnx_encoder(source, self.window_s)
+            except (OSError, RuntimeError) as error:  # read-only folder, failed export: slower, not wrong
+                log.warning("Whisper's encoder stays on torch: %s", error)
         self._prompt_tokens = self._encode_prompt(prompt)
         self._lock = threading.Lock()
         # A preview still running when the shopper stops talking would hold up the final
@@ -164,6 +175,17 @@ class Recognizer:
         for module in (*self.whisper.model.encoder.layers, self.whisper.model.decoder):
             module.register_forward_pre_hook(self._stop_if_asked)
         self.load_s = time.perf_counter() - started
+
+    def _onnx_encoder(self, folder: Path, window_s: float) -> OnnxEncoder:
+        import torch
+
+        from voice.onnx_encoder import load_or_export
+
+        silence = torch.zeros(1, int(window_s * SAMPLE_RATE))
+        with torch.inference_mode():
+            mel = self._mel(silence, window_s)
+        self._use_positions(int(window_s * ENCODER_FRAMES_PER_S))  # the table the export traces
+        return load_or_export(folder, self.whisper.model.encoder, mel, torch.get_num_threads())
 
     def _encode_prompt(self, prompt: str | None) -> list[int]:
         if not prompt:
@@ -316,10 +338,24 @@ class Recognizer:
 
     def _encode(self, wavs: torch.Tensor, window_s: float) -> torch.Tensor:
         """Log-mel of ``window_s`` seconds through the encoder, using that many position embeddings."""
+        mel = self._mel(wavs, window_s)
+        onnx = self.onnx_encoder
+        if onnx is not None and onnx.frames == mel.shape[-1]:
+            self._stop_if_asked(None, None)  # torch's layers check between them; one ONNX call checks first
+            return onnx(mel)
+        self._use_positions(int(window_s * ENCODER_FRAMES_PER_S))
+        return self.whisper.forward_encoder(mel)
+
+    def _mel(self, wavs: torch.Tensor, window_s: float) -> torch.Tensor:
+        """Whisper's log-mel features of the first ``window_s`` seconds (padded with silence)."""
+        samples = int(window_s * ENCODER_FRAMES_PER_S) * 2 * self.whisper._hop_length
+        return self.whisper.log_mel_spectrogram(self.whisper.pad_or_trim(wavs, samples))
+
+    def _use_positions(self, positions: int) -> None:
+        """Give torch's encoder a position table of ``positions`` rows (one per encoder frame)."""
         import torch
 
         encoder = self.whisper.model.encoder
-        positions = int(window_s * ENCODER_FRAMES_PER_S)
         if encoder.embed_positions.num_embeddings != positions:
             # HF's encoder checks its input length against config.max_source_positions and adds
             # every row of embed_positions, so both follow the window.
@@ -328,9 +364,6 @@ class Recognizer:
                 self._embeddings[positions] = torch.nn.Embedding.from_pretrained(full[:positions].detach().clone())
             encoder.config.max_source_positions = positions
             encoder.embed_positions = self._embeddings[positions]
-        samples = positions * 2 * self.whisper._hop_length
-        mel = self.whisper.log_mel_spectrogram(self.whisper.pad_or_trim(wavs, samples))
-        return self.whisper.forward_encoder(mel)
 
     def transcribe_file(self, path: str | os.PathLike[str]) -> Transcript:
         from voice.audio import load_file

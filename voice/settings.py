@@ -58,6 +58,7 @@ class VoiceSettings:
     asr_model: str = DEFAULT_MODEL  # SHOPKEEPER_ASR_MODEL: base, tiny.en, or a SpeechBrain folder
     window_s: float = DEFAULT_WINDOW_S  # SHOPKEEPER_ASR_WINDOW_S: Whisper's encoder window (30 = Whisper's own)
     bias: bool = True  # SHOPKEEPER_ASR_BIAS: shop names get a checked bonus while decoding (0 = off)
+    onnx_encoder: bool = True  # SHOPKEEPER_ASR_ONNX: Whisper's encoder runs in ONNX Runtime (0 = torch)
     prompt: str = ""  # SHOPKEEPER_ASR_PROMPT: "shop" for the shopping prompt, or any text; empty = none
     allow_hub: bool = False  # SHOPKEEPER_ALLOW_HUB: let SpeechBrain fetch a model hub id (1 = allow)
     max_audio_s: float = DEFAULT_MAX_AUDIO_S  # SHOPKEEPER_MAX_AUDIO_S: longest utterance accepted
@@ -80,6 +81,7 @@ class VoiceSettings:
             asr_model=env.get("SHOPKEEPER_ASR_MODEL") or DEFAULT_MODEL,
             window_s=float(env.get("SHOPKEEPER_ASR_WINDOW_S") or DEFAULT_WINDOW_S),
             bias=_flag(env.get("SHOPKEEPER_ASR_BIAS"), True),
+            onnx_encoder=_flag(env.get("SHOPKEEPER_ASR_ONNX"), True),
             prompt=(env.get("SHOPKEEPER_ASR_PROMPT") or "").strip(),
             allow_hub=_flag(env.get("SHOPKEEPER_ALLOW_HUB"), False),
             max_audio_s=float(env.get("SHOPKEEPER_MAX_AUDIO_S") or DEFAULT_MAX_AUDIO_S),

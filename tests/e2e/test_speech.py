@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import subprocess
@@ -195,3 +196,34 @@ def test_a_transcription_ends_early_when_its_stop_event_is_set(
     # Only the transcription given that event stops: the next ones are heard in full.
     assert wer(sentence, recognizer.transcribe(samples).text) <= 0.2
     assert wer(sentence, recognizer.transcribe(samples, stop=threading.Event()).text) <= 0.2
+
+
+# -- the encoder in ONNX Runtime --------------------------------------------------------------------
+def test_the_onnx_encoder_writes_what_torchs_encoder_writes(
+    recognizer: Recognizer, speak: Callable[..., Path], tmp_path: Path
+) -> None:
+    import torch
+
+    from voice.onnx_encoder import encoder_file, load_or_export
+    from voice.settings import VoiceSettings
+
+    onnx = recognizer.onnx_encoder  # on by default, exported into the prepared model folder
+    assert onnx is not None and onnx.frames == int(recognizer.window_s * 100)
+    samples = torch.from_numpy(load_file(speak("is the green jacket waterproof")).samples).unsqueeze(0)
+    with torch.inference_mode():
+        mel = recognizer._mel(samples, recognizer.window_s)
+        recognizer._use_positions(onnx.frames // 2)
+        expected = recognizer.whisper.forward_encoder(mel)
+        fresh = load_or_export(tmp_path, recognizer.whisper.model.encoder, mel, threads=2)  # exported here
+        for encoder in (onnx, fresh):
+            got = encoder(mel)
+            assert got.shape == expected.shape
+            assert float((got - expected).abs().max()) < 1e-2 * float(expected.abs().max())
+    assert encoder_file(tmp_path, onnx.frames).exists() and not list(tmp_path.glob("*.partial"))
+
+    torch_only = dataclasses.replace(VoiceSettings.from_env(), onnx_encoder=False)
+    on_torch = Recognizer("tiny.en", threads=2, settings=torch_only)
+    assert on_torch.onnx_encoder is None
+    for sentence in ("show me the cheapest kettle", "I want to cancel order one zero zero four"):
+        audio = load_file(speak(sentence)).samples
+        assert recognizer.transcribe(audio).raw_text == on_torch.transcribe(audio).raw_text
