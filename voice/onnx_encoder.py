@@ -3,7 +3,7 @@
 On 2 CPU cores torch's eager encoder takes about 0.25 s for base's 15 s window, half of a spoken
 turn's decode; ONNX Runtime fuses the attention and layer norms and takes about 0.1 s for the
 same float32 output (benchmarks/results/asr_encoder.md). Nothing is quantised: transcripts stay
-what torch writes, which int8 did not (it cost 1-3 WER points on every set).
+what torch writes, which int8 did not (it cost 1-4 WER points on nearly every set).
 
 The graph is exported once from the prepared Whisper folder's own weights, for one window length
 (the encoder's input length is fixed by its position table), and kept next to them as
