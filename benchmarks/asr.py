@@ -165,6 +165,37 @@ def sweep_sets() -> dict[str, list[Item]]:
     }
 
 
+def sweep_row(label: str, recognizer: object, sets: dict[str, list[Item]]) -> str:
+    """One row of a setting sweep: raw WER % per set, then the median decode time over all of them."""
+    from tqdm import tqdm
+
+    cells, times = [], []
+    for group, items in sets.items():
+        count = ErrorCount()
+        for item in tqdm(items, desc=f"{label} {group}", leave=False, unit="utt"):
+            transcript = recognizer.transcribe(item.samples)  # type: ignore[attr-defined]
+            count.add(item.text, transcript.raw_text)
+            times.append(transcript.decode_s)
+        cells.append(f"{100 * count.wer:.1f}")
+    row = f"| {label} | " + " | ".join(cells) + f" | {statistics.median(times):.3f} |"
+    print(row, flush=True)
+    return row
+
+
+def write_sweep(out: Path, title: str, intro: str, column: str, sets: dict[str, list[Item]], rows: list[str]) -> None:
+    """A sweep's result file: the title, how it was run, one column per set."""
+    lines = [
+        f"# {title}",
+        "",
+        intro,
+        "",
+        f"| {column} | " + " | ".join(sets) + " | decode p50 s |",
+        "|---|" + "---|" * (len(sets) + 1),
+        *rows,
+    ]
+    write_result(out, "\n".join(lines))
+
+
 # -- systems -----------------------------------------------------------------------------------
 @dataclass
 class Result:

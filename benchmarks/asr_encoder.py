@@ -16,12 +16,11 @@ sets, in one process on this machine. Results: benchmarks/results/asr_encoder.md
 from __future__ import annotations
 
 import dataclasses
-import statistics
 import sys
 import time
 
-from benchmarks.asr import sweep_sets
-from benchmarks.common import cpu_name, sweep_parser, write_result
+from benchmarks.asr import sweep_row, sweep_sets, write_sweep
+from benchmarks.common import cpu_name, sweep_parser
 
 ENCODERS = ("torch", "onnx", "int8", "int8-channel")
 
@@ -50,41 +49,20 @@ def main() -> int:
     parser = sweep_parser(__doc__, "asr_encoder.md")
     parser.add_argument("--encoders", default=",".join(ENCODERS))
     args = parser.parse_args()
-    from tqdm import tqdm
-
-    from voice.wer import ErrorCount
-
     started = time.time()
     sets = sweep_sets()
     rows = []
     for encoder in args.encoders.split(","):
         if encoder not in ENCODERS:
             raise SystemExit(f"unknown encoder {encoder!r}; choose from {', '.join(ENCODERS)}")
-        asr = recognizer(args.model, encoder)
-        cells, times = [], []
-        for group, items in sets.items():
-            count = ErrorCount()
-            for item in tqdm(items, desc=f"{encoder} {group}", leave=False, unit="utt"):
-                transcript = asr.transcribe(item.samples, biased=False)  # type: ignore[attr-defined]
-                count.add(item.text, transcript.raw_text)
-                times.append(transcript.decode_s)
-            cells.append(f"{100 * count.wer:.1f}")
-        rows.append(f"| {encoder} | " + " | ".join(cells) + f" | {statistics.median(times):.3f} |")
-        print(rows[-1], flush=True)
-        del asr
-    lines = [
-        "# Whisper's encoder: torch, ONNX Runtime, int8",
-        "",
+        rows.append(sweep_row(encoder, recognizer(args.model, encoder), sets))
+    intro = (
         f"`python -m benchmarks.asr_encoder --model {args.model} --encoders {args.encoders}` on "
         f"{cpu_name()}, 2 threads; took {(time.time() - started) / 60:.0f} min. Raw WER % (no catalogue "
         "correction, no biasing); decode time is the median per utterance over all sets (encoder and "
-        "greedy decoder), one process.",
-        "",
-        "| encoder | " + " | ".join(sets) + " | decode p50 s |",
-        "|---|" + "---|" * (len(sets) + 1),
-        *rows,
-    ]
-    write_result(args.out, "\n".join(lines))
+        "greedy decoder), one process."
+    )
+    write_sweep(args.out, "Whisper's encoder: torch, ONNX Runtime, int8", intro, "encoder", sets, rows)
     return 0
 
 

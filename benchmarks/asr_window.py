@@ -12,23 +12,19 @@ Results: benchmarks/results/asr_window.md.
 
 from __future__ import annotations
 
-import statistics
 import sys
 import time
 
-from benchmarks.asr import sweep_sets
-from benchmarks.common import cpu_name, sweep_parser, write_result
+from benchmarks.asr import sweep_row, sweep_sets, write_sweep
+from benchmarks.common import cpu_name, sweep_parser
 
 
 def main() -> int:
     parser = sweep_parser(__doc__, "asr_window.md")
     parser.add_argument("--windows", default="30,20,15,10,+2,+3,+4")
     args = parser.parse_args()
-    from tqdm import tqdm
-
     from voice import asr
     from voice.settings import DEFAULT_WINDOW_S
-    from voice.wer import ErrorCount
 
     started = time.time()
     sets = sweep_sets()
@@ -43,33 +39,15 @@ def main() -> int:
             if fallback and window >= asr.FULL_WINDOW_S:
                 continue
             recognizer.fallback = fallback
-            cells, times = [], []
-            for group, items in sets.items():
-                count = ErrorCount()
-                for item in tqdm(
-                    items, desc=f"{name}{' + fallback' if fallback else ''} {group}", leave=False, unit="utt"
-                ):
-                    transcript = recognizer.transcribe(item.samples)
-                    count.add(item.text, transcript.raw_text)
-                    times.append(transcript.decode_s)
-                cells.append(f"{100 * count.wer:.1f}")
-            label = name + (" + fallback to 30 s" if fallback else "")
-            rows.append(f"| {label} | " + " | ".join(cells) + f" | {statistics.median(times):.2f} |")
-            print(rows[-1], flush=True)
-    lines = [
-        "# Whisper window length",
-        "",
+            rows.append(sweep_row(name + (" + fallback to 30 s" if fallback else ""), recognizer, sets))
+    intro = (
         f"`python -m benchmarks.asr_window --model {args.model} --windows {args.windows}` on "
         f"{cpu_name()}, 2 torch threads; "
         f"took {(time.time() - started) / 60:.0f} min. Raw WER % (no catalogue correction); decode time "
         "is the median per utterance over all sets. Speech longer than the window minus 1 s always gets "
-        "the full 30 s window.",
-        "",
-        "| window | " + " | ".join(sets) + " | decode p50 s |",
-        "|---|" + "---|" * (len(sets) + 1),
-        *rows,
-    ]
-    write_result(args.out, "\n".join(lines))
+        "the full 30 s window."
+    )
+    write_sweep(args.out, "Whisper window length", intro, "window", sets, rows)
     return 0
 
 
